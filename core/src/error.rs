@@ -1,0 +1,471 @@
+//! The one error type of credkit.
+//!
+//! [`Error`] is a `#[non_exhaustive]` enum whose variants group the failures by the layer that
+//! detects them; each leaf has a stable snake_case code ([`Error::code`]) that tests, the CLI
+//! and the FFI layer switch on. The codes follow the names used in the project's attack
+//! catalogue (`input_too_large`, `alg_not_allowed`, `disclosure_unreferenced`, ...).
+//!
+//! Messages never contain key material, salts or undisclosed claim values.
+
+use std::fmt;
+
+/// Everything that can go wrong in credkit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configured resource limit was exceeded (denial-of-service guard).
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// Bytes that are not valid base64url, UTF-8 or strict JSON.
+    #[error(transparent)]
+    Encoding(#[from] EncodingError),
+    /// A token whose envelope (compact or JSON serialization) is malformed.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// A JOSE header that is malformed or not allowed by policy.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// A signature that does not verify. Deliberately carries no detail.
+    #[error("invalid_signature: signature verification failed")]
+    InvalidSignature,
+    /// A key that is malformed, unsupported or unsuitable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A JWT claim that is missing, malformed or outside its validity window.
+    #[error(transparent)]
+    Claim(#[from] ClaimError),
+    /// A selective-disclosure structure that violates RFC 9901.
+    #[error(transparent)]
+    Disclosure(#[from] DisclosureError),
+    /// A Key Binding JWT that violates RFC 9901 §4.3 / §7.3.
+    #[error(transparent)]
+    KeyBinding(#[from] KeyBindingError),
+    /// An issuance request that cannot be honoured.
+    #[error(transparent)]
+    Issuance(#[from] IssuanceError),
+    /// A failure inside a crypto provider, a signer or the random source.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+impl Error {
+    /// The stable, machine-readable code of this error (e.g. `"disclosure_unreferenced"`).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Limit(e) => e.code(),
+            Self::Encoding(e) => e.code(),
+            Self::Format(e) => e.code(),
+            Self::Header(e) => e.code(),
+            Self::InvalidSignature => "invalid_signature",
+            Self::Key(e) => e.code(),
+            Self::Claim(e) => e.code(),
+            Self::Disclosure(e) => e.code(),
+            Self::KeyBinding(e) => e.code(),
+            Self::Issuance(e) => e.code(),
+            Self::Crypto(e) => e.code(),
+        }
+    }
+}
+
+/// Shorthand for results in credkit.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+macro_rules! codes {
+    ($ty:ident { $($variant:ident $( ( $($f:tt)* ) )? $( { $($g:tt)* } )? => $code:literal),* $(,)? }) => {
+        impl $ty {
+            /// The stable, machine-readable code of this error.
+            #[must_use]
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $( Self::$variant $( ( $($f)* ) )? $( { $($g)* } )? => $code, )*
+                }
+            }
+        }
+    };
+}
+
+/// Which limit was exceeded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitError {
+    /// The whole input is larger than allowed.
+    #[error("input_too_large: input of {actual} bytes exceeds the limit of {limit}")]
+    InputTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+        /// The size received.
+        actual: usize,
+    },
+    /// More Disclosures than allowed.
+    #[error("too_many_disclosures: more than {limit} disclosures")]
+    TooManyDisclosures {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// JSON nested deeper than allowed.
+    #[error("json_depth_exceeded: JSON nested deeper than {limit}")]
+    JsonDepth {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// Disclosures nested (recursively) deeper than allowed.
+    #[error("sd_recursion_depth: disclosures nested deeper than {limit}")]
+    SdRecursionDepth {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// More digests (including decoys) than allowed.
+    #[error("too_many_digests: more than {limit} digests")]
+    TooManyDigests {
+        /// The configured limit.
+        limit: usize,
+    },
+}
+
+codes!(LimitError {
+    InputTooLarge { .. } => "input_too_large",
+    TooManyDisclosures { .. } => "too_many_disclosures",
+    JsonDepth { .. } => "json_depth_exceeded",
+    SdRecursionDepth { .. } => "sd_recursion_depth",
+    TooManyDigests { .. } => "too_many_digests",
+});
+
+/// Malformed bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodingError {
+    /// Not unpadded, canonical base64url (RFC 7515 §2).
+    #[error("b64_invalid: {what} is not canonical unpadded base64url")]
+    Base64 {
+        /// Which part of the input.
+        what: &'static str,
+    },
+    /// Not valid UTF-8 or not valid JSON (RFC 8259).
+    #[error("json_invalid: {what}: {reason}")]
+    Json {
+        /// Which part of the input.
+        what: &'static str,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A JSON object with the same member name twice (RFC 7515 §4, RFC 7519 §4).
+    #[error("json_duplicate_key: {what} has the member {name:?} more than once")]
+    DuplicateKey {
+        /// Which part of the input.
+        what: &'static str,
+        /// The repeated member name.
+        name: String,
+    },
+    /// JSON of the wrong shape (e.g. a header that is not an object).
+    #[error("json_unexpected_type: {what} must be {expected}")]
+    UnexpectedType {
+        /// Which part of the input.
+        what: &'static str,
+        /// What was expected.
+        expected: &'static str,
+    },
+}
+
+codes!(EncodingError {
+    Base64 { .. } => "b64_invalid",
+    Json { .. } => "json_invalid",
+    DuplicateKey { .. } => "json_duplicate_key",
+    UnexpectedType { .. } => "json_unexpected_type",
+});
+
+/// Malformed token envelope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// Compact serialization with the wrong number or shape of parts.
+    #[error("malformed_compact: {0}")]
+    Compact(&'static str),
+    /// A JWS JSON serialization that violates RFC 7515 §7.2 or RFC 9901 §8.
+    #[error("malformed_json_serialization: {0}")]
+    JsonSerialization(&'static str),
+    /// An SD-JWT without the trailing `~`, or a bare JWT (RFC 9901 §4).
+    #[error("malformed_sd_jwt: {0}")]
+    SdJwt(&'static str),
+}
+
+codes!(FormatError {
+    Compact(..) => "malformed_compact",
+    JsonSerialization(..) => "malformed_json_serialization",
+    SdJwt(..) => "malformed_sd_jwt",
+});
+
+/// JOSE header problems.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// `alg` is `none`, symmetric, unknown or not on the allow-list (RFC 8725 §3.1).
+    #[error("alg_not_allowed: algorithm {0:?} is not allowed")]
+    AlgNotAllowed(String),
+    /// `alg` missing or not a string (RFC 7515 §4.1.1).
+    #[error("header_invalid: {0}")]
+    Invalid(&'static str),
+    /// `crit` lists an extension this implementation does not understand (RFC 7515 §4.1.11).
+    #[error("crit_unsupported: {0}")]
+    CritUnsupported(String),
+    /// `typ` is missing or not the one required for this role (RFC 8725 §3.11).
+    #[error("typ_mismatch: expected typ {expected:?}, found {found:?}")]
+    TypMismatch {
+        /// What the role requires.
+        expected: String,
+        /// What the token carried (`None` when absent).
+        found: Option<String>,
+    },
+}
+
+codes!(HeaderError {
+    AlgNotAllowed(..) => "alg_not_allowed",
+    Invalid(..) => "header_invalid",
+    CritUnsupported(..) => "crit_unsupported",
+    TypMismatch { .. } => "typ_mismatch",
+});
+
+/// Key problems.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// A JWK that is malformed or not a valid point / key (RFC 7517, RFC 7518 §6).
+    #[error("invalid_key: {0}")]
+    Invalid(String),
+    /// A key of a type or curve that this operation or provider does not support.
+    #[error("unsupported_key: {0}")]
+    Unsupported(String),
+    /// A key that does not match the algorithm it is used with.
+    #[error("key_alg_mismatch: {0}")]
+    AlgMismatch(String),
+    /// No trusted key matched (e.g. unknown `kid`).
+    #[error("unknown_key: {0}")]
+    Unknown(String),
+    /// A private key where a public one is expected (or the reverse).
+    #[error("key_private_material: {0}")]
+    PrivateMaterial(&'static str),
+}
+
+codes!(KeyError {
+    Invalid(..) => "invalid_key",
+    Unsupported(..) => "unsupported_key",
+    AlgMismatch(..) => "key_alg_mismatch",
+    Unknown(..) => "unknown_key",
+    PrivateMaterial(..) => "key_private_material",
+});
+
+/// JWT claim problems (RFC 7519 §4, RFC 9901 §7.1 step 6).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClaimError {
+    /// `exp` is at or before now (minus leeway).
+    #[error("expired: exp {exp} is not after now {now} (leeway {leeway}s)")]
+    Expired {
+        /// The token's `exp`.
+        exp: i64,
+        /// The verifier's clock.
+        now: i64,
+        /// The leeway applied.
+        leeway: u64,
+    },
+    /// `nbf` is after now (plus leeway).
+    #[error("not_yet_valid: nbf {nbf} is after now {now} (leeway {leeway}s)")]
+    NotYetValid {
+        /// The token's `nbf`.
+        nbf: i64,
+        /// The verifier's clock.
+        now: i64,
+        /// The leeway applied.
+        leeway: u64,
+    },
+    /// `iat` lies in the future beyond the leeway.
+    #[error("issued_in_future: iat {iat} is after now {now} (leeway {leeway}s)")]
+    IssuedInFuture {
+        /// The token's `iat`.
+        iat: i64,
+        /// The verifier's clock.
+        now: i64,
+        /// The leeway applied.
+        leeway: u64,
+    },
+    /// A claim required by the spec or by policy is absent.
+    #[error("claim_missing: {0:?} is required")]
+    Missing(String),
+    /// A claim of the wrong JSON type or value shape.
+    #[error("claim_invalid: {name:?} {reason}")]
+    Invalid {
+        /// The claim name.
+        name: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A claim whose value does not match the verifier's expectation (e.g. `iss`).
+    #[error("claim_mismatch: {0:?} does not have the expected value")]
+    Mismatch(String),
+}
+
+codes!(ClaimError {
+    Expired { .. } => "expired",
+    NotYetValid { .. } => "not_yet_valid",
+    IssuedInFuture { .. } => "issued_in_future",
+    Missing(..) => "claim_missing",
+    Invalid { .. } => "claim_invalid",
+    Mismatch(..) => "claim_mismatch",
+});
+
+/// Selective-disclosure structure problems (RFC 9901 §4.2, §7.1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DisclosureError {
+    /// A Disclosure that is not a JSON array of 2 or 3 elements with string salt / name.
+    #[error("disclosure_invalid: {0}")]
+    Invalid(&'static str),
+    /// A Disclosure whose digest is referenced nowhere (RFC 9901 §7.1 step 5).
+    #[error("disclosure_unreferenced: a disclosure is not referenced by any digest")]
+    Unreferenced,
+    /// A digest that occurs more than once (RFC 9901 §7.1 step 4).
+    #[error("digest_duplicate: a digest occurs more than once")]
+    DuplicateDigest,
+    /// A 3-element Disclosure referenced from an array, or a 2-element one from `_sd`.
+    #[error("disclosure_wrong_shape: {0}")]
+    WrongShape(&'static str),
+    /// A disclosed claim name already exists at that level (RFC 9901 §7.1 step 3.c.ii.3).
+    #[error("claim_collision: claim {0:?} already exists at this level")]
+    ClaimCollision(String),
+    /// `_sd` or `...` used as a claim name (RFC 9901 §4.1, §7.1 step 3.c.ii.2).
+    #[error("reserved_claim_name: {0:?} cannot be used as a claim name")]
+    ReservedName(String),
+    /// `_sd_alg` unknown, insecure or malformed (RFC 9901 §4.1.1, §7.1 step 2.d).
+    #[error("sd_alg_unsupported: {0:?}")]
+    SdAlgUnsupported(String),
+    /// `_sd_alg` somewhere other than the top level (RFC 9901 §4.1.1).
+    #[error("sd_alg_misplaced: _sd_alg must only appear at the top level")]
+    SdAlgMisplaced,
+    /// `_sd` that is not an array of strings, or a `...` placeholder with other members.
+    #[error("sd_invalid: {0}")]
+    InvalidSd(&'static str),
+    /// A presentation selected a Disclosure that is not part of the credential.
+    #[error("disclosure_unknown: {0}")]
+    Unknown(String),
+}
+
+codes!(DisclosureError {
+    Invalid(..) => "disclosure_invalid",
+    Unreferenced => "disclosure_unreferenced",
+    DuplicateDigest => "digest_duplicate",
+    WrongShape(..) => "disclosure_wrong_shape",
+    ClaimCollision(..) => "claim_collision",
+    ReservedName(..) => "reserved_claim_name",
+    SdAlgUnsupported(..) => "sd_alg_unsupported",
+    SdAlgMisplaced => "sd_alg_misplaced",
+    InvalidSd(..) => "sd_invalid",
+    Unknown(..) => "disclosure_unknown",
+});
+
+/// Key Binding JWT problems (RFC 9901 §4.3, §7.3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyBindingError {
+    /// Policy requires key binding and no KB-JWT was presented.
+    #[error("kb_required: a key binding JWT is required")]
+    Required,
+    /// A KB-JWT where none may be (an issuer sent an SD-JWT+KB, RFC 9901 §7.2).
+    #[error("kb_unexpected: {0}")]
+    Unexpected(&'static str),
+    /// The SD-JWT has no usable holder key in `cnf` (RFC 7800).
+    #[error("cnf_invalid: {0}")]
+    HolderKey(String),
+    /// `sd_hash` missing or not matching the presentation (RFC 9901 §4.3.1).
+    #[error("sd_hash_mismatch: sd_hash does not match the presented SD-JWT")]
+    SdHashMismatch,
+    /// `nonce` missing, of the wrong type or not the expected one.
+    #[error("nonce_mismatch: the KB-JWT nonce is missing or not the expected one")]
+    NonceMismatch,
+    /// `aud` missing, not a single string or not the expected one.
+    #[error("aud_mismatch: the KB-JWT aud is missing, not a single string, or not the expected one")]
+    AudienceMismatch,
+    /// `iat` older than the maximum age.
+    #[error("kb_too_old: KB-JWT iat {iat} is older than {max_age}s at {now}")]
+    TooOld {
+        /// The KB-JWT `iat`.
+        iat: i64,
+        /// The verifier's clock.
+        now: i64,
+        /// The configured maximum age.
+        max_age: u64,
+    },
+}
+
+codes!(KeyBindingError {
+    Required => "kb_required",
+    Unexpected(..) => "kb_unexpected",
+    HolderKey(..) => "cnf_invalid",
+    SdHashMismatch => "sd_hash_mismatch",
+    NonceMismatch => "nonce_mismatch",
+    AudienceMismatch => "aud_mismatch",
+    TooOld { .. } => "kb_too_old",
+});
+
+/// Issuance and presentation requests that cannot be honoured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssuanceError {
+    /// The claim must never be selectively disclosable (RFC 9901 §9.7, profile rules).
+    #[error("not_selectively_disclosable: {0:?} must always be disclosed")]
+    NotSelectivelyDisclosable(String),
+    /// A JSON Pointer that is malformed or points nowhere (RFC 6901).
+    #[error("invalid_pointer: {pointer:?}: {reason}")]
+    InvalidPointer {
+        /// The pointer given.
+        pointer: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Claims given to the issuer that use reserved names or are not an object.
+    #[error("invalid_claims: {0}")]
+    InvalidClaims(String),
+    /// The API was used in a way that cannot work (e.g. KB requested without holder key).
+    #[error("api_misuse: {0}")]
+    ApiMisuse(&'static str),
+}
+
+codes!(IssuanceError {
+    NotSelectivelyDisclosable(..) => "not_selectively_disclosable",
+    InvalidPointer { .. } => "invalid_pointer",
+    InvalidClaims(..) => "invalid_claims",
+    ApiMisuse(..) => "api_misuse",
+});
+
+/// Failures of crypto providers, signers and the random source.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// A signature of the wrong length or encoding (RFC 7518 §3.4).
+    #[error("sig_malformed: {0}")]
+    SignatureMalformed(&'static str),
+    /// The signer failed (hardware key unavailable, user cancelled, ...).
+    #[error("signer_failed: {0}")]
+    Signer(String),
+    /// The random source failed.
+    #[error("random_failed: the random source failed")]
+    Random,
+    /// The algorithm is not implemented by this provider.
+    #[error("alg_unsupported: {0} is not supported by this crypto provider")]
+    UnsupportedAlgorithm(&'static str),
+}
+
+codes!(CryptoError {
+    SignatureMalformed(..) => "sig_malformed",
+    Signer(..) => "signer_failed",
+    Random => "random_failed",
+    UnsupportedAlgorithm(..) => "alg_unsupported",
+});
+
+/// A small helper for `Debug` output of secret-bearing types.
+pub(crate) struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}

@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod b64;
+pub mod crypto;
+pub mod error;
+pub mod jose;
+pub mod json;
+pub mod rand;
+pub mod sd_jwt;
+pub mod time;
+
+pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! credkit examples (see the `examples/` targets).
