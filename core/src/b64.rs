@@ -21,13 +21,6 @@ pub fn decode(text: &str, what: &'static str) -> Result<Vec<u8>> {
     Base64UrlUnpadded::decode_vec(text).map_err(|_| EncodingError::Base64 { what }.into())
 }
 
-/// True when every byte is in the base64url alphabet (no padding). Cheap pre-check for
-/// splitting without decoding.
-pub(crate) fn is_alphabet(text: &str) -> bool {
-    text.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,7 +43,5 @@ mod tests {
         assert_eq!(decode("AAAAA", "t").unwrap_err().code(), "b64_invalid");
         // non-alphabet (ENC-04)
         assert_eq!(decode("AA?A", "t").unwrap_err().code(), "b64_invalid");
-        assert!(is_alphabet("abc-_09"));
-        assert!(!is_alphabet("abc="));
     }
 }

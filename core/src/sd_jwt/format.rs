@@ -1,0 +1,306 @@
+//! The SD-JWT envelope: compact serialization (RFC 9901 §4) and JWS JSON serialization,
+//! flattened and general (§8).
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::error::{FormatError, LimitError, Result};
+use crate::jose::Jws;
+use crate::sd_jwt::{Disclosure, Limits};
+
+/// How an SD-JWT is serialized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Serialization {
+    /// `<JWT>~<D1>~...~<DN>~[<KB-JWT>]` (RFC 9901 §4).
+    #[default]
+    Compact,
+    /// Flattened JWS JSON serialization (RFC 9901 §8.2).
+    Flattened,
+    /// General JWS JSON serialization (RFC 9901 §8.3).
+    General,
+}
+
+impl Serialization {
+    /// Parses `compact`, `flattened` or `general`.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "compact" => Some(Self::Compact),
+            "flattened" => Some(Self::Flattened),
+            "general" => Some(Self::General),
+            _ => None,
+        }
+    }
+}
+
+/// A parsed, not yet verified SD-JWT or SD-JWT+KB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdJwt {
+    serialization: Serialization,
+    /// The issuer-signed JWT; more than one only in the general JSON serialization.
+    issuer: Vec<Jws>,
+    disclosures: Vec<Disclosure>,
+    kb: Option<Jws>,
+}
+
+impl SdJwt {
+    /// Parses an SD-JWT in compact or JSON serialization, applying `limits` first.
+    ///
+    /// # Errors
+    /// `input_too_large`, `too_many_disclosures`, `malformed_*`, and every parse error of
+    /// the JWS and Disclosure layers.
+    pub fn parse(text: &str, limits: &Limits) -> Result<Self> {
+        if text.len() > limits.max_input_bytes {
+            return Err(LimitError::InputTooLarge {
+                limit: limits.max_input_bytes,
+                actual: text.len(),
+            }
+            .into());
+        }
+        if text.starts_with('{') {
+            Self::parse_json(text, limits)
+        } else {
+            Self::parse_compact(text, limits)
+        }
+    }
+
+    fn parse_compact(text: &str, limits: &Limits) -> Result<Self> {
+        // Count before splitting: no allocation storm on "~~~~..." (ENV-02, ENV-03).
+        let tildes = text.bytes().filter(|&b| b == b'~').count();
+        if tildes == 0 {
+            return Err(FormatError::SdJwt("a bare JWT is not an SD-JWT: the final \"~\" is missing").into());
+        }
+        if tildes - 1 > limits.max_disclosures {
+            return Err(LimitError::TooManyDisclosures {
+                limit: limits.max_disclosures,
+            }
+            .into());
+        }
+        let mut parts = text.split('~');
+        let jwt = parts.next().unwrap_or_default();
+        let mut rest: Vec<&str> = parts.collect();
+        let last = rest.pop().unwrap_or_default();
+        let issuer = Jws::parse_compact(jwt)?;
+        let disclosures = rest
+            .into_iter()
+            .map(|d| {
+                if d.is_empty() {
+                    Err(FormatError::SdJwt("empty disclosure (\"~~\")").into())
+                } else {
+                    Disclosure::parse(d, limits.max_json_depth)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let kb = if last.is_empty() {
+            None
+        } else {
+            Some(Jws::parse_compact(last)?)
+        };
+        Ok(Self {
+            serialization: Serialization::Compact,
+            issuer: vec![issuer],
+            disclosures,
+            kb,
+        })
+    }
+
+    fn parse_json(text: &str, limits: &Limits) -> Result<Self> {
+        let bad = |m| FormatError::JsonSerialization(m);
+        let obj = crate::json::parse_object(text.as_bytes(), limits.max_json_depth, "JWS JSON serialization")?;
+        let payload = obj.get("payload").ok_or_else(|| bad("\"payload\" is missing"))?;
+        let (serialization, sigs): (_, Vec<&Map<String, Value>>) = match obj.get("signatures") {
+            Some(Value::Array(sigs)) => {
+                if obj.contains_key("signature") || obj.contains_key("protected") || obj.contains_key("header") {
+                    return Err(bad("general serialization with flattened members").into());
+                }
+                let sigs = sigs
+                    .iter()
+                    .map(|s| s.as_object().ok_or_else(|| bad("each signature must be an object")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if sigs.is_empty() {
+                    return Err(bad("\"signatures\" is empty").into());
+                }
+                (Serialization::General, sigs)
+            }
+            Some(_) => return Err(bad("\"signatures\" must be an array").into()),
+            None => (Serialization::Flattened, vec![&obj]),
+        };
+        if sigs.len() > 16 {
+            return Err(bad("too many signatures").into());
+        }
+        let mut issuer = Vec::with_capacity(sigs.len());
+        let mut disclosures = Vec::new();
+        let mut kb = None;
+        for (i, s) in sigs.iter().enumerate() {
+            let protected = s.get("protected").ok_or_else(|| bad("\"protected\" is missing"))?;
+            let signature = s.get("signature").ok_or_else(|| bad("\"signature\" is missing"))?;
+            let header = s.get("header");
+            let jws = Jws::from_json_parts(protected, payload, signature, header)?;
+            let unprotected = jws.unprotected_header();
+            let has_sd = unprotected.is_some_and(|u| u.contains_key("disclosures") || u.contains_key("kb_jwt"));
+            if i > 0 {
+                if has_sd {
+                    // RFC 9901 §8.3: only in the first signature's header.
+                    return Err(bad("\"disclosures\" / \"kb_jwt\" outside the first signature").into());
+                }
+            } else if let Some(u) = unprotected {
+                match u.get("disclosures") {
+                    None => {}
+                    Some(Value::Array(ds)) => {
+                        if ds.len() > limits.max_disclosures {
+                            return Err(LimitError::TooManyDisclosures {
+                                limit: limits.max_disclosures,
+                            }
+                            .into());
+                        }
+                        for d in ds {
+                            let d = d.as_str().ok_or_else(|| bad("disclosures must be strings"))?;
+                            disclosures.push(Disclosure::parse(d, limits.max_json_depth)?);
+                        }
+                    }
+                    Some(_) => return Err(bad("\"disclosures\" must be an array").into()),
+                }
+                kb = match u.get("kb_jwt") {
+                    None => None,
+                    Some(Value::String(k)) => Some(Jws::parse_compact(k)?),
+                    Some(_) => return Err(bad("\"kb_jwt\" must be a string").into()),
+                };
+            }
+            issuer.push(jws);
+        }
+        Ok(Self {
+            serialization,
+            issuer,
+            disclosures,
+            kb,
+        })
+    }
+
+    /// Assembles an SD-JWT from its parts.
+    pub(crate) fn from_parts(
+        serialization: Serialization,
+        issuer: Vec<Jws>,
+        disclosures: Vec<Disclosure>,
+        kb: Option<Jws>,
+    ) -> Self {
+        Self {
+            serialization,
+            issuer,
+            disclosures,
+            kb,
+        }
+    }
+
+    /// The serialization it was parsed from or will be written in.
+    #[must_use]
+    pub fn serialization(&self) -> Serialization {
+        self.serialization
+    }
+
+    /// The issuer-signed JWT (the first signature in the general JSON serialization).
+    #[must_use]
+    pub fn issuer_jwt(&self) -> &Jws {
+        // Invariant: parsing and building always produce at least one issuer signature.
+        #[allow(clippy::indexing_slicing)]
+        &self.issuer[0]
+    }
+
+    /// Every issuer signature (more than one only in the general JSON serialization).
+    #[must_use]
+    pub fn issuer_signatures(&self) -> &[Jws] {
+        &self.issuer
+    }
+
+    /// The Disclosures, in order.
+    #[must_use]
+    pub fn disclosures(&self) -> &[Disclosure] {
+        &self.disclosures
+    }
+
+    /// The Key Binding JWT, if any.
+    #[must_use]
+    pub fn key_binding_jwt(&self) -> Option<&Jws> {
+        self.kb.as_ref()
+    }
+
+    /// The input of `sd_hash` (RFC 9901 §4.3.1, §8.1): `<JWT>~<D1>~...~<DN>~`, with the
+    /// first signature's compact form for the JSON serialization.
+    #[must_use]
+    pub fn sd_hash_input(&self) -> String {
+        let jwt = self.issuer_jwt().as_compact();
+        let mut out = String::with_capacity(
+            jwt.len() + self.disclosures.iter().map(|d| d.as_str().len() + 1).sum::<usize>() + 1,
+        );
+        out.push_str(jwt);
+        out.push('~');
+        for d in &self.disclosures {
+            out.push_str(d.as_str());
+            out.push('~');
+        }
+        out
+    }
+
+    /// A copy with other Disclosures and Key Binding JWT.
+    pub(crate) fn with(&self, disclosures: Vec<Disclosure>, kb: Option<Jws>) -> Self {
+        Self {
+            serialization: self.serialization,
+            issuer: self.issuer.clone(),
+            disclosures,
+            kb,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let mut sigs = Vec::with_capacity(self.issuer.len());
+        for (i, jws) in self.issuer.iter().enumerate() {
+            let mut header = jws.unprotected_header().cloned().unwrap_or_default();
+            header.remove("disclosures");
+            header.remove("kb_jwt");
+            if i == 0 {
+                header.insert(
+                    "disclosures".into(),
+                    self.disclosures.iter().map(|d| Value::from(d.as_str())).collect(),
+                );
+                if let Some(kb) = &self.kb {
+                    header.insert("kb_jwt".into(), kb.as_compact().into());
+                }
+            }
+            let mut s = Map::new();
+            s.insert("header".into(), header.into());
+            s.insert("protected".into(), jws.protected_b64().into());
+            s.insert("signature".into(), jws.signature_b64().into());
+            sigs.push(s);
+        }
+        let payload = Value::from(self.issuer_jwt().payload_b64());
+        match self.serialization {
+            Serialization::General => {
+                let mut o = Map::new();
+                o.insert("payload".into(), payload);
+                o.insert("signatures".into(), sigs.into_iter().map(Value::Object).collect());
+                o.into()
+            }
+            _ => {
+                let mut o = sigs.into_iter().next().unwrap_or_default();
+                o.insert("payload".into(), payload);
+                o.into()
+            }
+        }
+    }
+}
+
+impl fmt::Display for SdJwt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.serialization {
+            Serialization::Compact => {
+                f.write_str(&self.sd_hash_input())?;
+                if let Some(kb) = &self.kb {
+                    f.write_str(kb.as_compact())?;
+                }
+                Ok(())
+            }
+            _ => write!(f, "{}", self.to_json()),
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The holder's side (RFC 9901 §7.2): check an issued SD-JWT before accepting it, list what
+//! can be disclosed, select by JSON Pointer and present with a Key Binding JWT (§4.3).
+
+use serde_json::{Map, Value};
+
+use crate::crypto::Signer;
+use crate::error::{IssuanceError, KeyError, Result};
+use crate::jose::{Jws, UnsignedJws};
+use crate::sd_jwt::process::Placed;
+use crate::sd_jwt::verifier::holder_key;
+use crate::sd_jwt::{KB_JWT_TYP, KeyBindingPolicy, SdJwt, VerifiedSdJwt, Verifier, pointer};
+
+/// A claim the holder may choose to disclose.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DisclosableClaim {
+    /// Where the claim is in the fully disclosed payload (RFC 6901).
+    pub pointer: String,
+    /// Its value (with every nested disclosable claim disclosed).
+    pub value: Value,
+    /// The pointer of the disclosable claim that contains it, if any: disclosing this claim
+    /// discloses that one too.
+    pub parent: Option<String>,
+}
+
+/// An issued SD-JWT that the holder has verified (§7.2) and keeps.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    sd_jwt: SdJwt,
+    verified: VerifiedSdJwt,
+}
+
+impl Credential {
+    /// Parses and verifies an issued SD-JWT with `verifier`, whose Key Binding policy is
+    /// replaced by [`KeyBindingPolicy::Forbidden`]: an issuer sends no KB-JWT (§7.2).
+    ///
+    /// # Errors
+    /// Every verification error; `kb_unexpected` for an SD-JWT+KB.
+    pub fn receive(issued: &str, verifier: &Verifier) -> Result<Self> {
+        let mut v = verifier.clone();
+        v.set_key_binding(KeyBindingPolicy::Forbidden);
+        let sd_jwt = SdJwt::parse(issued, v.limits())?;
+        let verified = v.verify_parsed(&sd_jwt)?;
+        Ok(Self { sd_jwt, verified })
+    }
+
+    /// The issued SD-JWT, serialized as received (for storage).
+    #[must_use]
+    pub fn sd_jwt(&self) -> &SdJwt {
+        &self.sd_jwt
+    }
+
+    /// Every claim, fully disclosed.
+    #[must_use]
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.verified.claims
+    }
+
+    /// The verification result at receipt.
+    #[must_use]
+    pub fn verified(&self) -> &VerifiedSdJwt {
+        &self.verified
+    }
+
+    /// The selectively disclosable claims with their pointers, in processing order.
+    #[must_use]
+    pub fn disclosable_claims(&self) -> Vec<DisclosableClaim> {
+        let pointer_of = |i: usize| {
+            self.verified
+                .placed
+                .iter()
+                .find(|p| p.disclosure == i)
+                .map(|p| p.pointer.clone())
+        };
+        self.verified
+            .placed
+            .iter()
+            .map(|p| DisclosableClaim {
+                pointer: p.pointer.clone(),
+                value: lookup(&self.verified.claims, &p.pointer).cloned().unwrap_or(Value::Null),
+                parent: p.parent.and_then(pointer_of),
+            })
+            .collect()
+    }
+
+    /// Selects what to disclose. Each pointer names a claim; the claim is disclosed with
+    /// everything beneath it, and every Disclosure needed to reach it is included (§4.2.6).
+    /// Claims that are always visible may be named too; they need no Disclosure.
+    ///
+    /// # Errors
+    /// `invalid_pointer` when a pointer is malformed or names no claim.
+    pub fn present(&self, pointers: &[&str]) -> Result<Presentation> {
+        let mut chosen = vec![false; self.sd_jwt.disclosures().len()];
+        for p in pointers {
+            let tokens = pointer::parse(p)?;
+            let normalized = tokens.iter().fold(String::new(), |acc, t| pointer::push(&acc, t));
+            if lookup(&self.verified.claims, &normalized).is_none() {
+                return Err(IssuanceError::InvalidPointer {
+                    pointer: (*p).to_owned(),
+                    reason: "no such claim in the credential",
+                }
+                .into());
+            }
+            for Placed { pointer: at, disclosure, .. } in &self.verified.placed {
+                // The claim itself, what lies beneath it, and every ancestor on its path.
+                if pointer::is_within(at, &normalized) || pointer::is_within(&normalized, at) {
+                    if let Some(c) = chosen.get_mut(*disclosure) {
+                        *c = true;
+                    }
+                }
+            }
+        }
+        let disclosures = self
+            .sd_jwt
+            .disclosures()
+            .iter()
+            .zip(&chosen)
+            .filter(|(_, c)| **c)
+            .map(|(d, _)| d.clone())
+            .collect();
+        Ok(Presentation {
+            sd_jwt: self.sd_jwt.with(disclosures, None),
+        })
+    }
+}
+
+/// Looks up a claim by JSON Pointer.
+fn lookup<'a>(claims: &'a Map<String, Value>, at: &str) -> Option<&'a Value> {
+    let tokens = pointer::parse(at).ok()?;
+    let Some((first, rest)) = tokens.split_first() else {
+        return None;
+    };
+    let mut v = claims.get(first)?;
+    for t in rest {
+        v = match v {
+            Value::Object(m) => m.get(t)?,
+            Value::Array(a) => a.get(t.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// A selection of Disclosures about to be presented.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Presentation {
+    sd_jwt: SdJwt,
+}
+
+impl Presentation {
+    /// The presentation without Key Binding (RFC 9901 §4: ends with `~`).
+    #[must_use]
+    pub fn without_key_binding(&self) -> String {
+        self.sd_jwt.to_string()
+    }
+
+    /// The Disclosures that will be presented.
+    #[must_use]
+    pub fn sd_jwt(&self) -> &SdJwt {
+        &self.sd_jwt
+    }
+
+    /// Prepares the KB-JWT (two-phase signing for asynchronous keys): `typ` kb+jwt, `iat`,
+    /// `aud`, `nonce` and `sd_hash` over exactly the presented Disclosures (§4.3, §4.3.1, §8.1).
+    /// The holder key is checked against `cnf` when the signature arrives.
+    ///
+    /// # Errors
+    /// `cnf_invalid` when the credential is not bound to a holder key; `sd_alg_unsupported`.
+    pub fn prepare_key_binding(
+        &self,
+        alg: crate::jose::Algorithm,
+        audience: &str,
+        nonce: &str,
+        issued_at: i64,
+    ) -> Result<UnsignedKeyBinding> {
+        let payload = self
+            .sd_jwt
+            .issuer_jwt()
+            .payload_json(crate::sd_jwt::Limits::default().max_json_depth)?;
+        let sd_alg = crate::sd_jwt::process::sd_alg(
+            &payload,
+            &[
+                crate::crypto::HashAlg::Sha256,
+                crate::crypto::HashAlg::Sha384,
+                crate::crypto::HashAlg::Sha512,
+            ],
+        )?;
+        let sd_hash = sd_alg.digest_b64(self.sd_jwt.sd_hash_input().as_bytes());
+        let mut claims = Map::new();
+        claims.insert("iat".into(), issued_at.into());
+        claims.insert("aud".into(), audience.into());
+        claims.insert("nonce".into(), nonce.into());
+        claims.insert("sd_hash".into(), sd_hash.into());
+        let mut header = Map::new();
+        header.insert("typ".into(), KB_JWT_TYP.into());
+        let jws = UnsignedJws::new(alg, header, Value::Object(claims).to_string().as_bytes());
+        Ok(UnsignedKeyBinding {
+            sd_jwt: self.sd_jwt.clone(),
+            jws,
+        })
+    }
+
+    /// Signs the KB-JWT with the holder's signer and returns the SD-JWT+KB.
+    ///
+    /// # Errors
+    /// `cnf_invalid`; `key_alg_mismatch` when the signer's key is not the one in `cnf`; the
+    /// signer's errors.
+    pub fn with_key_binding(&self, signer: &dyn Signer, audience: &str, nonce: &str, issued_at: i64) -> Result<String> {
+        let payload = self
+            .sd_jwt
+            .issuer_jwt()
+            .payload_json(crate::sd_jwt::Limits::default().max_json_depth)?;
+        let cnf = holder_key(&crate::sd_jwt::process::process(
+            payload,
+            self.sd_jwt.disclosures(),
+            &[
+                crate::crypto::HashAlg::Sha256,
+                crate::crypto::HashAlg::Sha384,
+                crate::crypto::HashAlg::Sha512,
+            ],
+            &crate::sd_jwt::Limits::default(),
+        )?
+        .payload)?;
+        if cnf.minimal_json() != signer.public_jwk().minimal_json() {
+            return Err(KeyError::AlgMismatch("the signer's key is not the holder key in cnf".into()).into());
+        }
+        let unsigned = self.prepare_key_binding(signer.algorithm(), audience, nonce, issued_at)?;
+        let sig = signer.sign(unsigned.signing_input())?;
+        unsigned.finish(&sig)
+    }
+}
+
+/// A KB-JWT waiting for the holder's signature.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct UnsignedKeyBinding {
+    sd_jwt: SdJwt,
+    jws: UnsignedJws,
+}
+
+impl UnsignedKeyBinding {
+    /// The bytes the holder key must sign.
+    #[must_use]
+    pub fn signing_input(&self) -> &[u8] {
+        self.jws.signing_input()
+    }
+
+    /// Completes the SD-JWT+KB with the holder's JWS-form signature and serializes it.
+    ///
+    /// # Errors
+    /// `sig_malformed`.
+    pub fn finish(self, signature: &[u8]) -> Result<String> {
+        let kb: Jws = self.jws.finish(signature)?;
+        let disclosures = self.sd_jwt.disclosures().to_vec();
+        Ok(self.sd_jwt.with(disclosures, Some(kb)).to_string())
+    }
+}
+

@@ -1,0 +1,369 @@
+//! Issuance of SD-JWTs (RFC 9901 §4, §5, §8).
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::b64;
+use crate::crypto::{HashAlg, Signer};
+use crate::error::{CryptoError, IssuanceError, Result};
+use crate::jose::{Algorithm, Jws, PublicJwk, UnsignedJws, jws::header_for};
+use crate::rand::RandomSource;
+use crate::sd_jwt::{Disclosure, NEVER_DISCLOSABLE, SdJwt, Serialization, pointer};
+
+/// Bytes of randomness in each salt (RFC 9901 §9.3 recommends at least 128 bits).
+pub const SALT_BYTES: usize = 16;
+
+/// Builds and signs an SD-JWT.
+///
+/// ```
+/// # fn main() -> credkit::Result<()> {
+/// use credkit::crypto::default_provider;
+/// use credkit::jose::Algorithm;
+/// use credkit::rand::OsRandom;
+/// use credkit::sd_jwt::SdJwtBuilder;
+///
+/// let issuer_key = default_provider().generate(Algorithm::Es256, &OsRandom)?;
+/// let signer = default_provider().signer(&issuer_key)?;
+/// let claims = serde_json::json!({
+///     "iss": "https://issuer.example",
+///     "given_name": "Erika",
+///     "address": { "locality": "Berlin", "country": "DE" }
+/// });
+/// let sd_jwt = SdJwtBuilder::new(claims.as_object().cloned().unwrap_or_default())
+///     .disclose("/given_name")?
+///     .disclose("/address/locality")?
+///     .issue(&*signer, &OsRandom)?;
+/// assert_eq!(sd_jwt.disclosures().len(), 2);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SdJwtBuilder {
+    claims: Map<String, Value>,
+    sd: BTreeSet<String>,
+    sd_all: bool,
+    decoys: usize,
+    hash: HashAlg,
+    typ: Option<String>,
+    holder_key: Option<PublicJwk>,
+    serialization: Serialization,
+    header: Map<String, Value>,
+    never: Vec<String>,
+}
+
+/// An SD-JWT waiting for the issuer's signature (two-phase signing for asynchronous keys).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct UnsignedSdJwt {
+    jws: UnsignedJws,
+    disclosures: Vec<Disclosure>,
+    serialization: Serialization,
+}
+
+impl UnsignedSdJwt {
+    /// The bytes the issuer key must sign.
+    #[must_use]
+    pub fn signing_input(&self) -> &[u8] {
+        self.jws.signing_input()
+    }
+
+    /// The algorithm the signature must be made with.
+    #[must_use]
+    pub fn algorithm(&self) -> Algorithm {
+        self.jws.algorithm()
+    }
+
+    /// Completes the SD-JWT with the issuer's JWS-form signature.
+    ///
+    /// # Errors
+    /// `sig_malformed` when the signature has the wrong length.
+    pub fn finish(self, signature: &[u8]) -> Result<SdJwt> {
+        let jws: Jws = self.jws.finish(signature)?;
+        Ok(SdJwt::from_parts(self.serialization, vec![jws], self.disclosures, None))
+    }
+}
+
+impl SdJwtBuilder {
+    /// Starts from the complete claim set; nothing is selectively disclosable yet.
+    pub fn new(claims: Map<String, Value>) -> Self {
+        Self {
+            claims,
+            sd: BTreeSet::new(),
+            sd_all: false,
+            decoys: 0,
+            hash: HashAlg::Sha256,
+            typ: Some("sd-jwt".into()),
+            holder_key: None,
+            serialization: Serialization::Compact,
+            header: Map::new(),
+            never: NEVER_DISCLOSABLE.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    /// Makes the claim at `pointer` (RFC 6901) selectively disclosable: `/address/locality`
+    /// for an object member, `/nationalities/1` for an array element. Making both `/address`
+    /// and `/address/locality` disclosable gives recursive disclosures.
+    ///
+    /// # Errors
+    /// `invalid_pointer` when the pointer is malformed or names nothing;
+    /// `not_selectively_disclosable` for claims that must stay visible (RFC 9901 §9.7).
+    pub fn disclose(mut self, pointer: &str) -> Result<Self> {
+        let tokens = pointer::parse(pointer)?;
+        let Some(first) = tokens.first() else {
+            return Err(IssuanceError::InvalidPointer {
+                pointer: pointer.into(),
+                reason: "the whole payload cannot be a disclosure",
+            }
+            .into());
+        };
+        // `aud` entries may be disclosable, `aud` itself may not (§9.7).
+        if self.never.contains(first) && !(first == "aud" && tokens.len() > 1) {
+            return Err(IssuanceError::NotSelectivelyDisclosable(first.clone()).into());
+        }
+        if resolve(&self.claims, &tokens).is_none() {
+            return Err(IssuanceError::InvalidPointer {
+                pointer: pointer.into(),
+                reason: "no such claim",
+            }
+            .into());
+        }
+        // Normalize the escaping.
+        let normalized = tokens.iter().fold(String::new(), |p, t| pointer::push(&p, t));
+        self.sd.insert(normalized);
+        Ok(self)
+    }
+
+    /// Makes every claim at every depth selectively disclosable, except the ones that must
+    /// stay visible.
+    pub fn disclose_all(mut self) -> Self {
+        self.sd_all = true;
+        self
+    }
+
+    /// Adds `n` decoy digests to every `_sd` array (RFC 9901 §4.2.5), and to the top level.
+    pub fn decoys(mut self, n: usize) -> Self {
+        self.decoys = n;
+        self
+    }
+
+    /// The hash for digests, written as `_sd_alg` (default sha-256).
+    pub fn hash(mut self, hash: HashAlg) -> Self {
+        self.hash = hash;
+        self
+    }
+
+    /// The `typ` header (default `sd-jwt`); `None` omits it (not recommended, §9.11).
+    pub fn typ(mut self, typ: Option<&str>) -> Self {
+        self.typ = typ.map(str::to_owned);
+        self
+    }
+
+    /// Binds the SD-JWT to the holder's key: `cnf.jwk` (RFC 9901 §4.1.2, RFC 7800).
+    pub fn holder_key(mut self, jwk: PublicJwk) -> Self {
+        self.holder_key = Some(jwk);
+        self
+    }
+
+    /// Compact (default) or JSON serialization (§8).
+    pub fn serialization(mut self, serialization: Serialization) -> Self {
+        self.serialization = serialization;
+        self
+    }
+
+    /// Adds a protected header parameter (e.g. `x5c`). `alg` and `typ` are set by the builder.
+    pub fn header(mut self, name: &str, value: Value) -> Self {
+        self.header.insert(name.into(), value);
+        self
+    }
+
+    /// Claims that must never be selectively disclosable, replacing [`NEVER_DISCLOSABLE`]. A
+    /// profile (such as SD-JWT VC) extends the list; it cannot be emptied of the RFC's.
+    pub fn never_disclosable(mut self, names: &[&str]) -> Self {
+        for n in names {
+            if !self.never.iter().any(|x| x == n) {
+                self.never.push((*n).to_owned());
+            }
+        }
+        self
+    }
+
+    /// Prepares the SD-JWT: creates Disclosures with fresh salts from `rng` and the payload.
+    ///
+    /// # Errors
+    /// `invalid_claims` for reserved names in the claims, `random_failed`, and the pointer
+    /// errors of [`SdJwtBuilder::disclose`].
+    pub fn prepare(self, alg: Algorithm, kid: Option<&str>, rng: &dyn RandomSource) -> Result<UnsignedSdJwt> {
+        let mut b = Build {
+            sd: &self.sd,
+            sd_all: self.sd_all,
+            never: &self.never,
+            decoys: self.decoys,
+            hash: self.hash,
+            rng,
+            disclosures: Vec::new(),
+            salts: HashSet::new(),
+        };
+        let claims = self.claims.clone();
+        for name in claims.keys() {
+            if name == "_sd_alg" {
+                return Err(IssuanceError::InvalidClaims("\"_sd_alg\" is set by the issuer".into()).into());
+            }
+        }
+        if claims.contains_key("cnf") && self.holder_key.is_some() {
+            return Err(IssuanceError::InvalidClaims("\"cnf\" is given twice".into()).into());
+        }
+        let mut payload = b.object(claims, "", true)?;
+        payload.insert("_sd_alg".into(), self.hash.name().into());
+        if let Some(jwk) = &self.holder_key {
+            let mut cnf = Map::new();
+            cnf.insert("jwk".into(), Value::Object(jwk.minimal_json()));
+            payload.insert("cnf".into(), cnf.into());
+        }
+        let mut header = self.header.clone();
+        if let Some(t) = &self.typ {
+            header.insert("typ".into(), t.clone().into());
+        }
+        if let Some(k) = kid {
+            header.insert("kid".into(), k.into());
+        }
+        let payload = Value::Object(payload).to_string();
+        let mut jws = UnsignedJws::new(alg, header, payload.as_bytes());
+        if self.serialization != Serialization::Compact {
+            jws = jws.with_unprotected(Map::new());
+        }
+        Ok(UnsignedSdJwt {
+            jws,
+            disclosures: b.disclosures,
+            serialization: self.serialization,
+        })
+    }
+
+    /// Prepares and signs with a synchronous signer.
+    ///
+    /// # Errors
+    /// As [`SdJwtBuilder::prepare`], plus the signer's errors.
+    pub fn issue(self, signer: &dyn Signer, rng: &dyn RandomSource) -> Result<SdJwt> {
+        let kid = header_for(signer, None).get("kid").and_then(Value::as_str).map(str::to_owned);
+        let unsigned = self.prepare(signer.algorithm(), kid.as_deref(), rng)?;
+        let sig = signer.sign(unsigned.signing_input())?;
+        unsigned.finish(&sig)
+    }
+}
+
+fn resolve<'a>(claims: &'a Map<String, Value>, tokens: &[String]) -> Option<&'a Value> {
+    let (first, rest) = tokens.split_first()?;
+    let mut v = claims.get(first)?;
+    for t in rest {
+        v = match v {
+            Value::Object(m) => m.get(t)?,
+            Value::Array(a) => {
+                if t.starts_with('0') && t.len() > 1 {
+                    return None;
+                }
+                a.get(t.parse::<usize>().ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+struct Build<'a> {
+    sd: &'a BTreeSet<String>,
+    sd_all: bool,
+    never: &'a [String],
+    decoys: usize,
+    hash: HashAlg,
+    rng: &'a dyn RandomSource,
+    disclosures: Vec<Disclosure>,
+    salts: HashSet<String>,
+}
+
+impl Build<'_> {
+    fn is_sd(&self, at: &str, top_name: Option<&str>) -> bool {
+        if let Some(name) = top_name {
+            if self.never.iter().any(|n| n == name) {
+                return false;
+            }
+        }
+        self.sd_all || self.sd.contains(at)
+    }
+
+    fn under_never(&self, at: &str) -> bool {
+        self.never
+            .iter()
+            .any(|n| n != "aud" && pointer::is_within(at, &pointer::push("", n)))
+    }
+
+    fn salt(&mut self) -> Result<String> {
+        let salt = b64::encode(&crate::rand::bytes(self.rng, SALT_BYTES)?);
+        if !self.salts.insert(salt.clone()) {
+            // Salts MUST be unique (§4.2.1); a repeating source is broken.
+            return Err(CryptoError::Random.into());
+        }
+        Ok(salt)
+    }
+
+    fn decoy(&mut self) -> Result<String> {
+        let salt = self.salt()?;
+        Ok(self.hash.digest_b64(salt.as_bytes()))
+    }
+
+    fn value(&mut self, v: Value, at: &str) -> Result<Value> {
+        if self.under_never(at) {
+            return Ok(v);
+        }
+        Ok(match v {
+            Value::Object(m) => Value::Object(self.object(m, at, false)?),
+            Value::Array(a) => Value::Array(self.array(a, at)?),
+            other => other,
+        })
+    }
+
+    fn object(&mut self, obj: Map<String, Value>, at: &str, top: bool) -> Result<Map<String, Value>> {
+        let mut out = Map::new();
+        let mut digests = Vec::new();
+        for (k, v) in obj {
+            if k == "_sd" || k == "..." || (!top && k == "_sd_alg") {
+                return Err(IssuanceError::InvalidClaims(format!("{k:?} is reserved")).into());
+            }
+            let child = pointer::push(at, &k);
+            let v = self.value(v, &child)?;
+            if self.is_sd(&child, top.then_some(k.as_str())) {
+                let d = Disclosure::new(self.salt()?, Some(k), v)?;
+                digests.push(d.digest(self.hash));
+                self.disclosures.push(d);
+            } else {
+                out.insert(k, v);
+            }
+        }
+        if !digests.is_empty() || (top && self.decoys > 0) {
+            for _ in 0..self.decoys {
+                digests.push(self.decoy()?);
+            }
+            // Sorting hides the original order (§4.2.4.1).
+            digests.sort_unstable();
+            out.insert("_sd".into(), digests.into_iter().map(Value::String).collect());
+        }
+        Ok(out)
+    }
+
+    fn array(&mut self, items: Vec<Value>, at: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let child = pointer::push(at, &i.to_string());
+            let v = self.value(item, &child)?;
+            if self.is_sd(&child, None) {
+                let d = Disclosure::new(self.salt()?, None, v)?;
+                let mut placeholder = Map::new();
+                placeholder.insert("...".into(), d.digest(self.hash).into());
+                self.disclosures.push(d);
+                out.push(Value::Object(placeholder));
+            } else {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+}

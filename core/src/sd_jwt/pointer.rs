@@ -1,0 +1,84 @@
+//! JSON Pointers (RFC 6901) naming claims in a processed payload.
+
+use crate::error::{IssuanceError, Result};
+
+/// Splits a JSON Pointer into unescaped reference tokens. `""` is the whole document.
+///
+/// # Errors
+/// `invalid_pointer` when the pointer does not start with `/` or has a bad `~` escape.
+pub fn parse(pointer: &str) -> Result<Vec<String>> {
+    if pointer.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return Err(bad(pointer, "a JSON Pointer starts with \"/\""));
+    };
+    rest.split('/')
+        .map(|t| {
+            let mut out = String::with_capacity(t.len());
+            let mut chars = t.chars();
+            while let Some(c) = chars.next() {
+                if c == '~' {
+                    match chars.next() {
+                        Some('0') => out.push('~'),
+                        Some('1') => out.push('/'),
+                        _ => return Err(bad(pointer, "\"~\" must be followed by 0 or 1")),
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            Ok(out)
+        })
+        .collect()
+}
+
+/// Appends one escaped reference token to a pointer.
+#[must_use]
+pub fn push(pointer: &str, token: &str) -> String {
+    let mut out = String::with_capacity(pointer.len() + token.len() + 1);
+    out.push_str(pointer);
+    out.push('/');
+    for c in token.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `ancestor` is `pointer` itself or a proper prefix of it on a token boundary.
+#[must_use]
+pub fn is_within(pointer: &str, ancestor: &str) -> bool {
+    pointer == ancestor
+        || (pointer.starts_with(ancestor)
+            && pointer.as_bytes().get(ancestor.len()) == Some(&b'/'))
+}
+
+fn bad(pointer: &str, reason: &'static str) -> crate::Error {
+    IssuanceError::InvalidPointer {
+        pointer: pointer.to_owned(),
+        reason,
+    }
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6901() {
+        assert_eq!(parse("").unwrap(), Vec::<String>::new());
+        assert_eq!(parse("/a~1b/m~0n/0").unwrap(), ["a/b", "m~n", "0"]);
+        assert_eq!(push(&push("", "a/b"), "m~n"), "/a~1b/m~0n");
+        assert_eq!(parse("a").unwrap_err().code(), "invalid_pointer");
+        assert_eq!(parse("/a~2").unwrap_err().code(), "invalid_pointer");
+        assert!(is_within("/address/locality", "/address"));
+        assert!(is_within("/address", "/address"));
+        assert!(!is_within("/addresses", "/address"));
+        assert!(is_within("/x", ""));
+    }
+}

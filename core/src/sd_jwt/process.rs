@@ -1,0 +1,218 @@
+//! Processing of Disclosures into the payload: RFC 9901 §7.1 steps 3 to 5.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::crypto::HashAlg;
+use crate::error::{DisclosureError, LimitError, Result};
+use crate::sd_jwt::{Disclosure, Limits, pointer};
+
+/// Where one Disclosure landed in the processed payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Placed {
+    /// JSON Pointer of the disclosed claim in the processed payload.
+    pub pointer: String,
+    /// Index of the Disclosure in the SD-JWT.
+    pub disclosure: usize,
+    /// Index of the Disclosure whose value contained this one's digest.
+    pub parent: Option<usize>,
+}
+
+/// The result of §7.1 step 3 to 5.
+#[derive(Debug)]
+pub(crate) struct Processed {
+    pub payload: Map<String, Value>,
+    pub sd_alg: HashAlg,
+    pub placed: Vec<Placed>,
+}
+
+/// Reads `_sd_alg` (§4.1.1; absent means sha-256) and checks it against the allow-list.
+pub(crate) fn sd_alg(payload: &Map<String, Value>, allowed: &[HashAlg]) -> Result<HashAlg> {
+    let alg = match payload.get("_sd_alg") {
+        None => HashAlg::Sha256,
+        Some(Value::String(name)) => {
+            HashAlg::from_name(name).ok_or_else(|| DisclosureError::SdAlgUnsupported(name.clone()))?
+        }
+        Some(other) => return Err(DisclosureError::SdAlgUnsupported(other.to_string()).into()),
+    };
+    if !allowed.contains(&alg) {
+        return Err(DisclosureError::SdAlgUnsupported(alg.name().into()).into());
+    }
+    Ok(alg)
+}
+
+/// Runs §7.1 steps 3–5 on a verified payload.
+pub(crate) fn process(
+    mut payload: Map<String, Value>,
+    disclosures: &[Disclosure],
+    allowed: &[HashAlg],
+    limits: &Limits,
+) -> Result<Processed> {
+    let sd_alg = sd_alg(&payload, allowed)?;
+    payload.remove("_sd_alg");
+    let mut by_digest = HashMap::with_capacity(disclosures.len());
+    for (i, d) in disclosures.iter().enumerate() {
+        if by_digest.insert(d.digest(sd_alg), i).is_some() {
+            // The same Disclosure twice (§4, §7.1 step 4).
+            return Err(DisclosureError::DuplicateDigest.into());
+        }
+    }
+    let mut p = Processor {
+        disclosures,
+        by_digest,
+        used: vec![false; disclosures.len()],
+        seen: HashSet::new(),
+        limits,
+        placed: Vec::with_capacity(disclosures.len()),
+    };
+    let payload = p.object(payload, "", 0, None, true)?;
+    if p.used.iter().any(|u| !u) {
+        return Err(DisclosureError::Unreferenced.into());
+    }
+    Ok(Processed {
+        payload,
+        sd_alg,
+        placed: p.placed,
+    })
+}
+
+struct Processor<'a> {
+    disclosures: &'a [Disclosure],
+    by_digest: HashMap<String, usize>,
+    used: Vec<bool>,
+    seen: HashSet<String>,
+    limits: &'a Limits,
+    placed: Vec<Placed>,
+}
+
+impl Processor<'_> {
+    /// Records a digest; every digest, decoys included, may appear once (§7.1 step 4).
+    fn see(&mut self, digest: &str) -> Result<Option<usize>> {
+        if self.seen.len() >= self.limits.max_digests {
+            return Err(LimitError::TooManyDigests {
+                limit: self.limits.max_digests,
+            }
+            .into());
+        }
+        if !self.seen.insert(digest.to_owned()) {
+            return Err(DisclosureError::DuplicateDigest.into());
+        }
+        Ok(self.by_digest.get(digest).copied())
+    }
+
+    fn disclosed(&mut self, i: usize, sd_depth: usize) -> Result<&'_ Disclosure> {
+        if sd_depth >= self.limits.max_sd_depth {
+            return Err(LimitError::SdRecursionDepth {
+                limit: self.limits.max_sd_depth,
+            }
+            .into());
+        }
+        if let Some(u) = self.used.get_mut(i) {
+            *u = true;
+        }
+        self.disclosures
+            .get(i)
+            .ok_or(DisclosureError::Invalid("disclosure index out of range").into())
+    }
+
+    fn value(&mut self, v: Value, at: &str, sd_depth: usize, parent: Option<usize>) -> Result<Value> {
+        Ok(match v {
+            Value::Object(m) => Value::Object(self.object(m, at, sd_depth, parent, false)?),
+            Value::Array(a) => Value::Array(self.array(a, at, sd_depth, parent)?),
+            other => other,
+        })
+    }
+
+    fn object(
+        &mut self,
+        mut obj: Map<String, Value>,
+        at: &str,
+        sd_depth: usize,
+        parent: Option<usize>,
+        top: bool,
+    ) -> Result<Map<String, Value>> {
+        if !top && obj.contains_key("_sd_alg") {
+            return Err(DisclosureError::SdAlgMisplaced.into());
+        }
+        if obj.contains_key("...") {
+            // "..." is only valid as the sole key of an array element (§4.1 rule 7).
+            return Err(DisclosureError::ReservedName("...".into()).into());
+        }
+        let digests = match obj.remove("_sd") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|d| match d {
+                    Value::String(s) => Ok(s),
+                    _ => Err(DisclosureError::InvalidSd("\"_sd\" must contain only strings").into()),
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Some(_) => return Err(DisclosureError::InvalidSd("\"_sd\" must be an array").into()),
+        };
+        let mut out = Map::with_capacity(obj.len() + digests.len());
+        for (k, v) in obj {
+            let child = pointer::push(at, &k);
+            let v = self.value(v, &child, sd_depth, parent)?;
+            out.insert(k, v);
+        }
+        for digest in digests {
+            let Some(i) = self.see(&digest)? else { continue };
+            let d = self.disclosed(i, sd_depth)?;
+            let Some(name) = d.name().map(str::to_owned) else {
+                return Err(DisclosureError::WrongShape("an array-element disclosure is referenced from \"_sd\"").into());
+            };
+            let value = d.value().clone();
+            if out.contains_key(&name) {
+                return Err(DisclosureError::ClaimCollision(name).into());
+            }
+            let child = pointer::push(at, &name);
+            let value = self.value(value, &child, sd_depth + 1, Some(i))?;
+            self.placed.push(Placed {
+                pointer: child,
+                disclosure: i,
+                parent,
+            });
+            out.insert(name, value);
+        }
+        Ok(out)
+    }
+
+    fn array(&mut self, items: Vec<Value>, at: &str, sd_depth: usize, parent: Option<usize>) -> Result<Vec<Value>> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let placeholder = match &item {
+                Value::Object(m) if m.contains_key("...") => {
+                    if m.len() != 1 {
+                        return Err(DisclosureError::InvalidSd("an array placeholder has only the member \"...\"").into());
+                    }
+                    match m.get("...") {
+                        Some(Value::String(d)) => Some(d.clone()),
+                        _ => return Err(DisclosureError::InvalidSd("\"...\" must be a string").into()),
+                    }
+                }
+                _ => None,
+            };
+            let child = pointer::push(at, &out.len().to_string());
+            match placeholder {
+                None => out.push(self.value(item, &child, sd_depth, parent)?),
+                Some(digest) => {
+                    let Some(i) = self.see(&digest)? else { continue };
+                    let d = self.disclosed(i, sd_depth)?;
+                    if d.name().is_some() {
+                        return Err(DisclosureError::WrongShape("an object-property disclosure is referenced from an array").into());
+                    }
+                    let value = d.value().clone();
+                    let value = self.value(value, &child, sd_depth + 1, Some(i))?;
+                    self.placed.push(Placed {
+                        pointer: child,
+                        disclosure: i,
+                        parent,
+                    });
+                    out.push(value);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
