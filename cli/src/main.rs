@@ -1,1 +1,350 @@
-fn main(){}
+//! `credkit`: issue, present, verify and inspect SD-JWTs from the command line.
+//!
+//! Exit codes: 0 success; 1 the input was rejected (one line on stderr that begins with the
+//! error code, e.g. `disclosure_unreferenced: ...`); 2 usage or I/O error.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use credkit::crypto::{HashAlg, default_provider};
+use credkit::jose::{Algorithm, Jws, PrivateJwk, PublicJwk};
+use credkit::rand::OsRandom;
+use credkit::sd_jwt::{
+    Credential, KeyBindingPolicy, Limits, SdJwt, SdJwtBuilder, Serialization, StaticIssuerKeys,
+    Verifier,
+};
+use credkit::time::{Clock, FixedClock, SystemClock};
+use serde_json::{Map, Value, json};
+
+#[derive(Parser)]
+#[command(name = "credkit", version, about = "Selective-disclosure credentials (SD-JWT, RFC 9901)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate keys or derive public keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Issue an SD-JWT and print it.
+    Issue(IssueArgs),
+    /// Select disclosures from a credential, optionally add a Key Binding JWT, and print the
+    /// presentation.
+    Present(PresentArgs),
+    /// Verify a presentation read from stdin and print the processed payload.
+    Verify(VerifyArgs),
+    /// Print the header, payload and decoded disclosures of an SD-JWT read from stdin
+    /// (no verification).
+    Decode,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Print a new private JWK.
+    Generate {
+        /// ES256, ES384, ES512 or EdDSA.
+        #[arg(long, default_value = "ES256")]
+        alg: String,
+    },
+    /// Read a private JWK on stdin and print its public JWK.
+    Public,
+}
+
+#[derive(clap::Args)]
+struct IssueArgs {
+    /// The issuer's private JWK.
+    #[arg(long)]
+    key: PathBuf,
+    /// The claims, a JSON object.
+    #[arg(long)]
+    claims: PathBuf,
+    /// Make the claim at this JSON Pointer selectively disclosable (repeatable).
+    #[arg(long = "sd", value_name = "POINTER")]
+    sd: Vec<String>,
+    /// Make every claim selectively disclosable (except iss, aud, exp, nbf, cnf).
+    #[arg(long)]
+    sd_all: bool,
+    /// The holder's public JWK, bound in cnf.jwk.
+    #[arg(long)]
+    holder_key: Option<PathBuf>,
+    /// Decoy digests per _sd array.
+    #[arg(long, default_value_t = 0)]
+    decoys: usize,
+    /// sha-256, sha-384 or sha-512.
+    #[arg(long, default_value = "sha-256")]
+    hash: String,
+    /// compact, flattened or general.
+    #[arg(long, default_value = "compact")]
+    serialization: String,
+    /// The typ header.
+    #[arg(long, default_value = "sd-jwt")]
+    typ: String,
+}
+
+#[derive(clap::Args)]
+struct PresentArgs {
+    /// The issued SD-JWT.
+    #[arg(long)]
+    credential: PathBuf,
+    /// Disclose the claim at this JSON Pointer (repeatable).
+    #[arg(long = "disclose", value_name = "POINTER")]
+    disclose: Vec<String>,
+    /// The holder's private JWK; adds a Key Binding JWT.
+    #[arg(long, requires_all = ["aud", "nonce"])]
+    holder_key: Option<PathBuf>,
+    /// The verifier's identifier for the KB-JWT.
+    #[arg(long, requires = "holder_key")]
+    aud: Option<String>,
+    /// The verifier's nonce for the KB-JWT.
+    #[arg(long, requires = "holder_key")]
+    nonce: Option<String>,
+    /// Verify the credential against this issuer public JWK first.
+    #[arg(long)]
+    issuer_key: Option<PathBuf>,
+    /// The time to use as "now" (Unix seconds) for iat and checks.
+    #[arg(long)]
+    now: Option<i64>,
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The issuer's public JWK.
+    #[arg(long)]
+    issuer_key: PathBuf,
+    /// Expected KB-JWT aud.
+    #[arg(long)]
+    aud: Option<String>,
+    /// Expected KB-JWT nonce.
+    #[arg(long)]
+    nonce: Option<String>,
+    /// Reject presentations without a Key Binding JWT (requires --aud and --nonce).
+    #[arg(long, requires_all = ["aud", "nonce"])]
+    require_kb: bool,
+    /// The time to verify at (Unix seconds); default now.
+    #[arg(long)]
+    now: Option<i64>,
+}
+
+/// A failure: `Rejected` exits 1, `Usage` exits 2.
+enum Failure {
+    Rejected(credkit::Error),
+    Usage(String),
+}
+
+impl From<credkit::Error> for Failure {
+    fn from(e: credkit::Error) -> Self {
+        Self::Rejected(e)
+    }
+}
+
+type CliResult<T> = Result<T, Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Rejected(e)) => {
+            let msg = e.to_string();
+            // One line, beginning with the error code.
+            let msg = msg.replace('\n', " ");
+            if msg.starts_with(e.code()) {
+                eprintln!("{msg}");
+            } else {
+                eprintln!("{}: {msg}", e.code());
+            }
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CliResult<String> {
+    match cli.command {
+        Command::Key { command } => key(command),
+        Command::Issue(a) => issue(&a),
+        Command::Present(a) => present(&a),
+        Command::Verify(a) => verify(&a),
+        Command::Decode => decode(),
+    }
+}
+
+fn read_file(path: &Path) -> CliResult<String> {
+    std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
+}
+
+fn read_stdin() -> CliResult<String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Failure::Usage(format!("cannot read stdin: {e}")))?;
+    // The transport layer (a shell pipe) may add a newline; the core parser never trims.
+    Ok(s.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// A public JWK from a file that may hold a private one.
+fn public_key(path: &Path) -> CliResult<PublicJwk> {
+    let text = read_file(path)?;
+    match PublicJwk::parse(&text) {
+        Ok(k) => Ok(k),
+        Err(e) if e.code() == "key_private_material" => Ok(PrivateJwk::parse(&text)?.public().clone()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn key(command: KeyCommand) -> CliResult<String> {
+    match command {
+        KeyCommand::Generate { alg } => {
+            let alg = Algorithm::from_name(&alg)
+                .ok_or_else(|| Failure::Usage(format!("unknown algorithm {alg:?}")))?;
+            let key = default_provider().generate(alg, &OsRandom)?;
+            let kid = key.public().thumbprint(HashAlg::Sha256);
+            let key = key.with_kid(kid);
+            let text = key.to_json_string();
+            let v: Value = serde_json::from_str(&text).map_err(|e| Failure::Usage(e.to_string()))?;
+            Ok(pretty(&v))
+        }
+        KeyCommand::Public => {
+            let key = PrivateJwk::parse(&read_stdin()?)?;
+            Ok(pretty(&Value::Object(key.public().to_json())))
+        }
+    }
+}
+
+fn issue(a: &IssueArgs) -> CliResult<String> {
+    let key = PrivateJwk::parse(&read_file(&a.key)?)?;
+    let signer = default_provider().signer(&key)?;
+    let claims = credkit::json::parse_object(read_file(&a.claims)?.as_bytes(), 64, "claims")?;
+    let hash = HashAlg::from_name(&a.hash).ok_or_else(|| Failure::Usage(format!("unknown hash {:?}", a.hash)))?;
+    let serialization = Serialization::from_name(&a.serialization)
+        .ok_or_else(|| Failure::Usage(format!("unknown serialization {:?}", a.serialization)))?;
+    let mut b = SdJwtBuilder::new(claims)
+        .decoys(a.decoys)
+        .hash(hash)
+        .serialization(serialization)
+        .typ(Some(&a.typ));
+    for p in &a.sd {
+        b = b.disclose(p)?;
+    }
+    if a.sd_all {
+        b = b.disclose_all();
+    }
+    if let Some(h) = &a.holder_key {
+        b = b.holder_key(public_key(h)?);
+    }
+    Ok(b.issue(&*signer, &OsRandom)?.to_string())
+}
+
+fn clock(now: Option<i64>) -> Arc<dyn Clock> {
+    match now {
+        Some(t) => Arc::new(FixedClock(t)),
+        None => Arc::new(SystemClock),
+    }
+}
+
+fn present(a: &PresentArgs) -> CliResult<String> {
+    let text = read_file(&a.credential)?;
+    let text = text.trim_end_matches(['\n', '\r']);
+    let clock = clock(a.now);
+    let credential = match &a.issuer_key {
+        Some(k) => {
+            let keys = StaticIssuerKeys::single(&public_key(k)?, default_provider())?;
+            let verifier = Verifier::builder_with_clock(Arc::new(keys), clock.clone())
+                .key_binding(KeyBindingPolicy::Forbidden)
+                .build()?;
+            Credential::receive(text, &verifier)?
+        }
+        None => Credential::from_trusted_storage(text, &Limits::default())?,
+    };
+    let pointers: Vec<&str> = a.disclose.iter().map(String::as_str).collect();
+    let presentation = credential.present(&pointers)?;
+    match (&a.holder_key, &a.aud, &a.nonce) {
+        (Some(k), Some(aud), Some(nonce)) => {
+            let key = PrivateJwk::parse(&read_file(k)?)?;
+            let signer = default_provider().signer(&key)?;
+            Ok(presentation.with_key_binding(&*signer, aud, nonce, clock.now())?)
+        }
+        _ => Ok(presentation.without_key_binding()),
+    }
+}
+
+fn verify(a: &VerifyArgs) -> CliResult<String> {
+    let keys = StaticIssuerKeys::single(&public_key(&a.issuer_key)?, default_provider())?;
+    let policy = match (a.require_kb, &a.aud, &a.nonce) {
+        (true, Some(aud), Some(nonce)) => KeyBindingPolicy::Required {
+            audience: aud.clone(),
+            nonce: nonce.clone(),
+        },
+        (true, _, _) => return Err(Failure::Usage("--require-kb needs --aud and --nonce".into())),
+        (false, aud, nonce) => KeyBindingPolicy::Optional {
+            audience: aud.clone(),
+            nonce: nonce.clone(),
+        },
+    };
+    let verifier = Verifier::builder_with_clock(Arc::new(keys), clock(a.now))
+        .key_binding(policy)
+        .build()?;
+    let input = read_stdin()?;
+    let verified = verifier.verify(&input)?;
+    Ok(pretty(&Value::Object(verified.claims)))
+}
+
+fn jwt_json(jws: &Jws) -> Value {
+    let payload = jws
+        .payload_json(64)
+        .map(Value::Object)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(jws.payload()).into_owned()));
+    json!({ "header": jws.header(), "payload": payload })
+}
+
+fn decode() -> CliResult<String> {
+    let input = read_stdin()?;
+    let sd_jwt = SdJwt::parse(&input, &Limits::default())?;
+    let jwt = sd_jwt.issuer_jwt();
+    let payload = jwt.payload_json(64)?;
+    let sd_alg = match payload.get("_sd_alg").and_then(Value::as_str) {
+        Some(name) => HashAlg::from_name(name).unwrap_or_default(),
+        None => HashAlg::Sha256,
+    };
+    let disclosures: Vec<Value> = sd_jwt
+        .disclosures()
+        .iter()
+        .map(|d| {
+            let mut m = Map::new();
+            m.insert("disclosure".into(), d.as_str().into());
+            m.insert("digest".into(), d.digest(sd_alg).into());
+            m.insert("salt".into(), d.salt().into());
+            if let Some(n) = d.name() {
+                m.insert("name".into(), n.into());
+            }
+            m.insert("value".into(), d.value().clone());
+            Value::Object(m)
+        })
+        .collect();
+    let mut out = json!({
+        "header": jwt.header(),
+        "payload": payload,
+        "disclosures": disclosures,
+    });
+    if let (Some(kb), Some(obj)) = (sd_jwt.key_binding_jwt(), out.as_object_mut()) {
+        obj.insert("key_binding_jwt".into(), jwt_json(kb));
+    }
+    Ok(pretty(&out))
+}

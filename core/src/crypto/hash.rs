@@ -18,6 +18,9 @@ pub enum HashAlg {
 }
 
 impl HashAlg {
+    /// Every hash algorithm credkit implements.
+    pub const ALL: [Self; 3] = [Self::Sha256, Self::Sha384, Self::Sha512];
+
     /// The IANA hash name (`sha-256`, ...).
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -31,7 +34,7 @@ impl HashAlg {
     /// Exact, case-sensitive lookup of an IANA hash name.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Sha256, Self::Sha384, Self::Sha512]
+        Self::ALL
             .into_iter()
             .find(|h| h.name() == name)
     }

@@ -44,6 +44,31 @@ impl Credential {
         Ok(Self { sd_jwt, verified })
     }
 
+    /// Re-opens a credential from the holder's own storage, where it was put only after
+    /// [`Credential::receive`] verified it. The issuer signature and validity are **not**
+    /// checked again; the Disclosure structure is (RFC 9901 §7.1 steps 3–5).
+    ///
+    /// Never use this for an SD-JWT that arrived from outside: use [`Credential::receive`].
+    ///
+    /// # Errors
+    /// Parse and Disclosure-structure errors; `kb_unexpected` for an SD-JWT+KB.
+    pub fn from_trusted_storage(stored: &str, limits: &crate::sd_jwt::Limits) -> Result<Self> {
+        let sd_jwt = SdJwt::parse(stored, limits)?;
+        if sd_jwt.key_binding_jwt().is_some() {
+            return Err(crate::error::KeyBindingError::Unexpected("a stored credential carries no KB-JWT").into());
+        }
+        let jwt = sd_jwt.issuer_jwt();
+        let payload = jwt.payload_json(limits.max_json_depth)?;
+        let processed = crate::sd_jwt::process::process(
+            payload,
+            sd_jwt.disclosures(),
+            &crate::crypto::HashAlg::ALL,
+            limits,
+        )?;
+        let verified = VerifiedSdJwt::new(jwt.header().clone(), processed, None);
+        Ok(Self { sd_jwt, verified })
+    }
+
     /// The issued SD-JWT, serialized as received (for storage).
     #[must_use]
     pub fn sd_jwt(&self) -> &SdJwt {
@@ -180,11 +205,7 @@ impl Presentation {
             .payload_json(crate::sd_jwt::Limits::default().max_json_depth)?;
         let sd_alg = crate::sd_jwt::process::sd_alg(
             &payload,
-            &[
-                crate::crypto::HashAlg::Sha256,
-                crate::crypto::HashAlg::Sha384,
-                crate::crypto::HashAlg::Sha512,
-            ],
+            &crate::crypto::HashAlg::ALL,
         )?;
         let sd_hash = sd_alg.digest_b64(self.sd_jwt.sd_hash_input().as_bytes());
         let mut claims = Map::new();
@@ -214,11 +235,7 @@ impl Presentation {
         let cnf = holder_key(&crate::sd_jwt::process::process(
             payload,
             self.sd_jwt.disclosures(),
-            &[
-                crate::crypto::HashAlg::Sha256,
-                crate::crypto::HashAlg::Sha384,
-                crate::crypto::HashAlg::Sha512,
-            ],
+            &crate::crypto::HashAlg::ALL,
             &crate::sd_jwt::Limits::default(),
         )?
         .payload)?;

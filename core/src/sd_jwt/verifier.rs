@@ -178,7 +178,7 @@ impl Verifier {
                 resolver,
                 provider: default_provider(),
                 algorithms: Algorithm::ALL.to_vec(),
-                sd_algs: vec![HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512],
+                sd_algs: HashAlg::ALL.to_vec(),
                 typ: None,
                 key_binding: KeyBindingPolicy::Forbidden,
                 clock,
@@ -310,6 +310,23 @@ pub struct VerifiedSdJwt {
     pub(crate) placed: Vec<Placed>,
 }
 
+impl VerifiedSdJwt {
+    pub(crate) fn new(
+        header: Map<String, Value>,
+        processed: crate::sd_jwt::process::Processed,
+        key_binding: Option<VerifiedKeyBinding>,
+    ) -> Self {
+        Self {
+            header,
+            disclosed: processed.placed.iter().map(|p| p.pointer.clone()).collect(),
+            claims: processed.payload,
+            sd_alg: processed.sd_alg,
+            key_binding,
+            placed: processed.placed,
+        }
+    }
+}
+
 impl Verifier {
     pub(crate) fn set_key_binding(&mut self, policy: KeyBindingPolicy) {
         self.key_binding = policy;
@@ -379,14 +396,7 @@ impl Verifier {
             None => None,
             Some(kb) => Some(self.verify_kb(kb, sd_jwt, &processed.payload, processed.sd_alg, now)?),
         };
-        Ok(VerifiedSdJwt {
-            header: jwt.header().clone(),
-            disclosed: processed.placed.iter().map(|p| p.pointer.clone()).collect(),
-            claims: processed.payload,
-            sd_alg: processed.sd_alg,
-            key_binding,
-            placed: processed.placed,
-        })
+        Ok(VerifiedSdJwt::new(jwt.header().clone(), processed, key_binding))
     }
 
     /// §7.3 step 5.
