@@ -4,7 +4,7 @@
 //! error code, e.g. `disclosure_unreferenced: ...`); 2 usage or I/O error.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,7 +21,11 @@ use credkit::time::{Clock, FixedClock, SystemClock};
 use serde_json::{Map, Value, json};
 
 #[derive(Parser)]
-#[command(name = "credkit", version, about = "Selective-disclosure credentials (SD-JWT, RFC 9901)")]
+#[command(
+    name = "credkit",
+    version,
+    about = "Selective-disclosure credentials (SD-JWT, RFC 9901)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -151,7 +155,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(out) => {
-            println!("{out}");
+            // A closed pipe (`credkit decode | head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{out}");
             ExitCode::SUCCESS
         }
         Err(Failure::Rejected(e)) => {
@@ -183,7 +188,8 @@ fn run(cli: Cli) -> CliResult<String> {
 }
 
 fn read_file(path: &Path) -> CliResult<String> {
-    std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
 }
 
 fn read_stdin() -> CliResult<String> {
@@ -204,7 +210,9 @@ fn public_key(path: &Path) -> CliResult<PublicJwk> {
     let text = read_file(path)?;
     match PublicJwk::parse(&text) {
         Ok(k) => Ok(k),
-        Err(e) if e.code() == "key_private_material" => Ok(PrivateJwk::parse(&text)?.public().clone()),
+        Err(e) if e.code() == "key_private_material" => {
+            Ok(PrivateJwk::parse(&text)?.public().clone())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -218,7 +226,8 @@ fn key(command: KeyCommand) -> CliResult<String> {
             let kid = key.public().thumbprint(HashAlg::Sha256);
             let key = key.with_kid(kid);
             let text = key.to_json_string();
-            let v: Value = serde_json::from_str(&text).map_err(|e| Failure::Usage(e.to_string()))?;
+            let v: Value =
+                serde_json::from_str(&text).map_err(|e| Failure::Usage(e.to_string()))?;
             Ok(pretty(&v))
         }
         KeyCommand::Public => {
@@ -232,7 +241,8 @@ fn issue(a: &IssueArgs) -> CliResult<String> {
     let key = PrivateJwk::parse(&read_file(&a.key)?)?;
     let signer = default_provider().signer(&key)?;
     let claims = credkit::json::parse_object(read_file(&a.claims)?.as_bytes(), 64, "claims")?;
-    let hash = HashAlg::from_name(&a.hash).ok_or_else(|| Failure::Usage(format!("unknown hash {:?}", a.hash)))?;
+    let hash = HashAlg::from_name(&a.hash)
+        .ok_or_else(|| Failure::Usage(format!("unknown hash {:?}", a.hash)))?;
     let serialization = Serialization::from_name(&a.serialization)
         .ok_or_else(|| Failure::Usage(format!("unknown serialization {:?}", a.serialization)))?;
     let mut b = SdJwtBuilder::new(claims)
@@ -292,7 +302,11 @@ fn verify(a: &VerifyArgs) -> CliResult<String> {
             audience: aud.clone(),
             nonce: nonce.clone(),
         },
-        (true, _, _) => return Err(Failure::Usage("--require-kb needs --aud and --nonce".into())),
+        (true, _, _) => {
+            return Err(Failure::Usage(
+                "--require-kb needs --aud and --nonce".into(),
+            ));
+        }
         (false, aud, nonce) => KeyBindingPolicy::Optional {
             audience: aud.clone(),
             nonce: nonce.clone(),

@@ -11,7 +11,12 @@ fn run(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -62,31 +67,83 @@ fn full_flow_with_every_serialization_and_algorithm() {
     );
     for alg in ["ES256", "ES384", "ES512", "EdDSA"] {
         let issuer = d.write("issuer.jwk", &ok(&["key", "generate", "--alg", alg], ""));
-        let issuer_pub = d.write("issuer.pub.jwk", &ok(&["key", "public"], &std::fs::read_to_string(path(&issuer)).unwrap()));
-        assert!(!std::fs::read_to_string(path(&issuer_pub)).unwrap().contains("\"d\""));
+        let issuer_pub = d.write(
+            "issuer.pub.jwk",
+            &ok(
+                &["key", "public"],
+                &std::fs::read_to_string(path(&issuer)).unwrap(),
+            ),
+        );
+        assert!(
+            !std::fs::read_to_string(path(&issuer_pub))
+                .unwrap()
+                .contains("\"d\"")
+        );
         let holder = d.write("holder.jwk", &ok(&["key", "generate"], ""));
-        let holder_pub = d.write("holder.pub.jwk", &ok(&["key", "public"], &std::fs::read_to_string(path(&holder)).unwrap()));
+        let holder_pub = d.write(
+            "holder.pub.jwk",
+            &ok(
+                &["key", "public"],
+                &std::fs::read_to_string(path(&holder)).unwrap(),
+            ),
+        );
         for ser in ["compact", "flattened", "general"] {
             let cred = ok(
                 &[
-                    "issue", "--key", &issuer, "--claims", &claims, "--sd", "/given_name",
-                    "--sd", "/family_name", "--sd", "/address", "--sd", "/address/locality",
-                    "--sd", "/nationalities/1", "--holder-key", &holder_pub, "--decoys", "2",
-                    "--serialization", ser,
+                    "issue",
+                    "--key",
+                    &issuer,
+                    "--claims",
+                    &claims,
+                    "--sd",
+                    "/given_name",
+                    "--sd",
+                    "/family_name",
+                    "--sd",
+                    "/address",
+                    "--sd",
+                    "/address/locality",
+                    "--sd",
+                    "/nationalities/1",
+                    "--holder-key",
+                    &holder_pub,
+                    "--decoys",
+                    "2",
+                    "--serialization",
+                    ser,
                 ],
                 "",
             );
             let cred_file = d.write("cred.sdjwt", &cred);
             let pres = ok(
                 &[
-                    "present", "--credential", &cred_file, "--disclose", "/address/locality",
-                    "--holder-key", &holder, "--aud", "https://verifier.example", "--nonce", "n1",
-                    "--issuer-key", &issuer_pub,
+                    "present",
+                    "--credential",
+                    &cred_file,
+                    "--disclose",
+                    "/address/locality",
+                    "--holder-key",
+                    &holder,
+                    "--aud",
+                    "https://verifier.example",
+                    "--nonce",
+                    "n1",
+                    "--issuer-key",
+                    &issuer_pub,
                 ],
                 "",
             );
             let out = ok(
-                &["verify", "--issuer-key", &issuer_pub, "--aud", "https://verifier.example", "--nonce", "n1", "--require-kb"],
+                &[
+                    "verify",
+                    "--issuer-key",
+                    &issuer_pub,
+                    "--aud",
+                    "https://verifier.example",
+                    "--nonce",
+                    "n1",
+                    "--require-kb",
+                ],
                 &pres,
             );
             let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -97,7 +154,16 @@ fn full_flow_with_every_serialization_and_algorithm() {
 
             // wrong nonce: rejected, exit 1, one line starting with the code
             let out = run(
-                &["verify", "--issuer-key", &issuer_pub, "--aud", "https://verifier.example", "--nonce", "other", "--require-kb"],
+                &[
+                    "verify",
+                    "--issuer-key",
+                    &issuer_pub,
+                    "--aud",
+                    "https://verifier.example",
+                    "--nonce",
+                    "other",
+                    "--require-kb",
+                ],
                 &pres,
             );
             assert_eq!(out.status.code(), Some(1));
@@ -117,23 +183,66 @@ fn verify_without_kb_and_require_kb() {
     let d = Dir::new("nokb");
     let issuer = d.write("issuer.jwk", &ok(&["key", "generate"], ""));
     let claims = d.write("claims.json", r#"{"iss":"https://i.example","a":1,"b":2}"#);
-    let cred = ok(&["issue", "--key", &issuer, "--claims", &claims, "--sd-all"], "");
+    let cred = ok(
+        &["issue", "--key", &issuer, "--claims", &claims, "--sd-all"],
+        "",
+    );
     let cred_file = d.write("cred", &cred);
-    let pres = ok(&["present", "--credential", &cred_file, "--disclose", "/a"], "");
+    let pres = ok(
+        &["present", "--credential", &cred_file, "--disclose", "/a"],
+        "",
+    );
     assert!(pres.trim_end().ends_with('~'));
-    let out = ok(&["verify", "--issuer-key", &issuer, "--now", "1700000000"], &pres);
+    let out = ok(
+        &["verify", "--issuer-key", &issuer, "--now", "1700000000"],
+        &pres,
+    );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v, serde_json::json!({"iss": "https://i.example", "a": 1}));
-    let out = run(&["verify", "--issuer-key", &issuer, "--require-kb", "--aud", "x", "--nonce", "y"], &pres);
+    let out = run(
+        &[
+            "verify",
+            "--issuer-key",
+            &issuer,
+            "--require-kb",
+            "--aud",
+            "x",
+            "--nonce",
+            "y",
+        ],
+        &pres,
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8(out.stderr).unwrap().starts_with("kb_required"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .starts_with("kb_required")
+    );
     // an unknown pointer is refused
-    let out = run(&["issue", "--key", &issuer, "--claims", &claims, "--sd", "/nope"], "");
+    let out = run(
+        &[
+            "issue", "--key", &issuer, "--claims", &claims, "--sd", "/nope",
+        ],
+        "",
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8(out.stderr).unwrap().starts_with("invalid_pointer"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .starts_with("invalid_pointer")
+    );
     // never-disclosable claim is refused at issuance
-    let out = run(&["issue", "--key", &issuer, "--claims", &claims, "--sd", "/iss"], "");
-    assert!(String::from_utf8(out.stderr).unwrap().starts_with("not_selectively_disclosable"));
+    let out = run(
+        &[
+            "issue", "--key", &issuer, "--claims", &claims, "--sd", "/iss",
+        ],
+        "",
+    );
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .starts_with("not_selectively_disclosable")
+    );
 }
 
 #[test]
@@ -141,11 +250,22 @@ fn exit_codes_for_usage_and_io() {
     assert_eq!(run(&["verify"], "").status.code(), Some(2));
     assert_eq!(run(&["bogus"], "").status.code(), Some(2));
     assert_eq!(
-        run(&["verify", "--issuer-key", "/nonexistent/key.jwk"], "x").status.code(),
+        run(&["verify", "--issuer-key", "/nonexistent/key.jwk"], "x")
+            .status
+            .code(),
         Some(2)
     );
-    assert_eq!(run(&["key", "generate", "--alg", "HS256"], "").status.code(), Some(2));
+    assert_eq!(
+        run(&["key", "generate", "--alg", "HS256"], "")
+            .status
+            .code(),
+        Some(2)
+    );
     let out = run(&["decode"], "not-a-token");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8(out.stderr).unwrap().starts_with("malformed_sd_jwt"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .starts_with("malformed_sd_jwt")
+    );
 }

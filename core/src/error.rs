@@ -382,7 +382,9 @@ pub enum KeyBindingError {
     #[error("nonce_mismatch: the KB-JWT nonce is missing or not the expected one")]
     NonceMismatch,
     /// `aud` missing, not a single string or not the expected one.
-    #[error("aud_mismatch: the KB-JWT aud is missing, not a single string, or not the expected one")]
+    #[error(
+        "aud_mismatch: the KB-JWT aud is missing, not a single string, or not the expected one"
+    )]
     AudienceMismatch,
     /// `iat` older than the maximum age.
     #[error("kb_too_old: KB-JWT iat {iat} is older than {max_age}s at {now}")]

@@ -41,7 +41,11 @@ pub fn parse(bytes: &[u8], max_depth: usize, what: &'static str) -> Result<Value
 ///
 /// # Errors
 /// As [`parse`], plus `json_unexpected_type` when the value is not an object.
-pub fn parse_object(bytes: &[u8], max_depth: usize, what: &'static str) -> Result<Map<String, Value>> {
+pub fn parse_object(
+    bytes: &[u8],
+    max_depth: usize,
+    what: &'static str,
+) -> Result<Map<String, Value>> {
     match parse(bytes, max_depth, what)? {
         Value::Object(map) => Ok(map),
         _ => Err(EncodingError::UnexpectedType {
@@ -183,11 +187,20 @@ mod tests {
 
     #[test]
     fn rejects_duplicates_at_every_depth() {
-        assert_eq!(code(r#"{"alg":"ES256","alg":"none"}"#), "json_duplicate_key");
-        assert_eq!(code(r#"{"cnf":{"jwk":{"x":"a","x":"b"}}}"#), "json_duplicate_key");
+        assert_eq!(
+            code(r#"{"alg":"ES256","alg":"none"}"#),
+            "json_duplicate_key"
+        );
+        assert_eq!(
+            code(r#"{"cnf":{"jwk":{"x":"a","x":"b"}}}"#),
+            "json_duplicate_key"
+        );
         assert_eq!(code(r#"[1,{"a":1,"a":1}]"#), "json_duplicate_key");
         // escaped names are the same name (ENC-15)
-        assert_eq!(code(r#"{"alg":"ES256","\u0061lg":"none"}"#), "json_duplicate_key");
+        assert_eq!(
+            code(r#"{"alg":"ES256","\u0061lg":"none"}"#),
+            "json_duplicate_key"
+        );
     }
 
     #[test]
@@ -202,8 +215,14 @@ mod tests {
     fn rejects_bad_encodings() {
         assert_eq!(code(r#"{"a":1} x"#), "json_invalid"); // trailing bytes (ENC-13)
         assert_eq!(code(r#""\ud800""#), "json_invalid"); // lone surrogate (ENC-09)
-        assert_eq!(parse(b"\"\xc0\xaf\"", 8, "t").unwrap_err().code(), "json_invalid"); // overlong
-        assert_eq!(parse(b"\xef\xbb\xbf{}", 8, "t").unwrap_err().code(), "json_invalid"); // BOM
+        assert_eq!(
+            parse(b"\"\xc0\xaf\"", 8, "t").unwrap_err().code(),
+            "json_invalid"
+        ); // overlong
+        assert_eq!(
+            parse(b"\xef\xbb\xbf{}", 8, "t").unwrap_err().code(),
+            "json_invalid"
+        ); // BOM
         assert_eq!(
             parse_object(b"[]", 8, "t").unwrap_err().code(),
             "json_unexpected_type"

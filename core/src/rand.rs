@@ -32,4 +32,3 @@ pub(crate) fn bytes(rng: &dyn RandomSource, n: usize) -> Result<Vec<u8>> {
     rng.fill(&mut v)?;
     Ok(v)
 }
-

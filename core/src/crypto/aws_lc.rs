@@ -24,7 +24,10 @@ struct Verify {
 
 impl fmt::Debug for Verify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AwsLcVerify").field("alg", &self.alg).field("jwk", &self.jwk).finish()
+        f.debug_struct("AwsLcVerify")
+            .field("alg", &self.alg)
+            .field("jwk", &self.jwk)
+            .finish()
     }
 }
 
@@ -115,24 +118,43 @@ impl CryptoProvider for AwsLc {
     fn verifying_key(&self, jwk: &PublicJwk, alg: Algorithm) -> Result<Arc<dyn VerifyingKey>> {
         check_key_for(jwk, alg)?;
         let key = sig::ParsedPublicKey::new(verify_alg(alg), public_bytes(jwk)).map_err(|_| {
-            Error::from(KeyError::Invalid("the public key is not a valid point on its curve".into()))
+            Error::from(KeyError::Invalid(
+                "the public key is not a valid point on its curve".into(),
+            ))
         })?;
-        Ok(Arc::new(Verify { key, alg, jwk: jwk.clone() }))
+        Ok(Arc::new(Verify {
+            key,
+            alg,
+            jwk: jwk.clone(),
+        }))
     }
 
     fn signer(&self, jwk: &PrivateJwk) -> Result<Arc<dyn Signer>> {
         let public = jwk.public();
-        let bad = || Error::from(KeyError::Invalid("the private key does not match the public key".into()));
+        let bad = || {
+            Error::from(KeyError::Invalid(
+                "the private key does not match the public key".into(),
+            ))
+        };
         let pair = match signing_alg(public.curve()) {
             Some(alg) => KeyPair::Ecdsa(
-                sig::EcdsaKeyPair::from_private_key_and_public_key(alg, jwk.d(), &public_bytes(public))
-                    .map_err(|_| bad())?,
+                sig::EcdsaKeyPair::from_private_key_and_public_key(
+                    alg,
+                    jwk.d(),
+                    &public_bytes(public),
+                )
+                .map_err(|_| bad())?,
             ),
             None => KeyPair::Ed25519(
-                sig::Ed25519KeyPair::from_seed_and_public_key(jwk.d(), public.x()).map_err(|_| bad())?,
+                sig::Ed25519KeyPair::from_seed_and_public_key(jwk.d(), public.x())
+                    .map_err(|_| bad())?,
             ),
         };
-        Ok(Arc::new(Sign { pair, alg: public.curve().algorithm(), jwk: public.clone() }))
+        Ok(Arc::new(Sign {
+            pair,
+            alg: public.curve().algorithm(),
+            jwk: public.clone(),
+        }))
     }
 
     fn generate(&self, alg: Algorithm, rng: &dyn RandomSource) -> Result<PrivateJwk> {
@@ -141,20 +163,22 @@ impl CryptoProvider for AwsLc {
         let curve = alg.curve();
         for _ in 0..64 {
             let mut d = zeroize::Zeroizing::new(crate::rand::bytes(rng, curve.coordinate_len())?);
-            if curve == Curve::P521 {
-                if let Some(first) = d.first_mut() {
-                    *first &= 0x01;
-                }
+            if curve == Curve::P521
+                && let Some(first) = d.first_mut()
+            {
+                *first &= 0x01;
             }
             let public = match signing_alg(curve) {
                 None => match sig::Ed25519KeyPair::from_seed_unchecked(&d) {
                     Ok(k) => k.public_key().as_ref().to_vec(),
                     Err(_) => continue,
                 },
-                Some(a) => match sig::EcdsaKeyPair::from_private_key_der(a, &sec1_private_der(curve, &d)) {
-                    Ok(k) => k.public_key().as_ref().to_vec(),
-                    Err(_) => continue,
-                },
+                Some(a) => {
+                    match sig::EcdsaKeyPair::from_private_key_der(a, &sec1_private_der(curve, &d)) {
+                        Ok(k) => k.public_key().as_ref().to_vec(),
+                        Err(_) => continue,
+                    }
+                }
             };
             let jwk = if curve == Curve::Ed25519 {
                 PublicJwk::from_coordinates(curve, public, None)?

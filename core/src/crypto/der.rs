@@ -98,7 +98,9 @@ mod tests {
             &[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00][..], // trailing
         ] {
             assert_eq!(
-                der_to_jws_signature(Algorithm::Es256, der).unwrap_err().code(),
+                der_to_jws_signature(Algorithm::Es256, der)
+                    .unwrap_err()
+                    .code(),
                 "sig_malformed"
             );
         }

@@ -34,9 +34,7 @@ impl HashAlg {
     /// Exact, case-sensitive lookup of an IANA hash name.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|h| h.name() == name)
+        Self::ALL.into_iter().find(|h| h.name() == name)
     }
 
     /// Hashes `data`.
@@ -72,6 +70,9 @@ mod tests {
     fn rfc9901_disclosure_digest() {
         // RFC 9901 §4.2.1 / §4.2.3 example: the digest of the given_name Disclosure.
         let d = "WyI2cU1RdlJMNWhhaiIsICJmYW1pbHlfbmFtZSIsICJNw7ZiaXVzIl0";
-        assert_eq!(HashAlg::Sha256.digest_b64(d.as_bytes()), "uutlBuYeMDyjLLTpf6Jxi7yNkEF35jdyWMn9U7b_RYY");
+        assert_eq!(
+            HashAlg::Sha256.digest_b64(d.as_bytes()),
+            "uutlBuYeMDyjLLTpf6Jxi7yNkEF35jdyWMn9U7b_RYY"
+        );
     }
 }

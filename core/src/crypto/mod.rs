@@ -147,12 +147,12 @@ pub fn default_provider() -> &'static dyn CryptoProvider {
 /// Every provider compiled into this build (for tests and benchmarks).
 #[must_use]
 pub fn all_providers() -> Vec<&'static dyn CryptoProvider> {
-    let mut v: Vec<&'static dyn CryptoProvider> = Vec::new();
-    #[cfg(feature = "rustcrypto")]
-    v.push(&rustcrypto::RustCrypto);
-    #[cfg(feature = "aws-lc")]
-    v.push(&aws_lc::AwsLc);
-    v
+    vec![
+        #[cfg(feature = "rustcrypto")]
+        &rustcrypto::RustCrypto,
+        #[cfg(feature = "aws-lc")]
+        &aws_lc::AwsLc,
+    ]
 }
 
 /// A provider that supports nothing (builds without any crypto feature).

@@ -44,7 +44,9 @@ macro_rules! ecdsa_keys {
 
         impl fmt::Debug for $verify {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($verify)).field("jwk", &self.jwk).finish()
+                f.debug_struct(stringify!($verify))
+                    .field("jwk", &self.jwk)
+                    .finish()
             }
         }
 
@@ -52,7 +54,10 @@ macro_rules! ecdsa_keys {
             fn load(jwk: &PublicJwk) -> Result<Self> {
                 let key = $krate::ecdsa::VerifyingKey::from_sec1_bytes(&sec1(jwk))
                     .map_err(|_| invalid_point())?;
-                Ok(Self { key, jwk: jwk.clone() })
+                Ok(Self {
+                    key,
+                    jwk: jwk.clone(),
+                })
             }
         }
 
@@ -82,13 +87,18 @@ macro_rules! ecdsa_keys {
         impl $sign {
             fn load(jwk: &PrivateJwk) -> Result<Self> {
                 let key = $krate::ecdsa::SigningKey::from_slice(jwk.d()).map_err(|_| {
-                    Error::from(KeyError::Invalid("\"d\" is not a valid private scalar".into()))
+                    Error::from(KeyError::Invalid(
+                        "\"d\" is not a valid private scalar".into(),
+                    ))
                 })?;
                 let public = key.verifying_key().to_sec1_bytes();
                 if *public != *sec1(jwk.public()) {
                     return Err(mismatched());
                 }
-                Ok(Self { key, jwk: jwk.public().clone() })
+                Ok(Self {
+                    key,
+                    jwk: jwk.public().clone(),
+                })
             }
         }
 
@@ -121,7 +131,9 @@ struct Ed25519Verify {
 
 impl fmt::Debug for Ed25519Verify {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ed25519Verify").field("jwk", &self.jwk).finish()
+        f.debug_struct("Ed25519Verify")
+            .field("jwk", &self.jwk)
+            .finish()
     }
 }
 
@@ -134,8 +146,8 @@ impl VerifyingKey for Ed25519Verify {
     }
     fn verify(&self, message: &[u8], signature: &[u8]) -> Result<()> {
         check_sig_len(Algorithm::EdDsa, signature)?;
-        let sig = ed25519_dalek::Signature::from_slice(signature)
-            .map_err(|_| Error::InvalidSignature)?;
+        let sig =
+            ed25519_dalek::Signature::from_slice(signature).map_err(|_| Error::InvalidSignature)?;
         self.key
             .verify_strict(message, &sig)
             .map_err(|_| Error::InvalidSignature)
@@ -186,7 +198,10 @@ impl CryptoProvider for RustCrypto {
                 if key.is_weak() {
                     return Err(invalid_point());
                 }
-                Arc::new(Ed25519Verify { key, jwk: jwk.clone() })
+                Arc::new(Ed25519Verify {
+                    key,
+                    jwk: jwk.clone(),
+                })
             }
         })
     }
@@ -203,7 +218,10 @@ impl CryptoProvider for RustCrypto {
                 if key.verifying_key().as_bytes() != jwk.public().x() {
                     return Err(mismatched());
                 }
-                Arc::new(Ed25519Sign { key, jwk: jwk.public().clone() })
+                Arc::new(Ed25519Sign {
+                    key,
+                    jwk: jwk.public().clone(),
+                })
             }
         })
     }

@@ -46,10 +46,10 @@ fn member<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>
 }
 
 fn coordinate(obj: &Map<String, Value>, name: &str, len: usize) -> Result<Vec<u8>> {
-    let text =
-        member(obj, name)?.ok_or_else(|| KeyError::Invalid(format!("member {name:?} is missing")))?;
-    let bytes =
-        b64::decode(text, "jwk member").map_err(|_| KeyError::Invalid(format!("{name:?} is not base64url")))?;
+    let text = member(obj, name)?
+        .ok_or_else(|| KeyError::Invalid(format!("member {name:?} is missing")))?;
+    let bytes = b64::decode(text, "jwk member")
+        .map_err(|_| KeyError::Invalid(format!("{name:?} is not base64url")))?;
     if bytes.len() != len {
         return Err(KeyError::Invalid(format!(
             "{name:?} must be exactly {len} bytes, found {}",
@@ -78,18 +78,22 @@ impl PublicJwk {
     pub fn from_json(obj: &Map<String, Value>) -> Result<Self> {
         for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
             if obj.contains_key(private) {
-                return Err(KeyError::PrivateMaterial("a public JWK carries private members").into());
+                return Err(
+                    KeyError::PrivateMaterial("a public JWK carries private members").into(),
+                );
             }
         }
         Self::from_json_lenient(obj)
     }
 
     fn from_json_lenient(obj: &Map<String, Value>) -> Result<Self> {
-        let kty = member(obj, "kty")?.ok_or_else(|| KeyError::Invalid("\"kty\" is missing".into()))?;
+        let kty =
+            member(obj, "kty")?.ok_or_else(|| KeyError::Invalid("\"kty\" is missing".into()))?;
         if kty != "EC" && kty != "OKP" {
             return Err(KeyError::Unsupported(format!("kty {kty:?}")).into());
         }
-        let crv = member(obj, "crv")?.ok_or_else(|| KeyError::Invalid("\"crv\" is missing".into()))?;
+        let crv =
+            member(obj, "crv")?.ok_or_else(|| KeyError::Invalid("\"crv\" is missing".into()))?;
         let curve = Curve::from_names(kty, crv)
             .ok_or_else(|| KeyError::Unsupported(format!("kty {kty:?} with crv {crv:?}")))?;
         let len = curve.coordinate_len();
@@ -114,19 +118,19 @@ impl PublicJwk {
                 }
             },
         };
-        if let Some(u) = member(obj, "use")? {
-            if u != "sig" {
-                return Err(KeyError::Invalid(format!("use {u:?} is not \"sig\"")).into());
-            }
+        if let Some(u) = member(obj, "use")?
+            && u != "sig"
+        {
+            return Err(KeyError::Invalid(format!("use {u:?} is not \"sig\"")).into());
         }
         let key_ops = match obj.get("key_ops") {
             None => None,
             Some(Value::Array(ops)) => Some(
                 ops.iter()
                     .map(|o| {
-                        o.as_str()
-                            .map(str::to_owned)
-                            .ok_or_else(|| KeyError::Invalid("key_ops must be strings".into()).into())
+                        o.as_str().map(str::to_owned).ok_or_else(|| {
+                            KeyError::Invalid("key_ops must be strings".into()).into()
+                        })
                     })
                     .collect::<Result<Vec<_>>>()?,
             ),
@@ -207,7 +211,9 @@ impl PublicJwk {
     /// Whether `key_ops` (when present) allows `op` (RFC 7517 §4.3).
     #[must_use]
     pub fn allows_op(&self, op: &str) -> bool {
-        self.key_ops.as_ref().is_none_or(|ops| ops.iter().any(|o| o == op))
+        self.key_ops
+            .as_ref()
+            .is_none_or(|ops| ops.iter().any(|o| o == op))
     }
 
     /// The JWK as a JSON object with `kty`, `crv`, `x`, `y` and, when set, `kid` and `alg`.
@@ -349,7 +355,10 @@ mod tests {
         assert_eq!(k.algorithm(), Algorithm::Es256);
         // RFC 7638 §3.1 style: the thumbprint covers exactly crv, kty, x, y.
         let again = PublicJwk::parse(&P256.replace('}', r#","kid":"k1","use":"sig"}"#)).unwrap();
-        assert_eq!(k.thumbprint(HashAlg::Sha256), again.thumbprint(HashAlg::Sha256));
+        assert_eq!(
+            k.thumbprint(HashAlg::Sha256),
+            again.thumbprint(HashAlg::Sha256)
+        );
     }
 
     #[test]
@@ -370,27 +379,45 @@ mod tests {
         let code = |s: &str| PublicJwk::parse(s).unwrap_err().code();
         // private material in a public key (KEY-05, HDR-12)
         assert_eq!(
-            code(&P256.replace('}', r#","d":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#)),
+            code(&P256.replace(
+                '}',
+                r#","d":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#
+            )),
             "key_private_material"
         );
         // symmetric key (HDR-12)
         assert_eq!(code(r#"{"kty":"oct","k":"AAAA"}"#), "key_private_material");
-        assert_eq!(code(r#"{"kty":"RSA","n":"AAAA","e":"AQAB"}"#), "unsupported_key");
+        assert_eq!(
+            code(r#"{"kty":"RSA","n":"AAAA","e":"AQAB"}"#),
+            "unsupported_key"
+        );
         // wrong curve name (KEY-03)
         assert_eq!(code(&P256.replace("P-256", "secp256k1")), "unsupported_key");
         assert_eq!(code(&P256.replace(r#""crv":"P-256","#, "")), "invalid_key");
         // short coordinate (KEY-02): drop one byte
         assert_eq!(
-            code(&P256.replace("TCAER19Zvu3OHF4j4W4vfSVoHIP1ILilDls7vCeGemc", "TCAER19Zvu3OHF4j4W4vfSVoHIP1ILilDls7vCeGew")),
+            code(&P256.replace(
+                "TCAER19Zvu3OHF4j4W4vfSVoHIP1ILilDls7vCeGemc",
+                "TCAER19Zvu3OHF4j4W4vfSVoHIP1ILilDls7vCeGew"
+            )),
             "invalid_key"
         );
         // alg that does not fit the curve (HDR-04)
-        assert_eq!(code(&P256.replace('}', r#","alg":"ES384"}"#)), "key_alg_mismatch");
-        assert_eq!(code(&P256.replace('}', r#","alg":"HS256"}"#)), "key_alg_mismatch");
+        assert_eq!(
+            code(&P256.replace('}', r#","alg":"ES384"}"#)),
+            "key_alg_mismatch"
+        );
+        assert_eq!(
+            code(&P256.replace('}', r#","alg":"HS256"}"#)),
+            "key_alg_mismatch"
+        );
         // use enc (KEY-04)
         assert_eq!(code(&P256.replace('}', r#","use":"enc"}"#)), "invalid_key");
         // duplicate members (ENC-12)
-        assert_eq!(code(&P256.replace('}', r#","x":"AA"}"#)), "json_duplicate_key");
+        assert_eq!(
+            code(&P256.replace('}', r#","x":"AA"}"#)),
+            "json_duplicate_key"
+        );
     }
 
     #[test]

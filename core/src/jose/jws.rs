@@ -46,7 +46,8 @@ impl Jws {
     /// `json_*` and `header_invalid` / `crit_unsupported` for a malformed header.
     pub fn parse_compact(text: &str) -> Result<Self> {
         let mut parts = text.splitn(4, '.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(FormatError::Compact("a JWS has exactly three dot-separated parts").into());
         };
@@ -62,9 +63,15 @@ impl Jws {
         unprotected: Option<&Value>,
     ) -> Result<Self> {
         let bad = |m| FormatError::JsonSerialization(m);
-        let protected = protected.as_str().ok_or_else(|| bad("\"protected\" must be a string"))?;
-        let payload = payload.as_str().ok_or_else(|| bad("\"payload\" must be a string"))?;
-        let signature = signature.as_str().ok_or_else(|| bad("\"signature\" must be a string"))?;
+        let protected = protected
+            .as_str()
+            .ok_or_else(|| bad("\"protected\" must be a string"))?;
+        let payload = payload
+            .as_str()
+            .ok_or_else(|| bad("\"payload\" must be a string"))?;
+        let signature = signature
+            .as_str()
+            .ok_or_else(|| bad("\"signature\" must be a string"))?;
         let unprotected = match unprotected {
             None => None,
             Some(Value::Object(m)) => Some(m.clone()),
@@ -73,7 +80,12 @@ impl Jws {
         Self::from_parts(protected, payload, signature, unprotected)
     }
 
-    fn from_parts(h: &str, p: &str, s: &str, unprotected: Option<Map<String, Value>>) -> Result<Self> {
+    fn from_parts(
+        h: &str,
+        p: &str,
+        s: &str,
+        unprotected: Option<Map<String, Value>>,
+    ) -> Result<Self> {
         if h.is_empty() || s.is_empty() {
             return Err(FormatError::Compact("empty JWS header or signature").into());
         }
@@ -132,7 +144,9 @@ impl Jws {
     /// The payload's base64url text as received.
     #[must_use]
     pub fn payload_b64(&self) -> &str {
-        self.compact.get(self.dot1 + 1..self.dot2).unwrap_or_default()
+        self.compact
+            .get(self.dot1 + 1..self.dot2)
+            .unwrap_or_default()
     }
 
     /// The signature's base64url text as received.
@@ -223,7 +237,11 @@ impl Jws {
         match self.alg {
             Some(a) if allowed.contains(&a) => Ok(a),
             _ => {
-                let name = self.header.get("alg").and_then(Value::as_str).unwrap_or_default();
+                let name = self
+                    .header
+                    .get("alg")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 Err(HeaderError::AlgNotAllowed(name.into()).into())
             }
         }

@@ -60,7 +60,9 @@ impl Disclosure {
                 }
                 Some(n)
             }
-            Some(_) => return Err(DisclosureError::Invalid("the claim name must be a string").into()),
+            Some(_) => {
+                return Err(DisclosureError::Invalid("the claim name must be a string").into());
+            }
         };
         Ok(Self {
             encoded: encoded.to_owned(),
@@ -76,10 +78,10 @@ impl Disclosure {
     /// # Errors
     /// `reserved_claim_name` for `_sd` and `...`.
     pub fn new(salt: String, name: Option<String>, value: Value) -> Result<Self> {
-        if let Some(n) = &name {
-            if n == "_sd" || n == "..." {
-                return Err(DisclosureError::ReservedName(n.clone()).into());
-            }
+        if let Some(n) = &name
+            && (n == "_sd" || n == "...")
+        {
+            return Err(DisclosureError::ReservedName(n.clone()).into());
         }
         let mut array = vec![Value::String(salt.clone())];
         if let Some(n) = &name {
@@ -140,10 +142,18 @@ pub(crate) fn spaced_json(value: &Value) -> String {
 struct Spaced;
 
 impl serde_json::ser::Formatter for Spaced {
-    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
         if first { Ok(()) } else { w.write_all(b", ") }
     }
-    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
         if first { Ok(()) } else { w.write_all(b", ") }
     }
     fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
@@ -158,11 +168,22 @@ mod tests {
     #[test]
     fn rfc9901_examples_reproduce() {
         // RFC 9901 §4.2.1 and §4.2.2
-        let d = Disclosure::new("_26bc4LT-ac6q2KI6cBW5es".into(), Some("family_name".into()), "Möbius".into()).unwrap();
-        assert_eq!(d.as_str(), "WyJfMjZiYzRMVC1hYzZxMktJNmNCVzVlcyIsICJmYW1pbHlfbmFtZSIsICJNw7ZiaXVzIl0");
+        let d = Disclosure::new(
+            "_26bc4LT-ac6q2KI6cBW5es".into(),
+            Some("family_name".into()),
+            "Möbius".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            d.as_str(),
+            "WyJfMjZiYzRMVC1hYzZxMktJNmNCVzVlcyIsICJmYW1pbHlfbmFtZSIsICJNw7ZiaXVzIl0"
+        );
         let d = Disclosure::new("lklxF5jMYlGTPUovMNIvCA".into(), None, "FR".into()).unwrap();
         assert_eq!(d.as_str(), "WyJsa2x4RjVqTVlsR1RQVW92TU5JdkNBIiwgIkZSIl0");
-        assert_eq!(d.digest(HashAlg::Sha256), "w0I8EKcdCtUPkGCNUrfwVp2xEgNjtoIDlOxc9-PlOhs");
+        assert_eq!(
+            d.digest(HashAlg::Sha256),
+            "w0I8EKcdCtUPkGCNUrfwVp2xEgNjtoIDlOxc9-PlOhs"
+        );
     }
 
     #[test]
@@ -178,7 +199,15 @@ mod tests {
         assert_eq!(code(r#"["s","...","v"]"#), "reserved_claim_name");
         assert_eq!(code(r#"["s","n",{"a":1,"a":2}]"#), "json_duplicate_key"); // SD-14
         assert_eq!(code(r#"["s","n","v"] x"#), "json_invalid");
-        assert_eq!(Disclosure::parse("", 16).unwrap_err().code(), "disclosure_invalid");
-        assert_eq!(Disclosure::parse("WyJzIiwgInYiXQ==", 16).unwrap_err().code(), "b64_invalid");
+        assert_eq!(
+            Disclosure::parse("", 16).unwrap_err().code(),
+            "disclosure_invalid"
+        );
+        assert_eq!(
+            Disclosure::parse("WyJzIiwgInYiXQ==", 16)
+                .unwrap_err()
+                .code(),
+            "b64_invalid"
+        );
     }
 }

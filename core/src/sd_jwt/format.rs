@@ -70,7 +70,10 @@ impl SdJwt {
         // Count before splitting: no allocation storm on "~~~~..." (ENV-02, ENV-03).
         let tildes = text.bytes().filter(|&b| b == b'~').count();
         if tildes == 0 {
-            return Err(FormatError::SdJwt("a bare JWT is not an SD-JWT: the final \"~\" is missing").into());
+            return Err(FormatError::SdJwt(
+                "a bare JWT is not an SD-JWT: the final \"~\" is missing",
+            )
+            .into());
         }
         if tildes - 1 > limits.max_disclosures {
             return Err(LimitError::TooManyDisclosures {
@@ -108,16 +111,28 @@ impl SdJwt {
 
     fn parse_json(text: &str, limits: &Limits) -> Result<Self> {
         let bad = |m| FormatError::JsonSerialization(m);
-        let obj = crate::json::parse_object(text.as_bytes(), limits.max_json_depth, "JWS JSON serialization")?;
-        let payload = obj.get("payload").ok_or_else(|| bad("\"payload\" is missing"))?;
+        let obj = crate::json::parse_object(
+            text.as_bytes(),
+            limits.max_json_depth,
+            "JWS JSON serialization",
+        )?;
+        let payload = obj
+            .get("payload")
+            .ok_or_else(|| bad("\"payload\" is missing"))?;
         let (serialization, sigs): (_, Vec<&Map<String, Value>>) = match obj.get("signatures") {
             Some(Value::Array(sigs)) => {
-                if obj.contains_key("signature") || obj.contains_key("protected") || obj.contains_key("header") {
+                if obj.contains_key("signature")
+                    || obj.contains_key("protected")
+                    || obj.contains_key("header")
+                {
                     return Err(bad("general serialization with flattened members").into());
                 }
                 let sigs = sigs
                     .iter()
-                    .map(|s| s.as_object().ok_or_else(|| bad("each signature must be an object")))
+                    .map(|s| {
+                        s.as_object()
+                            .ok_or_else(|| bad("each signature must be an object"))
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 if sigs.is_empty() {
                     return Err(bad("\"signatures\" is empty").into());
@@ -134,16 +149,23 @@ impl SdJwt {
         let mut disclosures = Vec::new();
         let mut kb = None;
         for (i, s) in sigs.iter().enumerate() {
-            let protected = s.get("protected").ok_or_else(|| bad("\"protected\" is missing"))?;
-            let signature = s.get("signature").ok_or_else(|| bad("\"signature\" is missing"))?;
+            let protected = s
+                .get("protected")
+                .ok_or_else(|| bad("\"protected\" is missing"))?;
+            let signature = s
+                .get("signature")
+                .ok_or_else(|| bad("\"signature\" is missing"))?;
             let header = s.get("header");
             let jws = Jws::from_json_parts(protected, payload, signature, header)?;
             let unprotected = jws.unprotected_header();
-            let has_sd = unprotected.is_some_and(|u| u.contains_key("disclosures") || u.contains_key("kb_jwt"));
+            let has_sd = unprotected
+                .is_some_and(|u| u.contains_key("disclosures") || u.contains_key("kb_jwt"));
             if i > 0 {
                 if has_sd {
                     // RFC 9901 §8.3: only in the first signature's header.
-                    return Err(bad("\"disclosures\" / \"kb_jwt\" outside the first signature").into());
+                    return Err(
+                        bad("\"disclosures\" / \"kb_jwt\" outside the first signature").into(),
+                    );
                 }
             } else if let Some(u) = unprotected {
                 match u.get("disclosures") {
@@ -156,7 +178,9 @@ impl SdJwt {
                             .into());
                         }
                         for d in ds {
-                            let d = d.as_str().ok_or_else(|| bad("disclosures must be strings"))?;
+                            let d = d
+                                .as_str()
+                                .ok_or_else(|| bad("disclosures must be strings"))?;
                             disclosures.push(Disclosure::parse(d, limits.max_json_depth)?);
                         }
                     }
@@ -231,7 +255,13 @@ impl SdJwt {
     pub fn sd_hash_input(&self) -> String {
         let jwt = self.issuer_jwt().as_compact();
         let mut out = String::with_capacity(
-            jwt.len() + self.disclosures.iter().map(|d| d.as_str().len() + 1).sum::<usize>() + 1,
+            jwt.len()
+                + self
+                    .disclosures
+                    .iter()
+                    .map(|d| d.as_str().len() + 1)
+                    .sum::<usize>()
+                + 1,
         );
         out.push_str(jwt);
         out.push('~');
@@ -261,7 +291,10 @@ impl SdJwt {
             if i == 0 {
                 header.insert(
                     "disclosures".into(),
-                    self.disclosures.iter().map(|d| Value::from(d.as_str())).collect(),
+                    self.disclosures
+                        .iter()
+                        .map(|d| Value::from(d.as_str()))
+                        .collect(),
                 );
                 if let Some(kb) = &self.kb {
                     header.insert("kb_jwt".into(), kb.as_compact().into());
@@ -278,7 +311,10 @@ impl SdJwt {
             Serialization::General => {
                 let mut o = Map::new();
                 o.insert("payload".into(), payload);
-                o.insert("signatures".into(), sigs.into_iter().map(Value::Object).collect());
+                o.insert(
+                    "signatures".into(),
+                    sigs.into_iter().map(Value::Object).collect(),
+                );
                 o.into()
             }
             _ => {

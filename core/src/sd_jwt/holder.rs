@@ -55,7 +55,10 @@ impl Credential {
     pub fn from_trusted_storage(stored: &str, limits: &crate::sd_jwt::Limits) -> Result<Self> {
         let sd_jwt = SdJwt::parse(stored, limits)?;
         if sd_jwt.key_binding_jwt().is_some() {
-            return Err(crate::error::KeyBindingError::Unexpected("a stored credential carries no KB-JWT").into());
+            return Err(crate::error::KeyBindingError::Unexpected(
+                "a stored credential carries no KB-JWT",
+            )
+            .into());
         }
         let jwt = sd_jwt.issuer_jwt();
         let payload = jwt.payload_json(limits.max_json_depth)?;
@@ -102,7 +105,9 @@ impl Credential {
             .iter()
             .map(|p| DisclosableClaim {
                 pointer: p.pointer.clone(),
-                value: lookup(&self.verified.claims, &p.pointer).cloned().unwrap_or(Value::Null),
+                value: lookup(&self.verified.claims, &p.pointer)
+                    .cloned()
+                    .unwrap_or(Value::Null),
                 parent: p.parent.and_then(pointer_of),
             })
             .collect()
@@ -118,7 +123,9 @@ impl Credential {
         let mut chosen = vec![false; self.sd_jwt.disclosures().len()];
         for p in pointers {
             let tokens = pointer::parse(p)?;
-            let normalized = tokens.iter().fold(String::new(), |acc, t| pointer::push(&acc, t));
+            let normalized = tokens
+                .iter()
+                .fold(String::new(), |acc, t| pointer::push(&acc, t));
             if lookup(&self.verified.claims, &normalized).is_none() {
                 return Err(IssuanceError::InvalidPointer {
                     pointer: (*p).to_owned(),
@@ -126,12 +133,17 @@ impl Credential {
                 }
                 .into());
             }
-            for Placed { pointer: at, disclosure, .. } in &self.verified.placed {
+            for Placed {
+                pointer: at,
+                disclosure,
+                ..
+            } in &self.verified.placed
+            {
                 // The claim itself, what lies beneath it, and every ancestor on its path.
-                if pointer::is_within(at, &normalized) || pointer::is_within(&normalized, at) {
-                    if let Some(c) = chosen.get_mut(*disclosure) {
-                        *c = true;
-                    }
+                if (pointer::is_within(at, &normalized) || pointer::is_within(&normalized, at))
+                    && let Some(c) = chosen.get_mut(*disclosure)
+                {
+                    *c = true;
                 }
             }
         }
@@ -151,19 +163,7 @@ impl Credential {
 
 /// Looks up a claim by JSON Pointer.
 fn lookup<'a>(claims: &'a Map<String, Value>, at: &str) -> Option<&'a Value> {
-    let tokens = pointer::parse(at).ok()?;
-    let Some((first, rest)) = tokens.split_first() else {
-        return None;
-    };
-    let mut v = claims.get(first)?;
-    for t in rest {
-        v = match v {
-            Value::Object(m) => m.get(t)?,
-            Value::Array(a) => a.get(t.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(v)
+    pointer::lookup(claims, &pointer::parse(at).ok()?)
 }
 
 /// A selection of Disclosures about to be presented.
@@ -203,10 +203,7 @@ impl Presentation {
             .sd_jwt
             .issuer_jwt()
             .payload_json(crate::sd_jwt::Limits::default().max_json_depth)?;
-        let sd_alg = crate::sd_jwt::process::sd_alg(
-            &payload,
-            &crate::crypto::HashAlg::ALL,
-        )?;
+        let sd_alg = crate::sd_jwt::process::sd_alg(&payload, &crate::crypto::HashAlg::ALL)?;
         let sd_hash = sd_alg.digest_b64(self.sd_jwt.sd_hash_input().as_bytes());
         let mut claims = Map::new();
         claims.insert("iat".into(), issued_at.into());
@@ -227,20 +224,31 @@ impl Presentation {
     /// # Errors
     /// `cnf_invalid`; `key_alg_mismatch` when the signer's key is not the one in `cnf`; the
     /// signer's errors.
-    pub fn with_key_binding(&self, signer: &dyn Signer, audience: &str, nonce: &str, issued_at: i64) -> Result<String> {
+    pub fn with_key_binding(
+        &self,
+        signer: &dyn Signer,
+        audience: &str,
+        nonce: &str,
+        issued_at: i64,
+    ) -> Result<String> {
         let payload = self
             .sd_jwt
             .issuer_jwt()
             .payload_json(crate::sd_jwt::Limits::default().max_json_depth)?;
-        let cnf = holder_key(&crate::sd_jwt::process::process(
-            payload,
-            self.sd_jwt.disclosures(),
-            &crate::crypto::HashAlg::ALL,
-            &crate::sd_jwt::Limits::default(),
-        )?
-        .payload)?;
+        let cnf = holder_key(
+            &crate::sd_jwt::process::process(
+                payload,
+                self.sd_jwt.disclosures(),
+                &crate::crypto::HashAlg::ALL,
+                &crate::sd_jwt::Limits::default(),
+            )?
+            .payload,
+        )?;
         if cnf.minimal_json() != signer.public_jwk().minimal_json() {
-            return Err(KeyError::AlgMismatch("the signer's key is not the holder key in cnf".into()).into());
+            return Err(KeyError::AlgMismatch(
+                "the signer's key is not the holder key in cnf".into(),
+            )
+            .into());
         }
         let unsigned = self.prepare_key_binding(signer.algorithm(), audience, nonce, issued_at)?;
         let sig = signer.sign(unsigned.signing_input())?;
@@ -273,4 +281,3 @@ impl UnsignedKeyBinding {
         Ok(self.sd_jwt.with(disclosures, Some(kb)).to_string())
     }
 }
-

@@ -80,7 +80,12 @@ impl UnsignedSdJwt {
     /// `sig_malformed` when the signature has the wrong length.
     pub fn finish(self, signature: &[u8]) -> Result<SdJwt> {
         let jws: Jws = self.jws.finish(signature)?;
-        Ok(SdJwt::from_parts(self.serialization, vec![jws], self.disclosures, None))
+        Ok(SdJwt::from_parts(
+            self.serialization,
+            vec![jws],
+            self.disclosures,
+            None,
+        ))
     }
 }
 
@@ -121,7 +126,7 @@ impl SdJwtBuilder {
         if self.never.contains(first) && !(first == "aud" && tokens.len() > 1) {
             return Err(IssuanceError::NotSelectivelyDisclosable(first.clone()).into());
         }
-        if resolve(&self.claims, &tokens).is_none() {
+        if pointer::lookup(&self.claims, &tokens).is_none() {
             return Err(IssuanceError::InvalidPointer {
                 pointer: pointer.into(),
                 reason: "no such claim",
@@ -129,7 +134,9 @@ impl SdJwtBuilder {
             .into());
         }
         // Normalize the escaping.
-        let normalized = tokens.iter().fold(String::new(), |p, t| pointer::push(&p, t));
+        let normalized = tokens
+            .iter()
+            .fold(String::new(), |p, t| pointer::push(&p, t));
         self.sd.insert(normalized);
         Ok(self)
     }
@@ -193,7 +200,12 @@ impl SdJwtBuilder {
     /// # Errors
     /// `invalid_claims` for reserved names in the claims, `random_failed`, and the pointer
     /// errors of [`SdJwtBuilder::disclose`].
-    pub fn prepare(self, alg: Algorithm, kid: Option<&str>, rng: &dyn RandomSource) -> Result<UnsignedSdJwt> {
+    pub fn prepare(
+        self,
+        alg: Algorithm,
+        kid: Option<&str>,
+        rng: &dyn RandomSource,
+    ) -> Result<UnsignedSdJwt> {
         let mut b = Build {
             sd: &self.sd,
             sd_all: self.sd_all,
@@ -207,7 +219,10 @@ impl SdJwtBuilder {
         let claims = self.claims.clone();
         for name in claims.keys() {
             if name == "_sd_alg" {
-                return Err(IssuanceError::InvalidClaims("\"_sd_alg\" is set by the issuer".into()).into());
+                return Err(IssuanceError::InvalidClaims(
+                    "\"_sd_alg\" is set by the issuer".into(),
+                )
+                .into());
             }
         }
         if claims.contains_key("cnf") && self.holder_key.is_some() {
@@ -244,29 +259,14 @@ impl SdJwtBuilder {
     /// # Errors
     /// As [`SdJwtBuilder::prepare`], plus the signer's errors.
     pub fn issue(self, signer: &dyn Signer, rng: &dyn RandomSource) -> Result<SdJwt> {
-        let kid = header_for(signer, None).get("kid").and_then(Value::as_str).map(str::to_owned);
+        let kid = header_for(signer, None)
+            .get("kid")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let unsigned = self.prepare(signer.algorithm(), kid.as_deref(), rng)?;
         let sig = signer.sign(unsigned.signing_input())?;
         unsigned.finish(&sig)
     }
-}
-
-fn resolve<'a>(claims: &'a Map<String, Value>, tokens: &[String]) -> Option<&'a Value> {
-    let (first, rest) = tokens.split_first()?;
-    let mut v = claims.get(first)?;
-    for t in rest {
-        v = match v {
-            Value::Object(m) => m.get(t)?,
-            Value::Array(a) => {
-                if t.starts_with('0') && t.len() > 1 {
-                    return None;
-                }
-                a.get(t.parse::<usize>().ok()?)?
-            }
-            _ => return None,
-        };
-    }
-    Some(v)
 }
 
 struct Build<'a> {
@@ -282,10 +282,10 @@ struct Build<'a> {
 
 impl Build<'_> {
     fn is_sd(&self, at: &str, top_name: Option<&str>) -> bool {
-        if let Some(name) = top_name {
-            if self.never.iter().any(|n| n == name) {
-                return false;
-            }
+        if let Some(name) = top_name
+            && self.never.iter().any(|n| n == name)
+        {
+            return false;
         }
         self.sd_all || self.sd.contains(at)
     }
@@ -321,7 +321,12 @@ impl Build<'_> {
         })
     }
 
-    fn object(&mut self, obj: Map<String, Value>, at: &str, top: bool) -> Result<Map<String, Value>> {
+    fn object(
+        &mut self,
+        obj: Map<String, Value>,
+        at: &str,
+        top: bool,
+    ) -> Result<Map<String, Value>> {
         let mut out = Map::new();
         let mut digests = Vec::new();
         for (k, v) in obj {
@@ -344,7 +349,10 @@ impl Build<'_> {
             }
             // Sorting hides the original order (§4.2.4.1).
             digests.sort_unstable();
-            out.insert("_sd".into(), digests.into_iter().map(Value::String).collect());
+            out.insert(
+                "_sd".into(),
+                digests.into_iter().map(Value::String).collect(),
+            );
         }
         Ok(out)
     }

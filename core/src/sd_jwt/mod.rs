@@ -26,8 +26,8 @@ pub use holder::{Credential, DisclosableClaim, Presentation, UnsignedKeyBinding}
 pub use issuer::{SALT_BYTES, SdJwtBuilder, UnsignedSdJwt};
 pub use limits::Limits;
 pub use verifier::{
-    IssuerKeyResolver, KeyBindingPolicy, StaticIssuerKeys, VerifiedKeyBinding, VerifiedSdJwt, Verifier,
-    VerifierBuilder, danger,
+    IssuerKeyResolver, KeyBindingPolicy, StaticIssuerKeys, VerifiedKeyBinding, VerifiedSdJwt,
+    Verifier, VerifierBuilder, danger,
 };
 
 /// The `typ` of a Key Binding JWT (RFC 9901 §4.3).

@@ -53,8 +53,32 @@ pub fn push(pointer: &str, token: &str) -> String {
 #[must_use]
 pub fn is_within(pointer: &str, ancestor: &str) -> bool {
     pointer == ancestor
-        || (pointer.starts_with(ancestor)
-            && pointer.as_bytes().get(ancestor.len()) == Some(&b'/'))
+        || (pointer.starts_with(ancestor) && pointer.as_bytes().get(ancestor.len()) == Some(&b'/'))
+}
+
+/// Resolves parsed reference tokens in a claim set. Array indices are decimal without
+/// leading zeros (RFC 6901 §4).
+#[must_use]
+pub fn lookup<'a>(
+    claims: &'a serde_json::Map<String, serde_json::Value>,
+    tokens: &[String],
+) -> Option<&'a serde_json::Value> {
+    use serde_json::Value;
+    let (first, rest) = tokens.split_first()?;
+    let mut v = claims.get(first)?;
+    for t in rest {
+        v = match v {
+            Value::Object(m) => m.get(t)?,
+            Value::Array(a) => {
+                if t.starts_with('0') && t.len() > 1 {
+                    return None;
+                }
+                a.get(t.parse::<usize>().ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(v)
 }
 
 fn bad(pointer: &str, reason: &'static str) -> crate::Error {

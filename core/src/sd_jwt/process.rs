@@ -31,9 +31,8 @@ pub(crate) struct Processed {
 pub(crate) fn sd_alg(payload: &Map<String, Value>, allowed: &[HashAlg]) -> Result<HashAlg> {
     let alg = match payload.get("_sd_alg") {
         None => HashAlg::Sha256,
-        Some(Value::String(name)) => {
-            HashAlg::from_name(name).ok_or_else(|| DisclosureError::SdAlgUnsupported(name.clone()))?
-        }
+        Some(Value::String(name)) => HashAlg::from_name(name)
+            .ok_or_else(|| DisclosureError::SdAlgUnsupported(name.clone()))?,
         Some(other) => return Err(DisclosureError::SdAlgUnsupported(other.to_string()).into()),
     };
     if !allowed.contains(&alg) {
@@ -116,7 +115,13 @@ impl Processor<'_> {
             .ok_or(DisclosureError::Invalid("disclosure index out of range").into())
     }
 
-    fn value(&mut self, v: Value, at: &str, sd_depth: usize, parent: Option<usize>) -> Result<Value> {
+    fn value(
+        &mut self,
+        v: Value,
+        at: &str,
+        sd_depth: usize,
+        parent: Option<usize>,
+    ) -> Result<Value> {
         Ok(match v {
             Value::Object(m) => Value::Object(self.object(m, at, sd_depth, parent, false)?),
             Value::Array(a) => Value::Array(self.array(a, at, sd_depth, parent)?),
@@ -145,7 +150,9 @@ impl Processor<'_> {
                 .into_iter()
                 .map(|d| match d {
                     Value::String(s) => Ok(s),
-                    _ => Err(DisclosureError::InvalidSd("\"_sd\" must contain only strings").into()),
+                    _ => {
+                        Err(DisclosureError::InvalidSd("\"_sd\" must contain only strings").into())
+                    }
                 })
                 .collect::<Result<Vec<_>>>()?,
             Some(_) => return Err(DisclosureError::InvalidSd("\"_sd\" must be an array").into()),
@@ -157,10 +164,15 @@ impl Processor<'_> {
             out.insert(k, v);
         }
         for digest in digests {
-            let Some(i) = self.see(&digest)? else { continue };
+            let Some(i) = self.see(&digest)? else {
+                continue;
+            };
             let d = self.disclosed(i, sd_depth)?;
             let Some(name) = d.name().map(str::to_owned) else {
-                return Err(DisclosureError::WrongShape("an array-element disclosure is referenced from \"_sd\"").into());
+                return Err(DisclosureError::WrongShape(
+                    "an array-element disclosure is referenced from \"_sd\"",
+                )
+                .into());
             };
             let value = d.value().clone();
             if out.contains_key(&name) {
@@ -178,17 +190,30 @@ impl Processor<'_> {
         Ok(out)
     }
 
-    fn array(&mut self, items: Vec<Value>, at: &str, sd_depth: usize, parent: Option<usize>) -> Result<Vec<Value>> {
+    fn array(
+        &mut self,
+        items: Vec<Value>,
+        at: &str,
+        sd_depth: usize,
+        parent: Option<usize>,
+    ) -> Result<Vec<Value>> {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             let placeholder = match &item {
                 Value::Object(m) if m.contains_key("...") => {
                     if m.len() != 1 {
-                        return Err(DisclosureError::InvalidSd("an array placeholder has only the member \"...\"").into());
+                        return Err(DisclosureError::InvalidSd(
+                            "an array placeholder has only the member \"...\"",
+                        )
+                        .into());
                     }
                     match m.get("...") {
                         Some(Value::String(d)) => Some(d.clone()),
-                        _ => return Err(DisclosureError::InvalidSd("\"...\" must be a string").into()),
+                        _ => {
+                            return Err(
+                                DisclosureError::InvalidSd("\"...\" must be a string").into()
+                            );
+                        }
                     }
                 }
                 _ => None,
@@ -197,10 +222,15 @@ impl Processor<'_> {
             match placeholder {
                 None => out.push(self.value(item, &child, sd_depth, parent)?),
                 Some(digest) => {
-                    let Some(i) = self.see(&digest)? else { continue };
+                    let Some(i) = self.see(&digest)? else {
+                        continue;
+                    };
                     let d = self.disclosed(i, sd_depth)?;
                     if d.name().is_some() {
-                        return Err(DisclosureError::WrongShape("an object-property disclosure is referenced from an array").into());
+                        return Err(DisclosureError::WrongShape(
+                            "an object-property disclosure is referenced from an array",
+                        )
+                        .into());
                     }
                     let value = d.value().clone();
                     let value = self.value(value, &child, sd_depth + 1, Some(i))?;

@@ -26,7 +26,8 @@ pub trait IssuerKeyResolver: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// `unknown_key` when no trusted key fits.
-    fn resolve(&self, jws: &Jws, claims: &Map<String, Value>) -> Result<Vec<Arc<dyn VerifyingKey>>>;
+    fn resolve(&self, jws: &Jws, claims: &Map<String, Value>)
+    -> Result<Vec<Arc<dyn VerifyingKey>>>;
 }
 
 /// A fixed set of trusted issuer keys, each loaded once.
@@ -47,12 +48,13 @@ impl StaticIssuerKeys {
     /// # Errors
     /// `invalid_key`, `key_alg_mismatch`, or `unknown_key` for a repeated `kid` (KEY-06).
     pub fn add(&mut self, jwk: &PublicJwk, provider: &dyn CryptoProvider) -> Result<()> {
-        if let Some(kid) = jwk.kid() {
-            if self.keys.iter().any(|k| k.jwk().kid() == Some(kid)) {
-                return Err(KeyError::Invalid(format!("duplicate kid {kid:?} in the key set")).into());
-            }
+        if let Some(kid) = jwk.kid()
+            && self.keys.iter().any(|k| k.jwk().kid() == Some(kid))
+        {
+            return Err(KeyError::Invalid(format!("duplicate kid {kid:?} in the key set")).into());
         }
-        self.keys.push(provider.verifying_key(jwk, jwk.algorithm())?);
+        self.keys
+            .push(provider.verifying_key(jwk, jwk.algorithm())?);
         Ok(())
     }
 
@@ -68,7 +70,11 @@ impl StaticIssuerKeys {
 }
 
 impl IssuerKeyResolver for StaticIssuerKeys {
-    fn resolve(&self, jws: &Jws, _claims: &Map<String, Value>) -> Result<Vec<Arc<dyn VerifyingKey>>> {
+    fn resolve(
+        &self,
+        jws: &Jws,
+        _claims: &Map<String, Value>,
+    ) -> Result<Vec<Arc<dyn VerifyingKey>>> {
         let alg = jws.algorithm();
         let candidates: Vec<_> = match jws.kid() {
             // kid is only ever an exact map key (HDR-09).
@@ -172,7 +178,10 @@ impl Verifier {
     }
 
     /// As [`Verifier::builder`], with a clock.
-    pub fn builder_with_clock(resolver: Arc<dyn IssuerKeyResolver>, clock: Arc<dyn Clock>) -> VerifierBuilder {
+    pub fn builder_with_clock(
+        resolver: Arc<dyn IssuerKeyResolver>,
+        clock: Arc<dyn Clock>,
+    ) -> VerifierBuilder {
         VerifierBuilder {
             inner: Self {
                 resolver,
@@ -202,7 +211,11 @@ impl VerifierBuilder {
     }
 
     /// Require a KB-JWT bound to `audience` and `nonce`.
-    pub fn require_key_binding(self, audience: impl Into<String>, nonce: impl Into<String>) -> Self {
+    pub fn require_key_binding(
+        self,
+        audience: impl Into<String>,
+        nonce: impl Into<String>,
+    ) -> Self {
         self.key_binding(KeyBindingPolicy::Required {
             audience: audience.into(),
             nonce: nonce.into(),
@@ -354,9 +367,14 @@ impl Verifier {
     pub fn verify_parsed(&self, sd_jwt: &SdJwt) -> Result<VerifiedSdJwt> {
         // §7.3 steps 1-2: the policy decides, the presentation does not.
         match (&self.key_binding, sd_jwt.key_binding_jwt()) {
-            (KeyBindingPolicy::Required { .. }, None) => return Err(KeyBindingError::Required.into()),
+            (KeyBindingPolicy::Required { .. }, None) => {
+                return Err(KeyBindingError::Required.into());
+            }
             (KeyBindingPolicy::Forbidden, Some(_)) => {
-                return Err(KeyBindingError::Unexpected("an issued SD-JWT must not carry a KB-JWT").into());
+                return Err(KeyBindingError::Unexpected(
+                    "an issued SD-JWT must not carry a KB-JWT",
+                )
+                .into());
             }
             _ => {}
         }
@@ -394,9 +412,15 @@ impl Verifier {
         }
         let key_binding = match sd_jwt.key_binding_jwt() {
             None => None,
-            Some(kb) => Some(self.verify_kb(kb, sd_jwt, &processed.payload, processed.sd_alg, now)?),
+            Some(kb) => {
+                Some(self.verify_kb(kb, sd_jwt, &processed.payload, processed.sd_alg, now)?)
+            }
         };
-        Ok(VerifiedSdJwt::new(jwt.header().clone(), processed, key_binding))
+        Ok(VerifiedSdJwt::new(
+            jwt.header().clone(),
+            processed,
+            key_binding,
+        ))
     }
 
     /// §7.3 step 5.
@@ -422,7 +446,8 @@ impl Verifier {
         kb.verify(&*key, &self.algorithms)?;
         let payload = kb.payload_json(self.limits.max_json_depth)?;
         // 5.e: iat within the window.
-        let iat = numeric_date(&payload, "iat")?.ok_or_else(|| ClaimError::Missing("iat".into()))?;
+        let iat =
+            numeric_date(&payload, "iat")?.ok_or_else(|| ClaimError::Missing("iat".into()))?;
         let leeway = i64::try_from(self.leeway).unwrap_or(i64::MAX);
         if iat > now.saturating_add(leeway) {
             return Err(ClaimError::IssuedInFuture {
@@ -432,7 +457,9 @@ impl Verifier {
             }
             .into());
         }
-        let max_age = i64::try_from(self.kb_max_age).unwrap_or(i64::MAX).saturating_add(leeway);
+        let max_age = i64::try_from(self.kb_max_age)
+            .unwrap_or(i64::MAX)
+            .saturating_add(leeway);
         if now.saturating_sub(iat) > max_age {
             return Err(KeyBindingError::TooOld {
                 iat,
@@ -484,7 +511,9 @@ pub(crate) fn holder_key(claims: &Map<String, Value>) -> Result<PublicJwk> {
             _ => return Err(KeyBindingError::HolderKey("cnf has no jwk".into()).into()),
         },
         Some(_) => return Err(KeyBindingError::HolderKey("cnf must be an object".into()).into()),
-        None => return Err(KeyBindingError::HolderKey("the SD-JWT has no cnf claim".into()).into()),
+        None => {
+            return Err(KeyBindingError::HolderKey("the SD-JWT has no cnf claim".into()).into());
+        }
     };
     PublicJwk::from_json(jwk).map_err(|e| KeyBindingError::HolderKey(e.to_string()).into())
 }
@@ -516,20 +545,20 @@ pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Op
 /// `exp`, `nbf` and `iat` against `now` with leeway, overflow-safe (RFC 7519 §4.1.4-4.1.6).
 pub(crate) fn check_time_claims(claims: &Map<String, Value>, now: i64, leeway: u64) -> Result<()> {
     let lw = i64::try_from(leeway).unwrap_or(i64::MAX);
-    if let Some(exp) = numeric_date(claims, "exp")? {
-        if now.saturating_sub(lw) >= exp {
-            return Err(ClaimError::Expired { exp, now, leeway }.into());
-        }
+    if let Some(exp) = numeric_date(claims, "exp")?
+        && now.saturating_sub(lw) >= exp
+    {
+        return Err(ClaimError::Expired { exp, now, leeway }.into());
     }
-    if let Some(nbf) = numeric_date(claims, "nbf")? {
-        if nbf > now.saturating_add(lw) {
-            return Err(ClaimError::NotYetValid { nbf, now, leeway }.into());
-        }
+    if let Some(nbf) = numeric_date(claims, "nbf")?
+        && nbf > now.saturating_add(lw)
+    {
+        return Err(ClaimError::NotYetValid { nbf, now, leeway }.into());
     }
-    if let Some(iat) = numeric_date(claims, "iat")? {
-        if iat > now.saturating_add(lw) {
-            return Err(ClaimError::IssuedInFuture { iat, now, leeway }.into());
-        }
+    if let Some(iat) = numeric_date(claims, "iat")?
+        && iat > now.saturating_add(lw)
+    {
+        return Err(ClaimError::IssuedInFuture { iat, now, leeway }.into());
     }
     Ok(())
 }
