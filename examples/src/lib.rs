@@ -1,1 +1,4 @@
-//! credkit examples (see the `examples/` targets).
+#![doc = include_str!("../../README.md")]
+//!
+//! (This crate holds the runnable examples; its docs are the workspace README, whose Rust
+//! example runs as a doc test.)
