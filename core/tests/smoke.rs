@@ -21,13 +21,22 @@ fn issue_present_verify() {
         "address": {"locality": "Berlin", "country": "DE"},
         "nationalities": ["DE", "FR"]
     });
-    for ser in [Serialization::Compact, Serialization::Flattened, Serialization::General] {
+    for ser in [
+        Serialization::Compact,
+        Serialization::Flattened,
+        Serialization::General,
+    ] {
         let sd = SdJwtBuilder::new(claims.as_object().unwrap().clone())
-            .disclose("/given_name").unwrap()
-            .disclose("/family_name").unwrap()
-            .disclose("/address").unwrap()
-            .disclose("/address/locality").unwrap()
-            .disclose("/nationalities/1").unwrap()
+            .disclose("/given_name")
+            .unwrap()
+            .disclose("/family_name")
+            .unwrap()
+            .disclose("/address")
+            .unwrap()
+            .disclose("/address/locality")
+            .unwrap()
+            .disclose("/nationalities/1")
+            .unwrap()
             .decoys(2)
             .holder_key(holder.public().clone())
             .serialization(ser)
@@ -41,16 +50,27 @@ fn issue_present_verify() {
             .build()
             .unwrap();
         let cred = Credential::receive(&issued, &holder_verifier).unwrap();
-        let pointers: Vec<_> = cred.disclosable_claims().into_iter().map(|c| c.pointer).collect();
+        let pointers: Vec<_> = cred
+            .disclosable_claims()
+            .into_iter()
+            .map(|c| c.pointer)
+            .collect();
         assert_eq!(pointers.len(), 5, "{pointers:?}");
-        let pres = cred.present(&["/address/locality", "/nationalities/1"]).unwrap();
-        let text = pres.with_key_binding(&*holder_signer, "https://verifier.example", "n-0S6", 2000).unwrap();
+        let pres = cred
+            .present(&["/address/locality", "/nationalities/1"])
+            .unwrap();
+        let text = pres
+            .with_key_binding(&*holder_signer, "https://verifier.example", "n-0S6", 2000)
+            .unwrap();
         let verifier = Verifier::builder_with_clock(keys, clock)
             .require_key_binding("https://verifier.example", "n-0S6")
             .build()
             .unwrap();
         let v = verifier.verify(&text).unwrap();
-        assert_eq!(v.claims["address"], json!({"locality": "Berlin", "country": "DE"}));
+        assert_eq!(
+            v.claims["address"],
+            json!({"locality": "Berlin", "country": "DE"})
+        );
         assert_eq!(v.claims["nationalities"], json!(["DE", "FR"]));
         assert!(v.claims.get("given_name").is_none());
         assert_eq!(v.disclosed.len(), 3, "{:?}", v.disclosed);

@@ -46,7 +46,7 @@ impl StaticIssuerKeys {
     /// Adds a key, loaded and validated by `provider` for the key's algorithm.
     ///
     /// # Errors
-    /// `invalid_key`, `key_alg_mismatch`, or `unknown_key` for a repeated `kid` (KEY-06).
+    /// `invalid_key` (also for a repeated `kid`, KEY-06) or `key_alg_mismatch`.
     pub fn add(&mut self, jwk: &PublicJwk, provider: &dyn CryptoProvider) -> Result<()> {
         if let Some(kid) = jwk.kid()
             && self.keys.iter().any(|k| k.jwk().kid() == Some(kid))
