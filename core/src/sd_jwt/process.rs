@@ -174,6 +174,10 @@ impl Processor<'_> {
                 )
                 .into());
             };
+            if name == "_sd_alg" {
+                // A disclosed `_sd_alg` would surface in the processed payload (§4.1.1, §7.1 3.f).
+                return Err(DisclosureError::SdAlgMisplaced.into());
+            }
             let value = d.value().clone();
             if out.contains_key(&name) {
                 return Err(DisclosureError::ClaimCollision(name).into());

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::crypto::{CryptoProvider, HashAlg, VerifyingKey, default_provider};
-use crate::error::{ClaimError, Error, IssuanceError, KeyBindingError, KeyError, Result};
+use crate::error::{ClaimError, Error, HeaderError, IssuanceError, KeyBindingError, KeyError, Result};
 use crate::jose::{Algorithm, Jws, PublicJwk};
 use crate::sd_jwt::process::{Placed, process};
 use crate::sd_jwt::{KB_JWT_TYP, Limits, SdJwt};
@@ -386,6 +386,14 @@ impl Verifier {
         // Reject a header alg off the allow-list before any key work (§7.1 step 2.a).
         for sig in sd_jwt.issuer_signatures() {
             sig.require_alg(&self.algorithms)?;
+            // A KB-JWT is never an issuer-signed JWT, whatever the typ policy (RFC 8725 §3.12).
+            if sig.check_typ(&[KB_JWT_TYP]).is_ok() {
+                return Err(HeaderError::TypMismatch {
+                    expected: "an SD-JWT typ, not kb+jwt".into(),
+                    found: sig.typ().map(str::to_owned),
+                }
+                .into());
+            }
         }
         let payload = jwt.payload_json(self.limits.max_json_depth)?;
         // §7.1 step 2.b/2.c: every issuer signature must verify under a trusted key.
