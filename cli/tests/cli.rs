@@ -1,4 +1,5 @@
 //! The CLI contract: commands, outputs and exit codes.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

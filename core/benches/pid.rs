@@ -1,7 +1,12 @@
 //! Criterion benchmarks on the shared workload (benches/workload): issue, present and verify
 //! a 20-claim PID with 3 claims disclosed and a KB-JWT, plus the floors measured in the same
 //! run (one ES256 sign, one ES256 verify, SHA-256 of a disclosure), for every provider.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -40,7 +45,12 @@ fn workload() -> Workload {
     Workload {
         claims,
         sd,
-        present: w["present"].as_array().unwrap().iter().map(|p| format!("/{}", p.as_str().unwrap())).collect(),
+        present: w["present"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| format!("/{}", p.as_str().unwrap()))
+            .collect(),
         aud: w["kb"]["aud"].as_str().unwrap().into(),
         nonce: w["kb"]["nonce"].as_str().unwrap().into(),
         issuer: PrivateJwk::parse(&keys["issuer"].to_string()).unwrap(),
@@ -99,12 +109,20 @@ fn bench_provider(c: &mut Criterion, provider: &'static dyn CryptoProvider) {
                 .unwrap()
         });
     });
-    g.bench_function("verify", |b| b.iter(|| verifier.verify(black_box(&presentation)).unwrap()));
-    let vk = provider.verifying_key(w.issuer.public(), Algorithm::Es256).unwrap();
+    g.bench_function("verify", |b| {
+        b.iter(|| verifier.verify(black_box(&presentation)).unwrap())
+    });
+    let vk = provider
+        .verifying_key(w.issuer.public(), Algorithm::Es256)
+        .unwrap();
     let msg = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0";
     let sig = issuer.sign(msg).unwrap();
-    g.bench_function("floor/es256_sign", |b| b.iter(|| issuer.sign(black_box(msg)).unwrap()));
-    g.bench_function("floor/es256_verify", |b| b.iter(|| vk.verify(black_box(msg), &sig).unwrap()));
+    g.bench_function("floor/es256_sign", |b| {
+        b.iter(|| issuer.sign(black_box(msg)).unwrap())
+    });
+    g.bench_function("floor/es256_verify", |b| {
+        b.iter(|| vk.verify(black_box(msg), &sig).unwrap())
+    });
     let disclosure = credential.sd_jwt().disclosures()[0].as_str().to_owned();
     g.bench_function("floor/sha256_disclosure", |b| {
         b.iter(|| HashAlg::Sha256.digest_b64(black_box(disclosure.as_bytes())));

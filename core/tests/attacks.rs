@@ -19,7 +19,9 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    clippy::print_stderr
 )]
 #![allow(missing_docs)]
 
@@ -927,7 +929,7 @@ const B64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 
 /// Sets an unused trailing bit (same decoded bytes under a lenient decoder).
 fn noncanonical(s: &str) -> Option<String> {
-    if s.len() % 4 == 0 {
+    if s.len().is_multiple_of(4) {
         return None;
     }
     let last = s.chars().last()?;

@@ -7,7 +7,9 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    clippy::print_stderr
 )]
 #![allow(missing_docs)]
 
@@ -189,7 +191,10 @@ fn value() -> impl Strategy<Value = Value> {
 }
 
 /// A claim tree, its pointers, which are disclosable, which are presented, and a decoy count.
-fn case() -> impl Strategy<Value = (Map<String, Value>, Vec<String>, Vec<bool>, Vec<bool>, usize)> {
+/// Claims, disclosable pointers, which are disclosable, which are presented, a seed.
+type Case = (Map<String, Value>, Vec<String>, Vec<bool>, Vec<bool>, usize);
+
+fn case() -> impl Strategy<Value = Case> {
     prop::collection::btree_map(name(), value(), 1..5)
         .prop_map(|m| m.into_iter().collect::<Map<String, Value>>())
         .prop_flat_map(|claims| {

@@ -5,6 +5,14 @@
 //! 2. issuer side: with the vector's salts, [`SdJwtBuilder`] reproduces every Disclosure byte
 //!    for byte and every non-decoy digest of the issuer-signed payload;
 //! 3. sd-jwt-python interop cases: issue, present per `holder_disclosed_claims`, verify.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io::{self, Write};

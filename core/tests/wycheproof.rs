@@ -10,6 +10,14 @@
 //! `none` cases therefore can never verify here, including the ones Wycheproof labels
 //! `valid`: for a verifier that does not allow those algorithms, rejecting them is the correct
 //! behaviour, and the tests assert exactly that (and count them, so nothing is skipped).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -44,7 +52,7 @@ fn tc_id(case: &Value) -> u64 {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd-length hex {s:?}");
+    assert!(s.len().is_multiple_of(2), "odd-length hex {s:?}");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))

@@ -16,6 +16,14 @@ use crate::crypto::HashAlg;
 use crate::error::{KeyError, Result};
 use crate::jose::alg::{Algorithm, Curve};
 
+/// Whether a JWK object carries private or symmetric key members (RFC 7518 §6.2.2, §6.3.2,
+/// §6.4.1).
+pub(crate) fn has_private_members(obj: &Map<String, Value>) -> bool {
+    ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+        .iter()
+        .any(|m| obj.contains_key(*m))
+}
+
 /// A validated public JWK.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicJwk {
@@ -76,12 +84,8 @@ impl PublicJwk {
     /// # Errors
     /// As [`PublicJwk::parse`].
     pub fn from_json(obj: &Map<String, Value>) -> Result<Self> {
-        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
-            if obj.contains_key(private) {
-                return Err(
-                    KeyError::PrivateMaterial("a public JWK carries private members").into(),
-                );
-            }
+        if has_private_members(obj) {
+            return Err(KeyError::PrivateMaterial("a public JWK carries private members").into());
         }
         Self::from_json_lenient(obj)
     }

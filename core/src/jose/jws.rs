@@ -275,10 +275,13 @@ fn check_header(header: &Map<String, Value>) -> Result<Option<Algorithm>> {
         return Err(HeaderError::Invalid("\"enc\": a JWE is not a JWS").into());
     }
     // `jwk` is never used to verify, but private key material in it is refused (HDR-12).
-    if let Some(Value::Object(jwk)) = header.get("jwk") {
-        if ["d", "p", "q", "dp", "dq", "qi", "k"].iter().any(|m| jwk.contains_key(*m)) {
-            return Err(crate::error::KeyError::PrivateMaterial("the \"jwk\" header carries private members").into());
-        }
+    if let Some(Value::Object(jwk)) = header.get("jwk")
+        && crate::jose::jwk::has_private_members(jwk)
+    {
+        return Err(crate::error::KeyError::PrivateMaterial(
+            "the \"jwk\" header carries private members",
+        )
+        .into());
     }
     if let Some(crit) = header.get("crit") {
         let Value::Array(names) = crit else {

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::crypto::{CryptoProvider, HashAlg, VerifyingKey, default_provider};
-use crate::error::{ClaimError, Error, HeaderError, IssuanceError, KeyBindingError, KeyError, Result};
+use crate::error::{
+    ClaimError, Error, HeaderError, IssuanceError, KeyBindingError, KeyError, Result,
+};
 use crate::jose::{Algorithm, Jws, PublicJwk};
 use crate::sd_jwt::process::{Placed, process};
 use crate::sd_jwt::{KB_JWT_TYP, Limits, SdJwt};
