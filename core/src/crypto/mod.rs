@@ -49,41 +49,24 @@ pub trait Signer: Send + Sync {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
 }
 
-impl<S: Signer + ?Sized> Signer for &S {
-    fn algorithm(&self) -> Algorithm {
-        (**self).algorithm()
-    }
-    fn public_jwk(&self) -> &PublicJwk {
-        (**self).public_jwk()
-    }
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
-        (**self).sign(message)
-    }
+/// Smart pointers to a signer are signers.
+macro_rules! forward_signer {
+    ($($ptr:ty),*) => {$(
+        impl<S: Signer + ?Sized> Signer for $ptr {
+            fn algorithm(&self) -> Algorithm {
+                (**self).algorithm()
+            }
+            fn public_jwk(&self) -> &PublicJwk {
+                (**self).public_jwk()
+            }
+            fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+                (**self).sign(message)
+            }
+        }
+    )*};
 }
 
-impl<S: Signer + ?Sized> Signer for Box<S> {
-    fn algorithm(&self) -> Algorithm {
-        (**self).algorithm()
-    }
-    fn public_jwk(&self) -> &PublicJwk {
-        (**self).public_jwk()
-    }
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
-        (**self).sign(message)
-    }
-}
-
-impl<S: Signer + ?Sized> Signer for Arc<S> {
-    fn algorithm(&self) -> Algorithm {
-        (**self).algorithm()
-    }
-    fn public_jwk(&self) -> &PublicJwk {
-        (**self).public_jwk()
-    }
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
-        (**self).sign(message)
-    }
-}
+forward_signer!(&S, Box<S>, Arc<S>);
 
 /// A parsed, validated public key bound to one algorithm.
 pub trait VerifyingKey: Send + Sync + Debug {
