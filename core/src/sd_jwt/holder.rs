@@ -157,6 +157,8 @@ impl Credential {
             .collect();
         Ok(Presentation {
             sd_jwt: self.sd_jwt.with(disclosures, None),
+            sd_alg: self.verified.sd_alg,
+            holder_key: holder_key(&self.verified.claims),
         })
     }
 }
@@ -171,6 +173,10 @@ fn lookup<'a>(claims: &'a Map<String, Value>, at: &str) -> Option<&'a Value> {
 #[must_use]
 pub struct Presentation {
     sd_jwt: SdJwt,
+    /// `_sd_alg` of the credential, found when it was processed.
+    sd_alg: crate::crypto::HashAlg,
+    /// The `cnf` key of the credential (or why there is none), found when it was processed.
+    holder_key: Result<crate::jose::PublicJwk>,
 }
 
 impl Presentation {
@@ -188,10 +194,11 @@ impl Presentation {
 
     /// Prepares the KB-JWT (two-phase signing for asynchronous keys): `typ` kb+jwt, `iat`,
     /// `aud`, `nonce` and `sd_hash` over exactly the presented Disclosures (§4.3, §4.3.1, §8.1).
-    /// The holder key is checked against `cnf` when the signature arrives.
+    /// The caller signs with the holder key bound in `cnf`; [`Presentation::with_key_binding`]
+    /// checks that for synchronous signers.
     ///
     /// # Errors
-    /// `cnf_invalid` when the credential is not bound to a holder key; `sd_alg_unsupported`.
+    /// None today; the `Result` leaves room for checks on the inputs.
     pub fn prepare_key_binding(
         &self,
         alg: crate::jose::Algorithm,
@@ -199,12 +206,9 @@ impl Presentation {
         nonce: &str,
         issued_at: i64,
     ) -> Result<UnsignedKeyBinding> {
-        let payload = self
-            .sd_jwt
-            .issuer_jwt()
-            .payload_json(crate::sd_jwt::Limits::default().max_json_depth)?;
-        let sd_alg = crate::sd_jwt::process::sd_alg(&payload, &crate::crypto::HashAlg::ALL)?;
-        let sd_hash = sd_alg.digest_b64(self.sd_jwt.sd_hash_input().as_bytes());
+        let sd_hash = self
+            .sd_alg
+            .digest_b64(self.sd_jwt.sd_hash_input().as_bytes());
         let mut claims = Map::new();
         claims.insert("iat".into(), issued_at.into());
         claims.insert("aud".into(), audience.into());
@@ -231,19 +235,7 @@ impl Presentation {
         nonce: &str,
         issued_at: i64,
     ) -> Result<String> {
-        let payload = self
-            .sd_jwt
-            .issuer_jwt()
-            .payload_json(crate::sd_jwt::Limits::default().max_json_depth)?;
-        let cnf = holder_key(
-            &crate::sd_jwt::process::process(
-                payload,
-                self.sd_jwt.disclosures(),
-                &crate::crypto::HashAlg::ALL,
-                &crate::sd_jwt::Limits::default(),
-            )?
-            .payload,
-        )?;
+        let cnf = self.holder_key.clone()?;
         if cnf.minimal_json() != signer.public_jwk().minimal_json() {
             return Err(KeyError::AlgMismatch(
                 "the signer's key is not the holder key in cnf".into(),
