@@ -21,6 +21,15 @@ fn run(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Asserts a rejection: exit 1 and one stderr line that begins with the error code.
+fn rejected(args: &[&str], stdin: &str, code: &str) {
+    let out = run(args, stdin);
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with(code), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
 fn ok(args: &[&str], stdin: &str) -> String {
     let out = run(args, stdin);
     assert!(
@@ -154,7 +163,7 @@ fn full_flow_with_every_serialization_and_algorithm() {
             assert_eq!(v["nationalities"], serde_json::json!(["DE"]));
 
             // wrong nonce: rejected, exit 1, one line starting with the code
-            let out = run(
+            rejected(
                 &[
                     "verify",
                     "--issuer-key",
@@ -166,11 +175,8 @@ fn full_flow_with_every_serialization_and_algorithm() {
                     "--require-kb",
                 ],
                 &pres,
+                "nonce_mismatch",
             );
-            assert_eq!(out.status.code(), Some(1));
-            let err = String::from_utf8(out.stderr).unwrap();
-            assert!(err.starts_with("nonce_mismatch"), "{err}");
-            assert_eq!(err.trim_end().lines().count(), 1);
 
             // decode shows every disclosure
             let decoded: serde_json::Value = serde_json::from_str(&ok(&["decode"], &cred)).unwrap();
@@ -200,7 +206,7 @@ fn verify_without_kb_and_require_kb() {
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v, serde_json::json!({"iss": "https://i.example", "a": 1}));
-    let out = run(
+    rejected(
         &[
             "verify",
             "--issuer-key",
@@ -212,37 +218,23 @@ fn verify_without_kb_and_require_kb() {
             "y",
         ],
         &pres,
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .starts_with("kb_required")
+        "kb_required",
     );
     // an unknown pointer is refused
-    let out = run(
+    rejected(
         &[
             "issue", "--key", &issuer, "--claims", &claims, "--sd", "/nope",
         ],
         "",
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .starts_with("invalid_pointer")
+        "invalid_pointer",
     );
     // never-disclosable claim is refused at issuance
-    let out = run(
+    rejected(
         &[
             "issue", "--key", &issuer, "--claims", &claims, "--sd", "/iss",
         ],
         "",
-    );
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .starts_with("not_selectively_disclosable")
+        "not_selectively_disclosable",
     );
 }
 
@@ -262,11 +254,5 @@ fn exit_codes_for_usage_and_io() {
             .code(),
         Some(2)
     );
-    let out = run(&["decode"], "not-a-token");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .starts_with("malformed_sd_jwt")
-    );
+    rejected(&["decode"], "not-a-token", "malformed_sd_jwt");
 }

@@ -25,6 +25,9 @@
 )]
 #![allow(missing_docs)]
 
+mod common;
+use common::{join, split};
+
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
@@ -320,24 +323,6 @@ fn std_bare(pointers: &[&str]) -> String {
         .present(pointers)
         .unwrap()
         .without_key_binding()
-}
-
-/// Splits a compact SD-JWT(+KB) into JWT, Disclosures and the last component.
-fn split(p: &str) -> (String, Vec<String>, String) {
-    let mut v: Vec<String> = p.split('~').map(str::to_owned).collect();
-    let last = v.pop().unwrap();
-    let jwt = v.remove(0);
-    (jwt, v, last)
-}
-
-fn join(jwt: &str, ds: &[String], last: &str) -> String {
-    let mut s = format!("{jwt}~");
-    for d in ds {
-        s.push_str(d);
-        s.push('~');
-    }
-    s.push_str(last);
-    s
 }
 
 /// Replaces dot-separated segment `i` of a compact JWS.

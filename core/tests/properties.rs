@@ -13,6 +13,9 @@
 )]
 #![allow(missing_docs)]
 
+mod common;
+use common::{join, split};
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
@@ -385,23 +388,6 @@ fn permutation_credential() -> &'static Credential {
             .to_string();
         Credential::receive(&issued, &fx().plain_verifier).unwrap()
     })
-}
-
-fn split(p: &str) -> (String, Vec<String>, String) {
-    let mut v: Vec<String> = p.split('~').map(str::to_owned).collect();
-    let last = v.pop().unwrap();
-    let jwt = v.remove(0);
-    (jwt, v, last)
-}
-
-fn join(jwt: &str, ds: &[String], last: &str) -> String {
-    let mut s = format!("{jwt}~");
-    for d in ds {
-        s.push_str(d);
-        s.push('~');
-    }
-    s.push_str(last);
-    s
 }
 
 proptest! {
