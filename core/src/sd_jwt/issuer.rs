@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::b64;
 use crate::crypto::{HashAlg, Signer};
 use crate::error::{CryptoError, IssuanceError, Result};
-use crate::jose::{Algorithm, Jws, PublicJwk, UnsignedJws, jws::header_for};
+use crate::jose::{Algorithm, Jws, PublicJwk, UnsignedJws};
 use crate::rand::RandomSource;
 use crate::sd_jwt::{Disclosure, NEVER_DISCLOSABLE, SdJwt, Serialization, pointer};
 
@@ -259,11 +259,8 @@ impl SdJwtBuilder {
     /// # Errors
     /// As [`SdJwtBuilder::prepare`], plus the signer's errors.
     pub fn issue(self, signer: &dyn Signer, rng: &dyn RandomSource) -> Result<SdJwt> {
-        let kid = header_for(signer, None)
-            .get("kid")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let unsigned = self.prepare(signer.algorithm(), kid.as_deref(), rng)?;
+        let kid = signer.public_jwk().kid();
+        let unsigned = self.prepare(signer.algorithm(), kid, rng)?;
         let sig = signer.sign(unsigned.signing_input())?;
         unsigned.finish(&sig)
     }
