@@ -21,6 +21,21 @@ pub fn decode(text: &str, what: &'static str) -> Result<Vec<u8>> {
     Base64UrlUnpadded::decode_vec(text).map_err(|_| EncodingError::Base64 { what }.into())
 }
 
+/// Encodes bytes as padded standard base64 (RFC 4648 §4), as `x5c` and SRI use it.
+#[must_use]
+pub fn encode_std(bytes: &[u8]) -> String {
+    base64ct::Base64::encode_string(bytes)
+}
+
+/// Decodes canonical padded standard base64 (RFC 4648 §4): no white space, no base64url
+/// alphabet, no missing padding.
+///
+/// # Errors
+/// [`EncodingError::Base64`] for anything else.
+pub fn decode_std(text: &str, what: &'static str) -> Result<Vec<u8>> {
+    base64ct::Base64::decode_vec(text).map_err(|_| EncodingError::Base64 { what }.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

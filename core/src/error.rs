@@ -46,6 +46,21 @@ pub enum Error {
     /// A failure inside a crypto provider, a signer or the random source.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// An SD-JWT VC that violates draft-ietf-oauth-sd-jwt-vc.
+    #[error(transparent)]
+    Vc(#[from] VcError),
+    /// The issuer's key could not be tied to the issuer by a permitted mechanism.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    /// An X.509 certificate chain that does not validate.
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    /// A document could not be retrieved safely over HTTP.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// SD-JWT VC Type Metadata that is invalid, or a credential that violates it.
+    #[error(transparent)]
+    TypeMetadata(#[from] TypeMetadataError),
 }
 
 impl Error {
@@ -64,6 +79,11 @@ impl Error {
             Self::KeyBinding(e) => e.code(),
             Self::Issuance(e) => e.code(),
             Self::Crypto(e) => e.code(),
+            Self::Vc(e) => e.code(),
+            Self::Trust(e) => e.code(),
+            Self::Certificate(e) => e.code(),
+            Self::Fetch(e) => e.code(),
+            Self::TypeMetadata(e) => e.code(),
         }
     }
 }
@@ -461,6 +481,194 @@ codes!(CryptoError {
     Signer(..) => "signer_failed",
     Random => "random_failed",
     UnsupportedAlgorithm(..) => "alg_unsupported",
+});
+
+/// SD-JWT VC format problems (draft-ietf-oauth-sd-jwt-vc §2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VcError {
+    /// `vct` missing, not a string, or not a Collision-Resistant Name.
+    #[error("vct_invalid: {0}")]
+    VctInvalid(String),
+    /// `vct` is not one the verifier accepts.
+    #[error("vct_not_accepted: credential type {0:?} is not accepted")]
+    VctNotAccepted(String),
+    /// `aka_vcts` is not a non-empty array of distinct names other than `vct`.
+    #[error("aka_vcts_invalid: {0}")]
+    AkaVctsInvalid(&'static str),
+    /// A registered claim (`iss`, `vct`, `cnf`, `status`, ...) arrived through a Disclosure.
+    #[error("claim_selectively_disclosed: {0:?} must not be selectively disclosable")]
+    SelectivelyDisclosed(String),
+    /// `cnf`, `status` or another registered claim of the wrong shape.
+    #[error("vc_claim_invalid: {name:?} {reason}")]
+    ClaimInvalid {
+        /// The claim name.
+        name: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// `_sd` or Disclosures in a credential without selectively disclosable claims.
+    #[error("vc_structure_invalid: {0}")]
+    Structure(&'static str),
+}
+
+codes!(VcError {
+    VctInvalid(..) => "vct_invalid",
+    VctNotAccepted(..) => "vct_not_accepted",
+    AkaVctsInvalid(..) => "aka_vcts_invalid",
+    SelectivelyDisclosed(..) => "claim_selectively_disclosed",
+    ClaimInvalid { .. } => "vc_claim_invalid",
+    Structure(..) => "vc_structure_invalid",
+});
+
+/// Issuer-trust problems (draft-ietf-oauth-sd-jwt-vc §2.5, §4, §7.3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// No key discovery mechanism is permitted for this issuer.
+    #[error("untrusted_issuer: {0}")]
+    UntrustedIssuer(String),
+    /// The token carries key hints for a mechanism other than the one configured for its
+    /// issuer (e.g. `x5c` on a metadata-keyed issuer), or lacks the configured one.
+    #[error("key_mechanism_mismatch: {0}")]
+    MechanismMismatch(String),
+    /// `iss` is not the subject of the certificate, or metadata `issuer` is not `iss`.
+    #[error("issuer_mismatch: {0}")]
+    IssuerMismatch(String),
+    /// JWT VC Issuer Metadata that is malformed (§4.2).
+    #[error("issuer_metadata_invalid: {0}")]
+    MetadataInvalid(String),
+    /// A DID that cannot be resolved or has no usable verification method.
+    #[error("did_resolution_failed: {0}")]
+    DidResolution(String),
+}
+
+codes!(TrustError {
+    UntrustedIssuer(..) => "untrusted_issuer",
+    MechanismMismatch(..) => "key_mechanism_mismatch",
+    IssuerMismatch(..) => "issuer_mismatch",
+    MetadataInvalid(..) => "issuer_metadata_invalid",
+    DidResolution(..) => "did_resolution_failed",
+});
+
+/// X.509 chain validation problems (RFC 5280 §6, RFC 7515 §4.1.6).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificateError {
+    /// The chain does not lead to a configured trust anchor (a root carried in the token is
+    /// never one), or a certificate signature does not verify.
+    #[error("untrusted_chain: {0}")]
+    UntrustedChain(String),
+    /// A certificate of the chain is past its `notAfter`.
+    #[error("certificate_expired: {0}")]
+    Expired(String),
+    /// A certificate of the chain is before its `notBefore`.
+    #[error("certificate_not_yet_valid: {0}")]
+    NotYetValid(String),
+    /// Malformed `x5c` (not standard base64, bad DER, too many or too large certificates).
+    #[error("certificate_invalid: {0}")]
+    Invalid(String),
+    /// A certificate used beyond its constraints: basicConstraints, path length, key usage,
+    /// extended key usage, unknown critical extension, weak algorithm.
+    #[error("certificate_usage: {0}")]
+    Usage(String),
+}
+
+codes!(CertificateError {
+    UntrustedChain(..) => "untrusted_chain",
+    Expired(..) => "certificate_expired",
+    NotYetValid(..) => "certificate_not_yet_valid",
+    Invalid(..) => "certificate_invalid",
+    Usage(..) => "certificate_usage",
+});
+
+/// Retrieval problems (draft-ietf-oauth-sd-jwt-vc "Retrieving Documents and Resources via
+/// HTTP", §7.1 SSRF).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The URL is malformed or not `https:` (or has userinfo / a fragment).
+    #[error("url_invalid: {0}")]
+    UrlInvalid(String),
+    /// The URL's host is or resolves to a loopback, private, link-local or otherwise internal
+    /// address.
+    #[error("url_forbidden: {0}")]
+    Forbidden(String),
+    /// More redirects than allowed, or a redirect without a usable `Location`.
+    #[error("too_many_redirects: more than {0} redirects")]
+    TooManyRedirects(usize),
+    /// The response body exceeds the size limit.
+    #[error("response_too_large: more than {0} bytes")]
+    TooLarge(usize),
+    /// The server answered with a status other than 200.
+    #[error("http_status: the server answered {0}")]
+    Status(u16),
+    /// The retrieval took longer than allowed.
+    #[error("fetch_timeout: {0}")]
+    Timeout(String),
+    /// Connection, TLS or protocol failure.
+    #[error("fetch_failed: {0}")]
+    Transport(String),
+}
+
+codes!(FetchError {
+    UrlInvalid(..) => "url_invalid",
+    Forbidden(..) => "url_forbidden",
+    TooManyRedirects(..) => "too_many_redirects",
+    TooLarge(..) => "response_too_large",
+    Status(..) => "http_status",
+    Timeout(..) => "fetch_timeout",
+    Transport(..) => "fetch_failed",
+});
+
+/// Type Metadata problems (draft-ietf-oauth-sd-jwt-vc §5, §6).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TypeMetadataError {
+    /// A document that is not valid Type Metadata (§5.2).
+    #[error("type_metadata_invalid: {0}")]
+    Invalid(String),
+    /// The retrieved octets do not match the `#integrity` value (§6).
+    #[error("integrity_mismatch: {0}")]
+    IntegrityMismatch(String),
+    /// An `#integrity` value with no supported, well-formed hash (§6).
+    #[error("integrity_invalid: {0}")]
+    IntegrityInvalid(String),
+    /// The metadata's `vct` is not the one that referenced it (§5.3).
+    #[error("type_metadata_vct_mismatch: expected {expected:?}, found {found:?}")]
+    VctMismatch {
+        /// The referencing `vct` (credential or `extends`).
+        expected: String,
+        /// The document's `vct`.
+        found: String,
+    },
+    /// `extends` leads back to a type already on the chain (§7.4).
+    #[error("extends_cycle: {0:?} extends itself")]
+    ExtendsCycle(String),
+    /// `extends` chain longer than allowed.
+    #[error("extends_too_deep: more than {0} levels")]
+    ExtendsTooDeep(usize),
+    /// No metadata is available for a type whose metadata policy requires it (§5.7).
+    #[error("type_metadata_unavailable: {0}")]
+    Unavailable(String),
+    /// A child type relaxes `sd` or `mandatory` of its parent (§5.6.5.1).
+    #[error("claim_metadata_relaxed: {0}")]
+    Relaxed(String),
+    /// The credential violates claim metadata: `sd` rule, mandatory claim, bad `path` (§5.6).
+    #[error("claim_metadata_violation: {0}")]
+    Violation(String),
+}
+
+codes!(TypeMetadataError {
+    Invalid(..) => "type_metadata_invalid",
+    IntegrityMismatch(..) => "integrity_mismatch",
+    IntegrityInvalid(..) => "integrity_invalid",
+    VctMismatch { .. } => "type_metadata_vct_mismatch",
+    ExtendsCycle(..) => "extends_cycle",
+    ExtendsTooDeep(..) => "extends_too_deep",
+    Unavailable(..) => "type_metadata_unavailable",
+    Relaxed(..) => "claim_metadata_relaxed",
+    Violation(..) => "claim_metadata_violation",
 });
 
 /// A small helper for `Debug` output of secret-bearing types.

@@ -4,10 +4,13 @@
 pub mod b64;
 pub mod crypto;
 pub mod error;
+pub mod http;
 pub mod jose;
 pub mod json;
 pub mod rand;
 pub mod sd_jwt;
+pub mod sd_jwt_vc;
 pub mod time;
+pub mod x509;
 
 pub use error::{Error, Result};

@@ -2,7 +2,7 @@
 //! devices with trusted time sources all run the same code.
 
 /// A source of the current time as seconds since the Unix epoch.
-pub trait Clock: Send + Sync {
+pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Now, in seconds since 1970-01-01T00:00:00Z.
     fn now(&self) -> i64;
 }

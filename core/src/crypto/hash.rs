@@ -37,6 +37,16 @@ impl HashAlg {
         Self::ALL.into_iter().find(|h| h.name() == name)
     }
 
+    /// The digest length in bytes.
+    #[must_use]
+    pub fn output_len(self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
+    }
+
     /// Hashes `data`.
     #[must_use]
     pub fn digest(self, data: &[u8]) -> Vec<u8> {

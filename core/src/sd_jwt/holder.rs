@@ -44,6 +44,11 @@ impl Credential {
         Ok(Self { sd_jwt, verified })
     }
 
+    /// A credential whose issued SD-JWT was verified by a profile's verifier.
+    pub(crate) fn from_verified(sd_jwt: SdJwt, verified: VerifiedSdJwt) -> Self {
+        Self { sd_jwt, verified }
+    }
+
     /// Re-opens a credential from the holder's own storage, where it was put only after
     /// [`Credential::receive`] verified it. The issuer signature and validity are **not**
     /// checked again; the Disclosure structure is (RFC 9901 §7.1 steps 3–5).

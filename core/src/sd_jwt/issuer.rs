@@ -229,7 +229,11 @@ impl SdJwtBuilder {
             return Err(IssuanceError::InvalidClaims("\"cnf\" is given twice".into()).into());
         }
         let mut payload = b.object(claims, "", true)?;
-        payload.insert("_sd_alg".into(), self.hash.name().into());
+        // Without any digest there is nothing for `_sd_alg` to describe (SD-JWT VC §2.2.2.5
+        // forbids SD structures in a credential without selectively disclosable claims).
+        if !b.disclosures.is_empty() || self.decoys > 0 {
+            payload.insert("_sd_alg".into(), self.hash.name().into());
+        }
         if let Some(jwk) = &self.holder_key {
             let mut cnf = Map::new();
             cnf.insert("jwk".into(), Value::Object(jwk.minimal_json()));

@@ -367,6 +367,16 @@ impl Verifier {
     /// # Errors
     /// As [`Verifier::verify`].
     pub fn verify_parsed(&self, sd_jwt: &SdJwt) -> Result<VerifiedSdJwt> {
+        self.verify_with(sd_jwt, &*self.resolver)
+    }
+
+    /// Verifies with issuer keys from `resolver` instead of the configured one (profiles
+    /// such as SD-JWT VC bring their own key discovery).
+    pub(crate) fn verify_with(
+        &self,
+        sd_jwt: &SdJwt,
+        resolver: &dyn IssuerKeyResolver,
+    ) -> Result<VerifiedSdJwt> {
         // §7.3 steps 1-2: the policy decides, the presentation does not.
         match (&self.key_binding, sd_jwt.key_binding_jwt()) {
             (KeyBindingPolicy::Required { .. }, None) => {
@@ -400,7 +410,7 @@ impl Verifier {
         let payload = jwt.payload_json(self.limits.max_json_depth)?;
         // §7.1 step 2.b/2.c: every issuer signature must verify under a trusted key.
         for sig in sd_jwt.issuer_signatures() {
-            let keys = self.resolver.resolve(sig, &payload)?;
+            let keys = resolver.resolve(sig, &payload)?;
             let mut result: Result<()> = Err(Error::InvalidSignature);
             for key in keys {
                 result = sig.verify(&*key, &self.algorithms);

@@ -1,0 +1,533 @@
+//! Retrieving documents over HTTPS safely: draft-ietf-oauth-sd-jwt-vc "Retrieving Documents
+//! and Resources via HTTP" (§3 of the editor's copy) and its SSRF considerations (§7.1).
+//!
+//! credkit itself performs no I/O: an [`HttpClient`] performs one `GET` and nothing else. The
+//! [`Fetcher`] around it enforces the rules of the draft for every request it makes:
+//!
+//! - `GET` only; only `https:` URLs, without userinfo or fragment;
+//! - before any request, including every redirect target, the URL is validated: its host must
+//!   not be a loopback, private, link-local or otherwise special-purpose address (RFC 6890),
+//!   and clients must apply the same check to the addresses a name resolves to
+//!   ([`is_public_ip`]), so that DNS cannot point a request inside the network;
+//! - redirects are followed by the fetcher, never by the client, at most
+//!   [`FetchPolicy::max_redirects`] times, and never to a non-HTTPS URL;
+//! - time and size are bounded ([`FetchPolicy::timeout`], [`FetchPolicy::max_bytes`]);
+//! - the body of a 4xx / 5xx response is never used.
+//!
+//! With the `http` feature, [`UreqClient`] implements [`HttpClient`] on `ureq` and rustls.
+//! Mobile apps usually plug in their own network stack (and its certificate pinning) instead.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{FetchError, Result};
+
+#[cfg(feature = "http")]
+mod ureq_client;
+#[cfg(feature = "http")]
+pub use ureq_client::UreqClient;
+
+/// Bounds and address rules applied to every retrieval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FetchPolicy {
+    /// Largest accepted response body in bytes (default 1 MiB).
+    pub max_bytes: usize,
+    /// Most redirects followed for one retrieval (default 3).
+    pub max_redirects: usize,
+    /// Time allowed for one request, connection included (default 10 s).
+    pub timeout: Duration,
+    pub(crate) allow_internal: bool,
+}
+
+impl Default for FetchPolicy {
+    fn default() -> Self {
+        Self {
+            max_bytes: 1 << 20,
+            max_redirects: 3,
+            timeout: Duration::from_secs(10),
+            allow_internal: false,
+        }
+    }
+}
+
+impl FetchPolicy {
+    /// Sets the body size limit.
+    #[must_use]
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.max_bytes = n;
+        self
+    }
+
+    /// Sets the redirect limit.
+    #[must_use]
+    pub fn max_redirects(mut self, n: usize) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// Sets the per-request timeout.
+    #[must_use]
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Whether internal addresses are allowed (only through
+    /// [`danger::allow_internal_addresses`]).
+    #[must_use]
+    pub fn allows_internal(&self) -> bool {
+        self.allow_internal
+    }
+
+    /// Checks an address a host name resolved to, as every [`HttpClient`] must before it
+    /// connects.
+    ///
+    /// # Errors
+    /// `url_forbidden` for an internal address under a policy that does not allow them.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<()> {
+        if self.allow_internal || is_public_ip(ip) {
+            Ok(())
+        } else {
+            Err(FetchError::Forbidden(format!("{ip} is not a public address")).into())
+        }
+    }
+}
+
+/// Options that weaken the SSRF protection. Only for tests and closed deployments.
+pub mod danger {
+    use super::FetchPolicy;
+
+    /// Allows requests to loopback, private and link-local addresses.
+    ///
+    /// **Warning:** a verifier with this policy can be made to send requests into its own
+    /// network by whoever writes an `iss`, `vct` or `jwks_uri` (SSRF). Use it for tests
+    /// against a local server only.
+    #[must_use]
+    pub fn allow_internal_addresses(mut policy: FetchPolicy) -> FetchPolicy {
+        policy.allow_internal = true;
+        policy
+    }
+}
+
+/// One HTTP response, as an [`HttpClient`] returns it.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The `Location` header, if any.
+    pub location: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The body: at most `max_bytes + 1` bytes were read, so that the fetcher can tell a body
+    /// at the limit from one over it.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// A response.
+    #[must_use]
+    pub fn new(status: u16, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            location: None,
+            content_type: None,
+            body,
+        }
+    }
+
+    /// With a `Location` header.
+    #[must_use]
+    pub fn with_location(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+
+    /// With a `Content-Type` header.
+    #[must_use]
+    pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("location", &self.location)
+            .field("content_type", &self.content_type)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Performs one HTTP `GET`. Implemented by the default [`UreqClient`] (feature `http`) or by
+/// the host application.
+///
+/// An implementation must:
+/// - send exactly one `GET` for `url` and not follow redirects (the [`Fetcher`] does);
+/// - check every address the host resolves to with [`FetchPolicy::check_ip`] before it
+///   connects, and connect only to an address that passed;
+/// - give up after [`FetchPolicy::timeout`], and read at most `max_bytes + 1` body bytes;
+/// - return 3xx, 4xx and 5xx responses as responses, not as errors.
+pub trait HttpClient: Send + Sync + fmt::Debug {
+    /// Performs the request.
+    ///
+    /// # Errors
+    /// `fetch_failed`, `fetch_timeout` or `url_forbidden`.
+    fn get(&self, url: &HttpsUrl, policy: &FetchPolicy) -> Result<HttpResponse>;
+}
+
+/// An `https:` URL that passed validation: absolute, with a host, no userinfo, no fragment,
+/// and (unless the policy allows it) no internal IP literal as host.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct HttpsUrl {
+    text: String,
+    uri: ::http::Uri,
+}
+
+impl HttpsUrl {
+    /// Parses and validates `url` under `policy`.
+    ///
+    /// # Errors
+    /// `url_invalid` or `url_forbidden`.
+    pub fn parse(url: &str, policy: &FetchPolicy) -> Result<Self> {
+        let invalid = |why: &str| FetchError::UrlInvalid(format!("{url:?}: {why}"));
+        if url.contains('#') {
+            return Err(invalid("a fragment is not allowed").into());
+        }
+        let uri: ::http::Uri = url.parse().map_err(|_| invalid("not a URL"))?;
+        if uri.scheme_str() != Some("https") {
+            return Err(invalid("only https: URLs are retrieved").into());
+        }
+        let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(invalid("userinfo is not allowed").into());
+        }
+        let host = authority.host();
+        if host.is_empty() {
+            return Err(invalid("no host").into());
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            policy.check_ip(ip)?;
+        } else if !policy.allow_internal && is_internal_name(host) {
+            return Err(FetchError::Forbidden(format!("{host:?} is an internal name")).into());
+        }
+        Ok(Self {
+            text: url.to_owned(),
+            uri,
+        })
+    }
+
+    /// The URL as given.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The host (IPv6 literals in brackets).
+    #[must_use]
+    pub fn host(&self) -> &str {
+        self.uri.host().unwrap_or_default()
+    }
+
+    /// The port, 443 when absent.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.uri.port_u16().unwrap_or(443)
+    }
+
+    /// The path and query (`/` when empty).
+    #[must_use]
+    pub fn path_and_query(&self) -> &str {
+        self.uri.path_and_query().map_or("/", |p| p.as_str())
+    }
+
+    /// Resolves a `Location` value against this URL (RFC 9110 §10.2.2, RFC 3986 §5).
+    fn join(&self, location: &str, policy: &FetchPolicy) -> Result<Self> {
+        let location = location.trim();
+        let absolute = if location.contains("://") {
+            location.to_owned()
+        } else if let Some(rest) = location.strip_prefix("//") {
+            format!("https://{rest}")
+        } else if location.starts_with('/') {
+            format!("https://{}{location}", self.authority())
+        } else {
+            let path = self.uri.path();
+            let dir = path
+                .rfind('/')
+                .map_or("/", |i| path.get(..=i).unwrap_or("/"));
+            format!("https://{}{dir}{location}", self.authority())
+        };
+        Self::parse(&absolute, policy)
+    }
+
+    fn authority(&self) -> &str {
+        self.uri.authority().map_or("", |a| a.as_str())
+    }
+}
+
+impl fmt::Debug for HttpsUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.text, f)
+    }
+}
+
+impl fmt::Display for HttpsUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Host names that always mean "this machine" or "this network".
+fn is_internal_name(host: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    h == "localhost"
+        || h.ends_with(".localhost")
+        || h.ends_with(".local")
+        || h.ends_with(".internal")
+        || h.ends_with(".home.arpa")
+        || !h.contains('.')
+}
+
+/// Whether `ip` is a globally routable unicast address: not unspecified, loopback, private
+/// (RFC 1918, RFC 4193), shared (RFC 6598), link-local, documentation, benchmarking,
+/// multicast, reserved or broadcast, and no IPv4 address of those kinds embedded in an IPv6
+/// one (mapped, NAT64, 6to4). The special-purpose registries of RFC 6890 list them.
+#[must_use]
+pub fn is_public_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(a == 0
+        || a == 10
+        || a == 127
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 169 && b == 254)
+        || (a == 172 && (16..32).contains(&b))
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 192 && b == 0 && c == 2)
+        || (a == 192 && b == 88 && c == 99)
+        || (a == 192 && b == 168)
+        || (a == 198 && (18..20).contains(&b))
+        || (a == 198 && b == 51 && c == 100)
+        || (a == 203 && b == 0 && c == 113)
+        || a >= 224)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48 embed IPv4.
+    if s[0] == 0x64 && s[1] == 0xff9b {
+        let o = ip.octets();
+        let v4 = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+        return s[2] == 0 && is_public_v4(v4);
+    }
+    // 6to4 embeds an IPv4 address in bits 16..48.
+    if s[0] == 0x2002 {
+        let o = ip.octets();
+        let v4 = Ipv4Addr::new(o[2], o[3], o[4], o[5]);
+        return is_public_v4(v4);
+    }
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || s[0..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible (deprecated) and other ::/96
+        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
+        || (s[0] & 0xff00) == 0xff00 // multicast
+        || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments 2001::/23 (Teredo, ...)
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only 100::/64
+}
+
+/// A document retrieved under the rules of this module.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fetched {
+    /// The URL finally answered (after redirects).
+    pub url: HttpsUrl,
+    /// The `Content-Type` of the final response.
+    pub content_type: Option<String>,
+    /// The body, exactly as received.
+    pub body: Vec<u8>,
+}
+
+impl fmt::Debug for Fetched {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fetched")
+            .field("url", &self.url)
+            .field("content_type", &self.content_type)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Follows the draft's retrieval rules on top of an [`HttpClient`].
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: Arc<dyn HttpClient>,
+    policy: FetchPolicy,
+}
+
+impl Fetcher {
+    /// A fetcher with the default [`FetchPolicy`].
+    #[must_use]
+    pub fn new(client: Arc<dyn HttpClient>) -> Self {
+        Self::with_policy(client, FetchPolicy::default())
+    }
+
+    /// A fetcher with `policy`.
+    #[must_use]
+    pub fn with_policy(client: Arc<dyn HttpClient>, policy: FetchPolicy) -> Self {
+        Self { client, policy }
+    }
+
+    /// The policy in force.
+    #[must_use]
+    pub fn policy(&self) -> &FetchPolicy {
+        &self.policy
+    }
+
+    /// Retrieves `url`, following at most `max_redirects` redirects, each re-validated.
+    ///
+    /// # Errors
+    /// Any [`FetchError`]: invalid or forbidden URL (also as a redirect target), too many
+    /// redirects, a status other than 200, a body over the limit, transport failures.
+    pub fn get(&self, url: &str) -> Result<Fetched> {
+        let mut current = HttpsUrl::parse(url, &self.policy)?;
+        let mut redirects = 0usize;
+        loop {
+            let response = self.client.get(&current, &self.policy)?;
+            match response.status {
+                200 => {
+                    if response.body.len() > self.policy.max_bytes {
+                        return Err(FetchError::TooLarge(self.policy.max_bytes).into());
+                    }
+                    return Ok(Fetched {
+                        url: current,
+                        content_type: response.content_type,
+                        body: response.body,
+                    });
+                }
+                301 | 302 | 303 | 307 | 308 => {
+                    redirects += 1;
+                    if redirects > self.policy.max_redirects {
+                        return Err(FetchError::TooManyRedirects(self.policy.max_redirects).into());
+                    }
+                    let location = response.location.ok_or_else(|| {
+                        FetchError::Transport("a redirect without Location".into())
+                    })?;
+                    current = current.join(&location, &self.policy)?;
+                }
+                other => return Err(FetchError::Status(other).into()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+            "ff02::1",
+            "2001:db8::1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(!is_public_ip(ip), "{ip} must be rejected");
+        }
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2a00:1450:4001:80b::200e",
+            "::ffff:8.8.8.8",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(is_public_ip(ip), "{ip} is public");
+        }
+    }
+
+    #[test]
+    fn urls_are_validated() {
+        let p = FetchPolicy::default();
+        assert!(HttpsUrl::parse("https://issuer.example.com/path", &p).is_ok());
+        for (url, code) in [
+            ("http://issuer.example.com/", "url_invalid"),
+            ("https://user@issuer.example.com/", "url_invalid"),
+            ("https://issuer.example.com/#frag", "url_invalid"),
+            ("file:///etc/passwd", "url_invalid"),
+            ("https://127.0.0.1/", "url_forbidden"),
+            ("https://[::1]/", "url_forbidden"),
+            ("https://169.254.169.254/latest/meta-data", "url_forbidden"),
+            ("https://localhost/", "url_forbidden"),
+            ("https://metadata.google.internal/", "url_forbidden"),
+            ("https://intranet/", "url_forbidden"),
+        ] {
+            let err = HttpsUrl::parse(url, &p).unwrap_err();
+            assert_eq!(err.code(), code, "{url}");
+        }
+        let open = danger::allow_internal_addresses(FetchPolicy::default());
+        assert!(HttpsUrl::parse("https://127.0.0.1:8443/x", &open).is_ok());
+    }
+
+    #[test]
+    fn redirects_resolve_relative_locations() {
+        let p = FetchPolicy::default();
+        let base = HttpsUrl::parse("https://a.example.com/dir/file?q=1", &p).unwrap();
+        assert_eq!(
+            base.join("/x", &p).unwrap().as_str(),
+            "https://a.example.com/x"
+        );
+        assert_eq!(
+            base.join("y", &p).unwrap().as_str(),
+            "https://a.example.com/dir/y"
+        );
+        assert_eq!(
+            base.join("//b.example.com/z", &p).unwrap().as_str(),
+            "https://b.example.com/z"
+        );
+        assert_eq!(
+            base.join("http://b.example.com/", &p).unwrap_err().code(),
+            "url_invalid"
+        );
+        assert_eq!(
+            base.join("https://10.0.0.1/", &p).unwrap_err().code(),
+            "url_forbidden"
+        );
+    }
+}
