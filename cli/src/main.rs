@@ -11,20 +11,29 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use credkit::crypto::{HashAlg, default_provider};
+use credkit::http::{FetchPolicy, Fetcher, HttpClient, UreqClient};
 use credkit::jose::{Algorithm, Jws, PrivateJwk, PublicJwk};
 use credkit::rand::OsRandom;
 use credkit::sd_jwt::{
     Credential, KeyBindingPolicy, Limits, SdJwt, SdJwtBuilder, Serialization, StaticIssuerKeys,
     Verifier,
 };
+use credkit::sd_jwt_vc::type_metadata::{
+    HttpTypeMetadata, LocalTypeMetadata, TypeMetadataResolver,
+};
+use credkit::sd_jwt_vc::{
+    IssuerMetadataTrust, IssuerTrust, TrustPolicy, TypeMetadataPolicy, VcBuilder, VcVerifier, Vct,
+    X5cTrust,
+};
 use credkit::time::{Clock, FixedClock, SystemClock};
+use credkit::x509::TrustAnchors;
 use serde_json::{Map, Value, json};
 
 #[derive(Parser)]
 #[command(
     name = "credkit",
     version,
-    about = "Selective-disclosure credentials (SD-JWT, RFC 9901)"
+    about = "Selective-disclosure credentials (SD-JWT, RFC 9901; SD-JWT VC)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -88,9 +97,24 @@ struct IssueArgs {
     /// compact, flattened or general.
     #[arg(long, default_value = "compact")]
     serialization: String,
-    /// The typ header.
-    #[arg(long, default_value = "sd-jwt")]
+    /// The typ header (SD-JWT mode; an SD-JWT VC is always dc+sd-jwt).
+    #[arg(long, default_value = "sd-jwt", conflicts_with = "vct")]
     typ: String,
+    /// Issue an SD-JWT VC of this type (vct), typ dc+sd-jwt.
+    #[arg(long)]
+    vct: Option<String>,
+    /// The issuer identifier (iss) of the SD-JWT VC.
+    #[arg(long, requires = "vct")]
+    iss: Option<String>,
+    /// The issuer's certificate chain, PEM, leaf first (x5c); --key must be the leaf's key.
+    #[arg(long, requires = "vct", value_name = "CHAIN.pem")]
+    x5c: Option<PathBuf>,
+    /// Validity in seconds from now (sets iat and exp).
+    #[arg(long, requires = "vct", value_name = "SECONDS")]
+    exp: Option<u32>,
+    /// The time to use as "now" (Unix seconds) for iat and exp.
+    #[arg(long)]
+    now: Option<i64>,
 }
 
 #[derive(clap::Args)]
@@ -119,10 +143,41 @@ struct PresentArgs {
 }
 
 #[derive(clap::Args)]
+#[allow(clippy::struct_excessive_bools)]
 struct VerifyArgs {
-    /// The issuer's public JWK.
+    /// The issuer's public JWK (a static, pinned key).
+    #[arg(long, required_unless_present_any = ["trust_anchor", "issuer_metadata", "resolve_did"])]
+    issuer_key: Option<PathBuf>,
+    /// Verify an SD-JWT VC whose x5c chain leads to this CA (PEM; repeatable).
+    #[arg(long, value_name = "CA.pem")]
+    trust_anchor: Vec<PathBuf>,
+    /// Verify an SD-JWT VC with keys from the issuer's JWT VC Issuer Metadata (HTTPS).
     #[arg(long)]
-    issuer_key: PathBuf,
+    issuer_metadata: bool,
+    /// Resolve issuers that are DIDs (did:jwk, did:key, did:web; needs the `did` feature).
+    #[arg(long)]
+    resolve_did: bool,
+    /// Accept only SD-JWT VCs of this type (repeatable).
+    #[arg(long, value_name = "VCT")]
+    expect_vct: Vec<String>,
+    /// Also accept the legacy typ vc+sd-jwt.
+    #[arg(long)]
+    legacy_typ: bool,
+    /// Print the type's display data (names, claim labels) with the claims.
+    #[arg(long)]
+    display: bool,
+    /// A Type Metadata document to use (repeatable); https vct URLs are also retrieved.
+    #[arg(long, value_name = "FILE")]
+    type_metadata: Vec<PathBuf>,
+    /// Preferred locale for --display.
+    #[arg(long, default_value = "en")]
+    locale: String,
+    /// Trust this CA for HTTPS retrievals instead of the Mozilla roots (PEM).
+    #[arg(long, value_name = "CA.pem")]
+    http_root: Option<PathBuf>,
+    /// DANGER: allow retrievals from loopback and private addresses (local tests only).
+    #[arg(long)]
+    allow_internal_addresses: bool,
     /// Expected KB-JWT aud.
     #[arg(long)]
     aud: Option<String>,
@@ -245,6 +300,9 @@ fn issue(a: &IssueArgs) -> CliResult<String> {
         .ok_or_else(|| Failure::Usage(format!("unknown hash {:?}", a.hash)))?;
     let serialization = Serialization::from_name(&a.serialization)
         .ok_or_else(|| Failure::Usage(format!("unknown serialization {:?}", a.serialization)))?;
+    if let Some(vct) = &a.vct {
+        return issue_vc(a, vct, claims, hash, serialization, &*signer);
+    }
     let mut b = SdJwtBuilder::new(claims)
         .decoys(a.decoys)
         .hash(hash)
@@ -260,6 +318,44 @@ fn issue(a: &IssueArgs) -> CliResult<String> {
         b = b.holder_key(public_key(h)?);
     }
     Ok(b.issue(&*signer, &OsRandom)?.to_string())
+}
+
+fn issue_vc(
+    a: &IssueArgs,
+    vct: &str,
+    claims: Map<String, Value>,
+    hash: HashAlg,
+    serialization: Serialization,
+    signer: &dyn credkit::crypto::Signer,
+) -> CliResult<String> {
+    let now = clock(a.now).now();
+    let has_iat = claims.contains_key("iat");
+    let mut b = VcBuilder::new(Vct::new(vct.to_owned())?, claims)
+        .decoys(a.decoys)
+        .hash(hash)
+        .serialization(serialization);
+    if !has_iat {
+        b = b.issued_at(now);
+    }
+    if let Some(iss) = &a.iss {
+        b = b.issuer(iss.clone());
+    }
+    if let Some(secs) = a.exp {
+        b = b.expires_at(now.saturating_add(i64::from(secs)));
+    }
+    if let Some(path) = &a.x5c {
+        b = b.x5c(credkit::x509::certificates_from_pem(&read_file(path)?)?);
+    }
+    if a.sd_all {
+        b = b.disclose_all_claims();
+    }
+    for p in &a.sd {
+        b = b.disclose(p)?;
+    }
+    if let Some(h) = &a.holder_key {
+        b = b.holder_key(public_key(h)?);
+    }
+    Ok(b.issue(signer, &OsRandom)?.to_string())
 }
 
 fn clock(now: Option<i64>) -> Arc<dyn Clock> {
@@ -295,29 +391,167 @@ fn present(a: &PresentArgs) -> CliResult<String> {
     }
 }
 
+fn kb_policy(a: &VerifyArgs) -> CliResult<KeyBindingPolicy> {
+    match (a.require_kb, &a.aud, &a.nonce) {
+        (true, Some(aud), Some(nonce)) => Ok(KeyBindingPolicy::Required {
+            audience: aud.clone(),
+            nonce: nonce.clone(),
+        }),
+        (true, _, _) => Err(Failure::Usage(
+            "--require-kb needs --aud and --nonce".into(),
+        )),
+        (false, aud, nonce) => Ok(KeyBindingPolicy::Optional {
+            audience: aud.clone(),
+            nonce: nonce.clone(),
+        }),
+    }
+}
+
+fn is_vc_mode(a: &VerifyArgs) -> bool {
+    !a.trust_anchor.is_empty()
+        || a.issuer_metadata
+        || a.resolve_did
+        || !a.expect_vct.is_empty()
+        || a.legacy_typ
+        || a.display
+        || !a.type_metadata.is_empty()
+}
+
 fn verify(a: &VerifyArgs) -> CliResult<String> {
-    let keys = StaticIssuerKeys::single(&public_key(&a.issuer_key)?, default_provider())?;
-    let policy = match (a.require_kb, &a.aud, &a.nonce) {
-        (true, Some(aud), Some(nonce)) => KeyBindingPolicy::Required {
-            audience: aud.clone(),
-            nonce: nonce.clone(),
-        },
-        (true, _, _) => {
-            return Err(Failure::Usage(
-                "--require-kb needs --aud and --nonce".into(),
-            ));
-        }
-        (false, aud, nonce) => KeyBindingPolicy::Optional {
-            audience: aud.clone(),
-            nonce: nonce.clone(),
-        },
+    if is_vc_mode(a) {
+        return verify_vc(a);
+    }
+    let Some(issuer_key) = &a.issuer_key else {
+        return Err(Failure::Usage("--issuer-key is required".into()));
     };
+    let keys = StaticIssuerKeys::single(&public_key(issuer_key)?, default_provider())?;
     let verifier = Verifier::builder_with_clock(Arc::new(keys), clock(a.now))
-        .key_binding(policy)
+        .key_binding(kb_policy(a)?)
         .build()?;
     let input = read_stdin()?;
     let verified = verifier.verify(&input)?;
     Ok(pretty(&Value::Object(verified.claims)))
+}
+
+fn fetcher(a: &VerifyArgs) -> CliResult<Fetcher> {
+    let policy = if a.allow_internal_addresses {
+        credkit::http::danger::allow_internal_addresses(FetchPolicy::default())
+    } else {
+        FetchPolicy::default()
+    };
+    let client: Arc<dyn HttpClient> = match &a.http_root {
+        Some(p) => Arc::new(UreqClient::with_root_certificates(
+            &credkit::x509::certificates_from_pem(&read_file(p)?)?,
+        )),
+        None => Arc::new(UreqClient::new()),
+    };
+    Ok(Fetcher::with_policy(client, policy))
+}
+
+fn verify_vc(a: &VerifyArgs) -> CliResult<String> {
+    let clock = clock(a.now);
+    let fetcher = fetcher(a)?;
+    let chosen = usize::from(a.issuer_key.is_some())
+        + usize::from(!a.trust_anchor.is_empty())
+        + usize::from(a.issuer_metadata);
+    if chosen > 1 {
+        return Err(Failure::Usage(
+            "choose one of --issuer-key, --trust-anchor and --issuer-metadata: the mechanism \
+             for an issuer is configuration, never the token's choice"
+                .into(),
+        ));
+    }
+    let mechanism: Option<Arc<dyn IssuerTrust>> = if let Some(k) = &a.issuer_key {
+        Some(Arc::new(StaticIssuerKeys::single(
+            &public_key(k)?,
+            default_provider(),
+        )?))
+    } else if !a.trust_anchor.is_empty() {
+        let mut anchors = TrustAnchors::new();
+        for p in &a.trust_anchor {
+            anchors.add_pem(&read_file(p)?)?;
+        }
+        Some(Arc::new(X5cTrust::new(anchors).clock(clock.clone())))
+    } else if a.issuer_metadata {
+        Some(Arc::new(
+            IssuerMetadataTrust::new(fetcher.clone()).clock(clock.clone()),
+        ))
+    } else {
+        None
+    };
+    let mut trust = TrustPolicy::new();
+    if a.resolve_did {
+        trust = trust.issuer_prefix("did:", did_trust(&fetcher)?);
+    }
+    if let Some(m) = mechanism {
+        trust = trust.otherwise(m);
+    }
+    let mut b = VcVerifier::builder_with_clock(Arc::new(trust), clock)
+        .key_binding(kb_policy(a)?)
+        .accept_legacy_typ(a.legacy_typ);
+    if !a.expect_vct.is_empty() {
+        let vcts: Vec<&str> = a.expect_vct.iter().map(String::as_str).collect();
+        b = b.accept_vcts(&vcts);
+    }
+    if a.display || !a.type_metadata.is_empty() {
+        let mut local = LocalTypeMetadata::new();
+        for p in &a.type_metadata {
+            let bytes = std::fs::read(p)
+                .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", p.display())))?;
+            local.add(bytes)?;
+        }
+        let resolver = TypeMetadataResolver::new()
+            .with_source(Arc::new(local))
+            .with_source(Arc::new(HttpTypeMetadata::new(fetcher.clone())));
+        let policy = if a.display {
+            TypeMetadataPolicy::Required
+        } else {
+            TypeMetadataPolicy::IfAvailable
+        };
+        b = b.type_metadata(Arc::new(resolver), policy);
+    }
+    let verified = b.build()?.verify(&read_stdin()?)?;
+    if !a.display {
+        return Ok(pretty(&Value::Object(verified.claims().clone())));
+    }
+    let locales = [a.locale.as_str()];
+    let mut out = Map::new();
+    out.insert("vct".into(), verified.vct.as_str().into());
+    if let Some(iss) = &verified.issuer {
+        out.insert("issuer".into(), iss.clone().into());
+    }
+    if let Some(tm) = &verified.type_metadata {
+        if let Some(d) = tm.display_for(&locales) {
+            out.insert(
+                "display".into(),
+                json!({"locale": d.locale, "name": d.name, "description": d.description}),
+            );
+        }
+        let labels: Vec<Value> = tm
+            .labels(verified.claims(), &locales)
+            .into_iter()
+            .map(
+                |(pointer, label, value)| json!({"claim": pointer, "label": label, "value": value}),
+            )
+            .collect();
+        out.insert("labels".into(), labels.into());
+    }
+    out.insert("claims".into(), Value::Object(verified.claims().clone()));
+    Ok(pretty(&Value::Object(out)))
+}
+
+#[cfg(feature = "did")]
+fn did_trust(fetcher: &Fetcher) -> CliResult<Arc<dyn IssuerTrust>> {
+    Ok(Arc::new(
+        credkit::sd_jwt_vc::DidTrust::new().web_fetcher(fetcher.clone()),
+    ))
+}
+
+#[cfg(not(feature = "did"))]
+fn did_trust(_fetcher: &Fetcher) -> CliResult<Arc<dyn IssuerTrust>> {
+    Err(Failure::Usage(
+        "--resolve-did needs a credkit built with the `did` feature".into(),
+    ))
 }
 
 fn jwt_json(jws: &Jws) -> Value {

@@ -65,6 +65,20 @@ fn json_error(what: &'static str, e: &serde_json::Error) -> Error {
     .into()
 }
 
+/// The map key under which serde_json passes numbers with `arbitrary_precision`.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// Whether serde_json was built with `arbitrary_precision` (a feature unification effect that
+/// cannot be seen at compile time from here): only then does a number keep all its digits.
+fn arbitrary_precision() -> bool {
+    static AP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AP.get_or_init(|| {
+        const DIGITS: &str = "100000000000000000000000000001";
+        serde_json::from_str::<Value>(DIGITS)
+            .is_ok_and(|v| v.as_u64().is_none() && v.as_f64().is_some() && format!("{v}") == DIGITS)
+    })
+}
+
 enum Failure {
     Duplicate(String),
     Depth,
@@ -147,13 +161,29 @@ impl<'de> Visitor<'de> for Strict<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let first = map.next_key::<String>()?;
+        // With serde_json's `arbitrary_precision` (which other crates in a build may turn on,
+        // e.g. `ssi` under the `did` feature) numbers arrive as a one-entry map under a
+        // private token. Only then is that map a number.
+        if first.as_deref() == Some(NUMBER_TOKEN) && arbitrary_precision() {
+            let text = map.next_value::<String>()?;
+            // Same range as without the feature: what does not fit an f64 is invalid JSON.
+            if !text.parse::<f64>().is_ok_and(f64::is_finite) {
+                return Err(serde::de::Error::custom("number out of range"));
+            }
+            return text
+                .parse::<serde_json::Number>()
+                .map(Value::Number)
+                .map_err(serde::de::Error::custom);
+        }
         let depth = self.depth.saturating_add(1);
         if depth > self.max_depth {
             *self.failure = Some(Failure::Depth);
             return Err(serde::de::Error::custom("depth"));
         }
         let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
+        let mut next = first;
+        while let Some(key) = next.take() {
             let seed = Strict {
                 depth,
                 max_depth: self.max_depth,
@@ -165,6 +195,7 @@ impl<'de> Visitor<'de> for Strict<'_> {
                 return Err(serde::de::Error::custom("duplicate"));
             }
             out.insert(key, value);
+            next = map.next_key::<String>()?;
         }
         Ok(Value::Object(out))
     }
@@ -176,6 +207,28 @@ mod tests {
 
     fn code(input: &str) -> &'static str {
         parse(input.as_bytes(), 8, "t").unwrap_err().code()
+    }
+
+    #[test]
+    fn numbers_are_numbers_with_and_without_arbitrary_precision() {
+        // `cargo test --features did` runs this with serde_json's arbitrary_precision on.
+        let v = parse(
+            br#"{"iat":1683000000,"f":1.5,"n":-7,"a":[2,{"b":3}]}"#,
+            8,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(v["iat"].as_i64(), Some(1_683_000_000));
+        assert_eq!(v["f"].as_f64(), Some(1.5));
+        assert_eq!(v["n"].as_i64(), Some(-7));
+        assert_eq!(v["a"][1]["b"].as_u64(), Some(3));
+        // Depth counts objects and arrays, never numbers.
+        assert!(parse(b"[[1]]", 2, "t").is_ok());
+        // A real object under the private token name stays an object without the feature.
+        let o = parse(br#"{"$serde_json::private::Number":"5"}"#, 8, "t");
+        if !arbitrary_precision() {
+            assert!(o.unwrap().is_object());
+        }
     }
 
     #[test]

@@ -17,9 +17,7 @@ use credkit::jose::{Algorithm, PublicJwk, UnsignedJws};
 use credkit::rand::OsRandom;
 use credkit::sd_jwt::{Disclosure, KeyBindingPolicy, SdJwtBuilder, StaticIssuerKeys};
 use credkit::sd_jwt_vc::pid::{DisclosedPid, PID_VCT, Pid, PlaceOfBirth};
-use credkit::sd_jwt_vc::{
-    DC_SD_JWT_TYP, IssuerBinding, TrustPolicy, VcBuilder, VcVerifier, Vct,
-};
+use credkit::sd_jwt_vc::{DC_SD_JWT_TYP, IssuerBinding, TrustPolicy, VcBuilder, VcVerifier, Vct};
 use credkit::time::FixedClock;
 use serde_json::{Map, Value, json};
 
@@ -43,8 +41,12 @@ struct Keys {
 fn keys() -> Keys {
     let p = default_provider();
     Keys {
-        issuer: p.signer(&p.generate(Algorithm::Es256, &OsRandom).unwrap()).unwrap(),
-        holder: p.signer(&p.generate(Algorithm::Es256, &OsRandom).unwrap()).unwrap(),
+        issuer: p
+            .signer(&p.generate(Algorithm::Es256, &OsRandom).unwrap())
+            .unwrap(),
+        holder: p
+            .signer(&p.generate(Algorithm::Es256, &OsRandom).unwrap())
+            .unwrap(),
     }
 }
 
@@ -75,7 +77,12 @@ fn base_claims() -> Map<String, Value> {
 }
 
 /// Signs an arbitrary payload as an issuer JWT and appends `disclosures` (attack crafting).
-fn craft(signer: &dyn Signer, typ: Option<&str>, payload: &Value, disclosures: &[Disclosure]) -> String {
+fn craft(
+    signer: &dyn Signer,
+    typ: Option<&str>,
+    payload: &Value,
+    disclosures: &[Disclosure],
+) -> String {
     let mut header = Map::new();
     if let Some(t) = typ {
         header.insert("typ".into(), t.into());
@@ -112,7 +119,11 @@ fn spec_examples_verify_to_the_exact_payload() {
         let p = &case["presentation"];
         let kb = p.get("kb_jwt_payload");
         let now = kb.map_or_else(
-            || p["issuer_jwt_payload"]["iat"].as_i64().unwrap_or(1_683_000_000),
+            || {
+                p["issuer_jwt_payload"]["iat"]
+                    .as_i64()
+                    .unwrap_or(1_683_000_000)
+            },
             |kb| kb["iat"].as_i64().unwrap(),
         );
         let policy = match kb {
@@ -159,7 +170,10 @@ fn spec_examples_verify_to_the_exact_payload() {
         got.sort_keys();
         assert_eq!(Value::Object(got), Value::Object(expected), "{name}");
         assert_eq!(verified.vct.as_str(), vct);
-        assert_eq!(verified.issuer.as_deref(), p["expected_processed_payload"]["iss"].as_str());
+        assert_eq!(
+            verified.issuer.as_deref(),
+            p["expected_processed_payload"]["iss"].as_str()
+        );
 
         // Only accepted types pass.
         let picky = build(Some(&["urn:example:other:1"]));
@@ -176,18 +190,23 @@ fn spec_examples_verify_to_the_exact_payload() {
 #[test]
 fn round_trip_with_key_binding() {
     let k = keys();
-    let vc = VcBuilder::new(Vct::new("https://credentials.example.com/identity").unwrap(), base_claims())
-        .issuer("https://issuer.example")
-        .issued_at(NOW - 10)
-        .expires_at(NOW + 3600)
-        .holder_key(k.holder.public_jwk().clone())
-        .status(obj(json!({"status_list": {"idx": 7, "uri": "https://issuer.example/sl/1"}})))
-        .disclose("/given_name")
-        .unwrap()
-        .disclose("/address/locality")
-        .unwrap()
-        .issue(&*k.issuer, &OsRandom)
-        .unwrap();
+    let vc = VcBuilder::new(
+        Vct::new("https://credentials.example.com/identity").unwrap(),
+        base_claims(),
+    )
+    .issuer("https://issuer.example")
+    .issued_at(NOW - 10)
+    .expires_at(NOW + 3600)
+    .holder_key(k.holder.public_jwk().clone())
+    .status(obj(
+        json!({"status_list": {"idx": 7, "uri": "https://issuer.example/sl/1"}}),
+    ))
+    .disclose("/given_name")
+    .unwrap()
+    .disclose("/address/locality")
+    .unwrap()
+    .issue(&*k.issuer, &OsRandom)
+    .unwrap();
     let header = vc.issuer_jwt().header();
     assert_eq!(header["typ"], DC_SD_JWT_TYP);
     let v = verifier_for(k.issuer.public_jwk(), required());
@@ -200,7 +219,12 @@ fn round_trip_with_key_binding() {
         .unwrap();
     let verified = v.verify(&presentation).unwrap();
     assert_eq!(verified.claims()["given_name"], "Erika");
-    assert!(!verified.claims()["address"].as_object().unwrap().contains_key("locality"));
+    assert!(
+        !verified.claims()["address"]
+            .as_object()
+            .unwrap()
+            .contains_key("locality")
+    );
     assert_eq!(verified.status().unwrap()["status_list"]["idx"], 7);
     assert_eq!(verified.sd_jwt.disclosed, ["/given_name"]);
 }
@@ -228,13 +252,29 @@ fn without_selectively_disclosable_claims_there_is_no_sd_structure() {
 fn typ_must_be_dc_sd_jwt_and_legacy_is_opt_in() {
     let k = keys();
     let payload = json!({"vct": "urn:example:t:1", "iss": "https://issuer.example"});
-    let strict = verifier_for(k.issuer.public_jwk(), credkit::sd_jwt::danger::key_binding_optional());
-    for typ in [None, Some("sd-jwt"), Some("JWT"), Some("kb+jwt"), Some("statuslist+jwt"), Some("vc+sd-jwt")] {
+    let strict = verifier_for(
+        k.issuer.public_jwk(),
+        credkit::sd_jwt::danger::key_binding_optional(),
+    );
+    for typ in [
+        None,
+        Some("sd-jwt"),
+        Some("JWT"),
+        Some("kb+jwt"),
+        Some("statuslist+jwt"),
+        Some("vc+sd-jwt"),
+    ] {
         let token = craft(&*k.issuer, typ, &payload, &[]);
-        assert_eq!(strict.verify(&token).unwrap_err().code(), "typ_mismatch", "{typ:?}");
+        assert_eq!(
+            strict.verify(&token).unwrap_err().code(),
+            "typ_mismatch",
+            "{typ:?}"
+        );
     }
     for typ in ["dc+sd-jwt", "application/dc+sd-jwt"] {
-        strict.verify(&craft(&*k.issuer, Some(typ), &payload, &[])).unwrap();
+        strict
+            .verify(&craft(&*k.issuer, Some(typ), &payload, &[]))
+            .unwrap();
     }
     let keys = StaticIssuerKeys::single(k.issuer.public_jwk(), default_provider()).unwrap();
     let legacy = VcVerifier::builder_with_clock(
@@ -245,9 +285,14 @@ fn typ_must_be_dc_sd_jwt_and_legacy_is_opt_in() {
     .accept_legacy_typ(true)
     .build()
     .unwrap();
-    legacy.verify(&craft(&*k.issuer, Some("vc+sd-jwt"), &payload, &[])).unwrap();
+    legacy
+        .verify(&craft(&*k.issuer, Some("vc+sd-jwt"), &payload, &[]))
+        .unwrap();
     assert_eq!(
-        legacy.verify(&craft(&*k.issuer, Some("sd-jwt"), &payload, &[])).unwrap_err().code(),
+        legacy
+            .verify(&craft(&*k.issuer, Some("sd-jwt"), &payload, &[]))
+            .unwrap_err()
+            .code(),
         "typ_mismatch"
     );
 }
@@ -258,7 +303,10 @@ fn typ_must_be_dc_sd_jwt_and_legacy_is_opt_in() {
 #[test]
 fn vct_must_be_a_collision_resistant_string() {
     let k = keys();
-    let v = verifier_for(k.issuer.public_jwk(), credkit::sd_jwt::danger::key_binding_optional());
+    let v = verifier_for(
+        k.issuer.public_jwk(),
+        credkit::sd_jwt::danger::key_binding_optional(),
+    );
     for (payload, code) in [
         (json!({"iss": "https://i.example"}), "vct_invalid"),
         (json!({"vct": 7}), "vct_invalid"),
@@ -273,13 +321,19 @@ fn vct_must_be_a_collision_resistant_string() {
     let d = disclosure("vct", json!("urn:example:t:1"));
     let payload = json!({"_sd": [d.digest(HashAlg::Sha256)], "_sd_alg": "sha-256"});
     let token = craft(&*k.issuer, Some("dc+sd-jwt"), &payload, &[d]);
-    assert_eq!(v.verify(&token).unwrap_err().code(), "claim_selectively_disclosed");
+    assert_eq!(
+        v.verify(&token).unwrap_err().code(),
+        "claim_selectively_disclosed"
+    );
 }
 
 #[test]
 fn aka_vcts_rules() {
     let k = keys();
-    let v = verifier_for(k.issuer.public_jwk(), credkit::sd_jwt::danger::key_binding_optional());
+    let v = verifier_for(
+        k.issuer.public_jwk(),
+        credkit::sd_jwt::danger::key_binding_optional(),
+    );
     let ok = craft(
         &*k.issuer,
         Some("dc+sd-jwt"),
@@ -296,8 +350,17 @@ fn aka_vcts_rules() {
         json!([1]),
         json!(["not a name"]),
     ] {
-        let token = craft(&*k.issuer, Some("dc+sd-jwt"), &json!({"vct": "urn:example:t:2", "aka_vcts": aka}), &[]);
-        assert_eq!(v.verify(&token).unwrap_err().code(), "aka_vcts_invalid", "{aka}");
+        let token = craft(
+            &*k.issuer,
+            Some("dc+sd-jwt"),
+            &json!({"vct": "urn:example:t:2", "aka_vcts": aka}),
+            &[],
+        );
+        assert_eq!(
+            v.verify(&token).unwrap_err().code(),
+            "aka_vcts_invalid",
+            "{aka}"
+        );
     }
     // aka_vcts never make a credential acceptable as another type (§7.7).
     let keys = StaticIssuerKeys::single(k.issuer.public_jwk(), default_provider()).unwrap();
@@ -318,20 +381,33 @@ fn aka_vcts_rules() {
 #[test]
 fn registered_claims_in_disclosures_are_rejected() {
     let k = keys();
-    let v = verifier_for(k.issuer.public_jwk(), credkit::sd_jwt::danger::key_binding_optional());
+    let v = verifier_for(
+        k.issuer.public_jwk(),
+        credkit::sd_jwt::danger::key_binding_optional(),
+    );
     for (name, value) in [
         ("iss", json!("https://issuer.example")),
         ("nbf", json!(NOW - 100)),
         ("exp", json!(NOW + 100)),
         ("cnf", json!({"jwk": k.holder.public_jwk().to_json()})),
-        ("vct#integrity", json!("sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")),
+        (
+            "vct#integrity",
+            json!("sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="),
+        ),
         ("aka_vcts", json!(["urn:example:t:9"])),
-        ("status", json!({"status_list": {"idx": 1, "uri": "https://s.example/1"}})),
+        (
+            "status",
+            json!({"status_list": {"idx": 1, "uri": "https://s.example/1"}}),
+        ),
     ] {
         let d = disclosure(name, value);
         let payload = json!({"vct": "urn:example:t:1", "_sd": [d.digest(HashAlg::Sha256)], "_sd_alg": "sha-256"});
         let token = craft(&*k.issuer, Some("dc+sd-jwt"), &payload, &[d]);
-        assert_eq!(v.verify(&token).unwrap_err().code(), "claim_selectively_disclosed", "{name}");
+        assert_eq!(
+            v.verify(&token).unwrap_err().code(),
+            "claim_selectively_disclosed",
+            "{name}"
+        );
     }
     // A sub-claim of status.
     let d = disclosure("idx", json!(3));
@@ -341,10 +417,18 @@ fn registered_claims_in_disclosures_are_rejected() {
         "_sd_alg": "sha-256"
     });
     let token = craft(&*k.issuer, Some("dc+sd-jwt"), &payload, &[d]);
-    assert_eq!(v.verify(&token).unwrap_err().code(), "claim_selectively_disclosed");
+    assert_eq!(
+        v.verify(&token).unwrap_err().code(),
+        "claim_selectively_disclosed"
+    );
     // sub and iat MAY be selectively disclosable.
     let d1 = disclosure("sub", json!("user-42"));
-    let d2 = Disclosure::new("b3RoZXJzYWx0c2FsdA".into(), Some("iat".into()), json!(NOW - 5)).unwrap();
+    let d2 = Disclosure::new(
+        "b3RoZXJzYWx0c2FsdA".into(),
+        Some("iat".into()),
+        json!(NOW - 5),
+    )
+    .unwrap();
     let payload = json!({
         "vct": "urn:example:t:1",
         "_sd": [d1.digest(HashAlg::Sha256), d2.digest(HashAlg::Sha256)],
@@ -358,8 +442,21 @@ fn registered_claims_in_disclosures_are_rejected() {
 #[test]
 fn issuer_refuses_to_make_registered_claims_disclosable() {
     let vct = Vct::new("urn:example:t:1").unwrap();
-    for p in ["/iss", "/nbf", "/exp", "/cnf", "/vct", "/vct#integrity", "/aka_vcts", "/status", "/status/status_list/idx", "/cnf/jwk"] {
-        let err = VcBuilder::new(vct.clone(), base_claims()).disclose(p).unwrap_err();
+    for p in [
+        "/iss",
+        "/nbf",
+        "/exp",
+        "/cnf",
+        "/vct",
+        "/vct#integrity",
+        "/aka_vcts",
+        "/status",
+        "/status/status_list/idx",
+        "/cnf/jwk",
+    ] {
+        let err = VcBuilder::new(vct.clone(), base_claims())
+            .disclose(p)
+            .unwrap_err();
         assert_eq!(err.code(), "not_selectively_disclosable", "{p}");
     }
     let k = keys();
@@ -387,7 +484,10 @@ fn issuer_refuses_to_make_registered_claims_disclosable() {
 #[test]
 fn registered_claim_shapes() {
     let k = keys();
-    let v = verifier_for(k.issuer.public_jwk(), credkit::sd_jwt::danger::key_binding_optional());
+    let v = verifier_for(
+        k.issuer.public_jwk(),
+        credkit::sd_jwt::danger::key_binding_optional(),
+    );
     for payload in [
         json!({"vct": "urn:example:t:1", "status": "revoked"}),
         json!({"vct": "urn:example:t:1", "status": {"status_list": {"idx": -1, "uri": "https://s.example"}}}),
@@ -397,7 +497,11 @@ fn registered_claim_shapes() {
         json!({"vct": "urn:example:t:1", "vct#integrity": 5}),
     ] {
         let token = craft(&*k.issuer, Some("dc+sd-jwt"), &payload, &[]);
-        assert_eq!(v.verify(&token).unwrap_err().code(), "vc_claim_invalid", "{payload}");
+        assert_eq!(
+            v.verify(&token).unwrap_err().code(),
+            "vc_claim_invalid",
+            "{payload}"
+        );
     }
 }
 
@@ -412,7 +516,10 @@ fn sd_jwt_layer_tokens_with_vc_typ_still_need_the_vc_rules() {
         .issue(&*k.issuer, &OsRandom)
         .unwrap();
     let v = verifier_for(k.issuer.public_jwk(), KeyBindingPolicy::Forbidden);
-    assert_eq!(v.receive(&sd.to_string()).unwrap_err().code(), "claim_selectively_disclosed");
+    assert_eq!(
+        v.receive(&sd.to_string()).unwrap_err().code(),
+        "claim_selectively_disclosed"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -472,7 +579,10 @@ fn pid_every_claim_is_individually_disclosable_and_a_bar_learns_only_over_18() {
         "/issuing_authority",
         "/issuing_country",
     ] {
-        assert!(disclosable.iter().any(|d| d == p), "{p} must be disclosable: {disclosable:?}");
+        assert!(
+            disclosable.iter().any(|d| d == p),
+            "{p} must be disclosable: {disclosable:?}"
+        );
     }
     let presentation = wallet
         .credential
@@ -494,26 +604,42 @@ fn pid_every_claim_is_individually_disclosable_and_a_bar_learns_only_over_18() {
 
 #[test]
 fn pid_value_rules() {
-    let cases: Vec<(fn(&mut Pid), &str)> = vec![
+    type Mutation = fn(&mut Pid);
+    let cases: Vec<(Mutation, &str)> = vec![
         (|p| p.birthdate = "12.08.1964".into(), "birthdate"),
-        (|p| p.place_of_birth = PlaceOfBirth::default(), "place_of_birth"),
+        (
+            |p| p.place_of_birth = PlaceOfBirth::default(),
+            "place_of_birth",
+        ),
         (|p| p.nationalities = vec!["de".into()], "nationalities"),
         (|p| p.nationalities.clear(), "nationalities empty"),
         (|p| p.issuing_country = "DEU".into(), "issuing_country"),
         (|p| p.date_of_expiry = "2031-02-30".into(), "date_of_expiry"),
         (|p| p.sex = Some(7), "sex"),
         (|p| p.phone_number = Some("0049 30 123".into()), "phone"),
-        (|p| p.picture = Some("https://tracker.example/me.jpg".into()), "picture"),
+        (
+            |p| p.picture = Some("https://tracker.example/me.jpg".into()),
+            "picture",
+        ),
         (|p| p.family_name.clear(), "family_name"),
     ];
     for (mutate, what) in cases {
         let mut pid = erika();
         mutate(&mut pid);
-        assert_eq!(pid.builder().unwrap_err().code(), "invalid_claims", "{what}");
+        assert_eq!(
+            pid.builder().unwrap_err().code(),
+            "invalid_claims",
+            "{what}"
+        );
     }
     assert_eq!(
-        erika().builder_for(Vct::new("urn:example:other:1").unwrap()).unwrap_err().code(),
+        erika()
+            .builder_for(Vct::new("urn:example:other:1").unwrap())
+            .unwrap_err()
+            .code(),
         "vct_invalid"
     );
-    let _ = erika().builder_for(Vct::new("urn:eudi:pid:de:1").unwrap()).unwrap();
+    let _ = erika()
+        .builder_for(Vct::new("urn:eudi:pid:de:1").unwrap())
+        .unwrap();
 }

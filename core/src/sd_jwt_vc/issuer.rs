@@ -362,6 +362,14 @@ impl VcBuilder {
     /// As [`VcBuilder::prepare`]; `issuer_mismatch` or `key_alg_mismatch` for an `x5c` that
     /// does not fit; the signer's errors.
     pub fn issue(self, signer: &dyn Signer, rng: &dyn RandomSource) -> Result<SdJwt> {
+        if let Some(chain) = &self.x5c
+            && (chain.is_empty() || chain.len() > crate::x509::MAX_CHAIN_LEN)
+        {
+            return Err(crate::error::CertificateError::Invalid(
+                "x5c needs 1 to 5 certificates".into(),
+            )
+            .into());
+        }
         if let Some(leaf) = self.x5c.as_ref().and_then(|c| c.first()) {
             let info = crate::x509::leaf_info(leaf)?;
             let public = signer.public_jwk();

@@ -15,6 +15,8 @@
 //! This layer sits on [`crate::sd_jwt`], which knows nothing of credential types.
 
 pub mod claim_path;
+#[cfg(feature = "did")]
+mod did;
 mod issuer;
 pub mod pid;
 pub mod trust;
@@ -22,6 +24,8 @@ pub mod type_metadata;
 mod vct;
 mod verifier;
 
+#[cfg(feature = "did")]
+pub use did::DidTrust;
 pub use issuer::VcBuilder;
 pub use trust::{
     IssuerBinding, IssuerMetadataTrust, IssuerTrust, TrustPolicy, TrustedIssuerKeys, X5cTrust,

@@ -74,7 +74,7 @@ pub trait IssuerTrust: Send + Sync + fmt::Debug {
 const KEY_HINTS: [&str; 5] = ["x5c", "x5u", "jku", "jwk", "x5t#S256"];
 
 /// Rejects key hints in the protected or unprotected header other than `allowed`.
-fn only_hints(jws: &Jws, allowed: &[&str], mechanism: &str) -> Result<()> {
+pub(crate) fn only_hints(jws: &Jws, allowed: &[&str], mechanism: &str) -> Result<()> {
     let headers = std::iter::once(jws.header()).chain(jws.unprotected_header());
     for h in headers {
         for hint in KEY_HINTS {
@@ -176,21 +176,32 @@ impl X5cTrust {
     }
 }
 
-/// Whether `iss` is bound to the leaf: the host of an `https` `iss` must be a dNSName of the
-/// leaf's subjectAltName; any other `iss` must equal a uniformResourceIdentifier entry.
+/// Whether `iss` is bound to the leaf's subjectAltName. draft-ietf-oauth-sd-jwt-vc -18 names
+/// the issuer "the subject of the end-entity certificate" without saying how `iss` relates to
+/// it; earlier drafts and the deployed ecosystems (HAIP, the EUDI Wallet) bind it through the
+/// SAN, which is what is checked here:
+/// - an `https` `iss`: its host is a dNSName of the leaf, or `iss` equals a URI entry;
+/// - a `dns:` `iss` (RFC 4501): its name is a dNSName of the leaf;
+/// - any other `iss`: it equals a uniformResourceIdentifier entry.
 pub(crate) fn iss_matches_leaf(iss: &str, chain: &ValidatedChain) -> bool {
+    let dns = |host: &str| {
+        !host.is_empty() && chain.dns_names.iter().any(|d| d.eq_ignore_ascii_case(host))
+    };
+    let uri = || chain.uris.iter().any(|u| u == iss);
     if let Some(rest) = iss.strip_prefix("https://") {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return false;
+        }
         let host = authority
             .rsplit_once(':')
             .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
             .map_or(authority, |(h, _)| h);
-        chain
-            .dns_names
-            .iter()
-            .any(|d| !host.is_empty() && d.eq_ignore_ascii_case(host))
+        dns(host) || uri()
+    } else if let Some(name) = iss.strip_prefix("dns:") {
+        dns(name)
     } else {
-        chain.uris.iter().any(|u| u == iss)
+        uri()
     }
 }
 
@@ -199,10 +210,10 @@ impl IssuerTrust for X5cTrust {
         only_hints(jws, &["x5c", "x5t#S256"], "an x5c certificate chain")?;
         if jws
             .unprotected_header()
-            .is_some_and(|h| h.contains_key("x5c"))
+            .is_some_and(|h| h.contains_key("x5c") || h.contains_key("x5t#S256"))
         {
             return Err(TrustError::MechanismMismatch(
-                "x5c must be in the protected header".into(),
+                "x5c and x5t#S256 must be in the protected header".into(),
             )
             .into());
         }
@@ -386,16 +397,24 @@ impl IssuerMetadataTrust {
             if !matches!(kty, Some("EC" | "OKP")) {
                 continue;
             }
+            // Encryption keys published next to the signing keys are not candidates.
+            if obj.get("use").is_some_and(|u| u != "sig")
+                || obj
+                    .get("alg")
+                    .and_then(Value::as_str)
+                    .is_some_and(|a| crate::jose::Algorithm::from_name(a).is_none())
+                || obj
+                    .get("key_ops")
+                    .and_then(Value::as_array)
+                    .is_some_and(|ops| !ops.iter().any(|o| o == "verify"))
+            {
+                continue;
+            }
             let jwk = match PublicJwk::from_json(obj) {
                 Ok(j) => j,
                 Err(e) if e.code() == "unsupported_key" => continue,
                 Err(e) => return Err(e),
             };
-            if let Some(usage) = obj.get("use").and_then(Value::as_str)
-                && usage != "sig"
-            {
-                continue;
-            }
             out.push(self.provider.verifying_key(&jwk, jwk.algorithm())?);
         }
         if out.is_empty() {

@@ -281,6 +281,9 @@ impl VcVerifier {
         let Some(resolver) = &self.type_metadata else {
             return Ok(None);
         };
+        if self.tm_policy == TypeMetadataPolicy::Ignore {
+            return Ok(None);
+        }
         let resolved = match (self.tm_policy, resolver.resolve(vct.as_str(), integrity)) {
             (TypeMetadataPolicy::Ignore, _) => return Ok(None),
             (_, Ok(r)) => r,
