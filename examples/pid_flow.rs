@@ -1,6 +1,7 @@
-//! The PID flow: an issuer issues an EU-style Person Identification Data credential, the
-//! wallet verifies and keeps it, a bar's verifier asks for "over 18" and nationality, and
-//! learns exactly that.
+//! The PID flow: a national PID provider issues an EU Person Identification Data credential
+//! (SD-JWT VC, `urn:eudi:pid:1`), the wallet verifies it against the provider's key and the
+//! type's metadata and keeps it, a bar's verifier asks for "over 18" and nationality — the
+//! wallet shows the user exactly what would be revealed — and the bar learns exactly that.
 //!
 //! Run with `cargo run --example pid_flow`.
 #![allow(clippy::print_stdout)]
@@ -10,136 +11,139 @@ use std::sync::Arc;
 use credkit::crypto::default_provider;
 use credkit::jose::Algorithm;
 use credkit::rand::OsRandom;
-use credkit::sd_jwt::{Credential, KeyBindingPolicy, SdJwtBuilder, StaticIssuerKeys, Verifier};
+use credkit::sd_jwt::{KeyBindingPolicy, StaticIssuerKeys};
+use credkit::sd_jwt_vc::pid::{Address, DisclosedPid, Pid, PlaceOfBirth};
+use credkit::sd_jwt_vc::type_metadata::{LocalTypeMetadata, TypeMetadataResolver};
+use credkit::sd_jwt_vc::{TrustPolicy, TypeMetadataPolicy, VcVerifier};
 use credkit::time::{Clock, SystemClock};
-use serde_json::json;
+
+/// The PID type's metadata (labels, `sd` and `mandatory` rules), bundled with the app.
+const PID_TYPE_METADATA: &str = include_str!("data/pid-type-metadata.json");
+const PID_ISSUER: &str = "https://pid-provider.example.eu";
 
 fn main() -> Result<(), credkit::Error> {
     let provider = default_provider();
     let now = SystemClock.now();
 
-    // --- Issuer (e.g. a national PID provider) --------------------------------------------
+    // --- Issuer: a national PID provider ---------------------------------------------------
     let issuer_key = provider.generate(Algorithm::Es256, &OsRandom)?;
     let issuer = provider.signer(&issuer_key)?;
 
-    // --- Wallet: its key lives in the secure element; here a software key stands in -------
+    // --- Wallet: its key lives in the secure element; a software key stands in here --------
     let holder_key = provider.generate(Algorithm::Es256, &OsRandom)?;
     let holder = provider.signer(&holder_key)?;
 
-    // PID claims after the ARF PID rulebook's SD-JWT VC encoding.
-    let claims = json!({
-        "iss": "https://pid-issuer.example.eu",
-        "vct": "urn:eudi:pid:1",
-        "iat": now - 60,
-        "exp": now + 90 * 24 * 3600,
-        "family_name": "Mustermann",
-        "given_name": "Erika",
-        "birthdate": "1984-01-26",
-        "place_of_birth": { "locality": "Berlin", "country": "DE" },
-        "nationalities": ["DE"],
-        "address": {
-            "street_address": "Heidestraße 17",
-            "locality": "Köln",
-            "postal_code": "51147",
-            "country": "DE"
-        },
-        "age_equal_or_over": { "16": true, "18": true, "21": true, "65": false },
-        "age_in_years": 42,
-        "age_birth_year": 1984,
-        "issuing_authority": "DE",
-        "issuing_country": "DE"
-    });
-    let mut builder = SdJwtBuilder::new(claims.as_object().cloned().unwrap_or_default())
-        .typ(Some("dc+sd-jwt"))
-        .holder_key(holder_key.public().clone())
-        .decoys(3);
-    for pointer in [
-        "/family_name",
-        "/given_name",
-        "/birthdate",
-        "/place_of_birth",
-        "/nationalities",
-        "/address",
-        "/address/street_address",
-        "/address/locality",
-        "/address/postal_code",
-        "/address/country",
-        "/age_equal_or_over/16",
-        "/age_equal_or_over/18",
-        "/age_equal_or_over/21",
-        "/age_equal_or_over/65",
-        "/age_in_years",
-        "/age_birth_year",
-    ] {
-        builder = builder.disclose(pointer)?;
+    // The PID rulebook's attributes, validated by the typed helper.
+    let mut pid = Pid {
+        family_name: "Mustermann".into(),
+        given_name: "Erika".into(),
+        birthdate: "1984-01-26".into(),
+        place_of_birth: PlaceOfBirth::new(Some("Berlin"), None, Some("DE")),
+        nationalities: vec!["DE".into()],
+        address: Some(Address {
+            street_address: Some("Heidestraße 17".into()),
+            locality: Some("Köln".into()),
+            postal_code: Some("51147".into()),
+            country: Some("DE".into()),
+            ..Address::default()
+        }),
+        date_of_expiry: "2036-01-25".into(),
+        issuing_authority: "DE".into(),
+        issuing_country: "DE".into(),
+        ..Pid::default()
+    };
+    for (age, over) in [("16", true), ("18", true), ("21", true), ("65", false)] {
+        pid.age_equal_or_over.insert(age.into(), over);
     }
-    let issued = builder.issue(&*issuer, &OsRandom)?.to_string();
-    println!("issuer: issued a PID of {} bytes", issued.len());
 
-    // --- Wallet: verify before accepting (RFC 9901 §7.2), then keep -------------------------
-    let trusted = Arc::new(StaticIssuerKeys::single(issuer_key.public(), provider)?);
-    let wallet_check = Verifier::builder_with_clock(trusted.clone(), Arc::new(SystemClock))
-        .expect_typ(&["dc+sd-jwt"])
+    let mut types = LocalTypeMetadata::new();
+    types.add(PID_TYPE_METADATA)?;
+    let types = Arc::new(TypeMetadataResolver::new().with_source(Arc::new(types)));
+    let pid_type = types.resolve("urn:eudi:pid:1", None)?;
+
+    // Every claim individually disclosable (PID_21), the type's sd/mandatory rules applied,
+    // technical validity of two weeks, bound to the wallet's key.
+    let issued = pid
+        .builder()?
+        .issuer(PID_ISSUER)
+        .issued_at(now)
+        .expires_at(now + 14 * 24 * 3600)
+        .holder_key(holder_key.public().clone())
+        .type_metadata(pid_type)
+        .decoys(2)
+        .issue(&*issuer, &OsRandom)?
+        .to_string();
+    println!("issuer: issued a PID (dc+sd-jwt) of {} bytes", issued.len());
+
+    // --- Wallet: verify before accepting (RFC 9901 §7.2, SD-JWT VC §2.4), then keep ---------
+    // The provider's key is pinned here; production wallets use x5c with the PID providers'
+    // trust list (X5cTrust) or the provider's JWT VC Issuer Metadata.
+    let trust = Arc::new(TrustPolicy::new().issuer(
+        PID_ISSUER,
+        Arc::new(StaticIssuerKeys::single(issuer_key.public(), provider)?),
+    ));
+    let wallet_check = VcVerifier::builder_with_clock(trust.clone(), Arc::new(SystemClock))
         .key_binding(KeyBindingPolicy::Forbidden)
+        .accept_vcts(&["urn:eudi:pid:1"])
+        .type_metadata(types.clone(), TypeMetadataPolicy::Required)
         .build()?;
-    let credential = Credential::receive(&issued, &wallet_check)?;
+    let stored = wallet_check.receive(&issued)?;
     println!(
         "wallet: verified and stored; {} claims can be disclosed one by one",
-        credential.disclosable_claims().len()
+        stored.credential.disclosable_claims().len()
     );
 
     // --- Verifier asks: over 18? nationality? -----------------------------------------------
     let nonce = "b4b2b0b3-8f2c-4b0e-9d3b";
     let audience = "https://bar.example";
-    let request = ["/age_equal_or_over/18", "/nationalities"];
-    println!("verifier {audience} asks for {request:?}");
+    let request = ["/age_equal_or_over/18", "/nationalities/0"];
+
+    // --- Wallet: the consent screen shows exactly what would be revealed --------------------
+    let preview = stored.credential.present(&request)?;
+    println!("wallet asks the user: {audience} wants to see");
+    for claim in stored.credential.disclosable_claims() {
+        if !request.contains(&claim.pointer.as_str()) {
+            continue;
+        }
+        let label = stored
+            .verified
+            .type_metadata
+            .as_ref()
+            .and_then(|tm| tm.claim_for(stored.credential.claims(), &claim.pointer))
+            .and_then(|c| c.label(&["en"]))
+            .map_or(claim.pointer.clone(), |d| d.label.clone());
+        println!("  - {label}: {}", claim.value);
+    }
 
     // --- Wallet: the user consents; present exactly that, bound to the verifier's nonce -----
-    let presentation = credential.present(&request)?.with_key_binding(
-        &*holder,
-        audience,
-        nonce,
-        SystemClock.now(),
-    )?;
+    let presentation = preview.with_key_binding(&*holder, audience, nonce, SystemClock.now())?;
 
     // --- Verifier: check everything, learn only what was disclosed --------------------------
-    let verifier = Verifier::builder_with_clock(trusted, Arc::new(SystemClock))
-        .expect_typ(&["dc+sd-jwt"])
-        .require_key_binding(audience, nonce)
-        .require_claims(&["exp"])
+    let verifier = VcVerifier::builder_with_clock(trust, Arc::new(SystemClock))
+        .key_binding(KeyBindingPolicy::Required {
+            audience: audience.into(),
+            nonce: nonce.into(),
+        })
+        .accept_vcts(&["urn:eudi:pid:1"])
         .build()?;
     let verified = verifier.verify(&presentation)?;
-    let learned: Vec<String> = verified.disclosed.clone();
-    println!("verifier learned (selectively disclosed): {learned:?}");
+    let learned = DisclosedPid::from_claims(verified.claims())?;
     println!(
-        "  over 18: {}, nationalities: {}",
-        verified
-            .claims
-            .get("age_equal_or_over")
-            .and_then(|a| a.get("18"))
-            .unwrap_or(&serde_json::Value::Null),
-        verified
-            .claims
-            .get("nationalities")
-            .unwrap_or(&serde_json::Value::Null)
+        "verifier learned: over 18 = {:?}, nationalities = {:?}, issued by {:?}",
+        learned.age_equal_or_over.get("18"),
+        learned.nationalities.unwrap_or_default(),
+        verified.issuer.as_deref().unwrap_or("-"),
     );
-    let hidden: Vec<String> = credential
+    println!(
+        "verifier did not learn: name {:?}, birthdate {:?}, address {:?}",
+        learned.family_name, learned.birthdate, learned.address
+    );
+    let hidden = stored
+        .credential
         .disclosable_claims()
         .into_iter()
-        .map(|c| c.pointer)
-        .filter(|p| !learned.contains(p))
-        .collect();
-    println!("stayed hidden in the wallet: {hidden:?}");
-    println!(
-        "always visible: iss, vct, iat, exp, cnf, issuing_authority, issuing_country; key binding: aud {} nonce {}",
-        verified
-            .key_binding
-            .as_ref()
-            .map_or("-", |k| k.audience.as_str()),
-        verified
-            .key_binding
-            .as_ref()
-            .map_or("-", |k| k.nonce.as_str()),
-    );
+        .filter(|c| !verified.sd_jwt.disclosed.contains(&c.pointer))
+        .count();
+    println!("{hidden} disclosable claims stayed in the wallet");
     Ok(())
 }

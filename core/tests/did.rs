@@ -1,4 +1,5 @@
-//! DID issuers (feature `did`): did:jwk and did:key resolved through `ssi`, key selection by
+//! DID issuers (feature `did`): did:jwk and did:key resolved through `ssi`, did:web over
+//! HTTPS (with feature `http`, against the shared 127.0.0.1 test server), key selection by
 //! `kid` among the document's assertion methods, and the mechanism rules of the trust policy.
 //! This file runs with serde_json's `arbitrary_precision` on (ssi turns it on for the build).
 #![cfg(feature = "did")]
@@ -204,5 +205,168 @@ fn key_hints_of_other_mechanisms_are_rejected() {
             "key_mechanism_mismatch",
             "{name}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// did:web over HTTPS (the shared 127.0.0.1 test server)
+// ---------------------------------------------------------------------------------------
+
+#[cfg(feature = "http")]
+#[path = "common/tls.rs"]
+mod tls;
+
+#[cfg(feature = "http")]
+mod web {
+    use super::*;
+    use credkit::http::{FetchPolicy, Fetcher, UreqClient};
+    use credkit::sd_jwt_vc::VcVerifier;
+
+    use crate::tls::{Reply, Server};
+
+    /// `did:web:127.0.0.1%3A<port>` plus `:`-separated path segments.
+    fn did_web(port: u16, path: &[&str]) -> String {
+        let mut did = format!("did:web:127.0.0.1%3A{port}");
+        for p in path {
+            did.push(':');
+            did.push_str(p);
+        }
+        did
+    }
+
+    /// A DID document with one JsonWebKey2020 method `#k1`, the only assertion method.
+    fn did_document(id: &str, controller: &str, jwk: &Map<String, Value>) -> Value {
+        json!({
+            "@context": ["https://www.w3.org/ns/did/v1"],
+            "id": id,
+            "verificationMethod": [{
+                "id": format!("{controller}#k1"),
+                "type": "JsonWebKey2020",
+                "controller": controller,
+                "publicKeyJwk": jwk,
+            }],
+            "assertionMethod": [format!("{controller}#k1")],
+        })
+    }
+
+    /// Serves `/.well-known/did.json` (the document of `did:web:127.0.0.1%3A<port>`) and
+    /// `/wrong/did.json`, whose document claims to be the root DID instead of
+    /// `did:web:127.0.0.1%3A<port>:wrong`.
+    fn did_server(jwk: Map<String, Value>) -> Server {
+        Server::start(move |path, port| {
+            let did = did_web(port, &[]);
+            match path {
+                "/.well-known/did.json" => Reply::json(&did_document(&did, &did, &jwk)),
+                "/wrong/did.json" => Reply::json(&did_document(&did, &did, &jwk)),
+                _ => Reply::status(404),
+            }
+        })
+    }
+
+    fn web_verifier(fetcher: Fetcher) -> VcVerifier {
+        VcVerifier::builder_with_clock(
+            Arc::new(
+                TrustPolicy::new()
+                    .issuer_prefix("did:", Arc::new(DidTrust::new().web_fetcher(fetcher))),
+            ),
+            Arc::new(FixedClock(NOW)),
+        )
+        .key_binding(danger::key_binding_optional())
+        .build()
+        .unwrap()
+    }
+
+    fn open_fetcher(server: &Server) -> Fetcher {
+        Fetcher::with_policy(
+            Arc::new(UreqClient::with_root_certificates(std::slice::from_ref(
+                &server.ca_der,
+            ))),
+            credkit::http::danger::allow_internal_addresses(FetchPolicy::default()),
+        )
+    }
+
+    #[test]
+    fn did_web_issuer() {
+        let (_, signer) = key(Algorithm::Es256);
+        let server = did_server(signer.public_jwk().minimal_json());
+        let did = did_web(server.port, &[]);
+        assert_eq!(
+            DidTrust::web_url(&did).unwrap(),
+            server.url("/.well-known/did.json")
+        );
+        let v = web_verifier(open_fetcher(&server));
+        // kid as an absolute DID URL, as a fragment, and absent (one assertion method).
+        for kid in [Some(format!("{did}#k1")), Some("#k1".to_owned()), None] {
+            let vc = issue(&*signer, &did, kid.as_deref());
+            let verified = v.verify(&vc).unwrap_or_else(|e| panic!("{kid:?}: {e}"));
+            assert_eq!(
+                verified.binding,
+                IssuerBinding::Did {
+                    verification_method: format!("{did}#k1")
+                }
+            );
+            assert_eq!(verified.issuer.as_deref(), Some(did.as_str()));
+            assert_eq!(verified.claims()["family_name"], "Mustermann");
+        }
+        assert_eq!(server.hits("/.well-known/did.json"), 3);
+        // A kid that is not an assertion method of the document.
+        let vc = issue(&*signer, &did, Some(&format!("{did}#k2")));
+        assert_eq!(v.verify(&vc).unwrap_err().code(), "unknown_key");
+        // Another key's signature under the same DID.
+        let (_, other) = key(Algorithm::Es256);
+        let forged = issue(&*other, &did, Some(&format!("{did}#k1")));
+        assert_eq!(v.verify(&forged).unwrap_err().code(), "invalid_signature");
+    }
+
+    #[test]
+    fn did_web_document_for_another_did_is_rejected() {
+        let (_, signer) = key(Algorithm::Es256);
+        let server = did_server(signer.public_jwk().minimal_json());
+        let did = did_web(server.port, &["wrong"]);
+        assert_eq!(
+            DidTrust::web_url(&did).unwrap(),
+            server.url("/wrong/did.json")
+        );
+        let v = web_verifier(open_fetcher(&server));
+        for kid in [Some(format!("{did}#k1")), None] {
+            let vc = issue(&*signer, &did, kid.as_deref());
+            assert_eq!(
+                v.verify(&vc).unwrap_err().code(),
+                "did_resolution_failed",
+                "{kid:?}"
+            );
+        }
+        assert_eq!(server.hits("/wrong/did.json"), 2);
+        // A DID whose document is not there.
+        let vc = issue(&*signer, &did_web(server.port, &["missing"]), None);
+        assert_eq!(v.verify(&vc).unwrap_err().code(), "http_status");
+    }
+
+    #[test]
+    fn did_web_goes_through_the_fetch_policy() {
+        let (_, signer) = key(Algorithm::Es256);
+        let server = did_server(signer.public_jwk().minimal_json());
+        let did = did_web(server.port, &[]);
+        let vc = issue(&*signer, &did, None);
+        // The default policy forbids loopback addresses: nothing is requested.
+        let strict = Fetcher::new(Arc::new(UreqClient::with_root_certificates(
+            std::slice::from_ref(&server.ca_der),
+        )));
+        assert_eq!(
+            web_verifier(strict).verify(&vc).unwrap_err().code(),
+            "url_forbidden"
+        );
+        // A client that does not trust the server's CA.
+        let webpki = Fetcher::with_policy(
+            Arc::new(UreqClient::new()),
+            credkit::http::danger::allow_internal_addresses(FetchPolicy::default()),
+        );
+        assert_eq!(
+            web_verifier(webpki).verify(&vc).unwrap_err().code(),
+            "fetch_failed"
+        );
+        assert_eq!(server.requests(), 0);
+        web_verifier(open_fetcher(&server)).verify(&vc).unwrap();
+        assert_eq!(server.requests(), 1);
     }
 }
