@@ -122,6 +122,8 @@ pub struct HttpResponse {
     pub location: Option<String>,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The `Cache-Control` header, if any.
+    pub cache_control: Option<String>,
     /// The body: at most `max_bytes + 1` bytes were read, so that the fetcher can tell a body
     /// at the limit from one over it.
     pub body: Vec<u8>,
@@ -135,6 +137,7 @@ impl HttpResponse {
             status,
             location: None,
             content_type: None,
+            cache_control: None,
             body,
         }
     }
@@ -143,6 +146,13 @@ impl HttpResponse {
     #[must_use]
     pub fn with_location(mut self, location: impl Into<String>) -> Self {
         self.location = Some(location.into());
+        self
+    }
+
+    /// With a `Cache-Control` header.
+    #[must_use]
+    pub fn with_cache_control(mut self, cache_control: impl Into<String>) -> Self {
+        self.cache_control = Some(cache_control.into());
         self
     }
 
@@ -160,6 +170,7 @@ impl fmt::Debug for HttpResponse {
             .field("status", &self.status)
             .field("location", &self.location)
             .field("content_type", &self.content_type)
+            .field("cache_control", &self.cache_control)
             .field("body_len", &self.body.len())
             .finish()
     }
@@ -354,6 +365,22 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only 100::/64
 }
 
+/// The reuse time a `Cache-Control` value grants (RFC 9111 §5.2.2): 0 for `no-store` and
+/// `no-cache`, else `max-age` (0 when malformed); `None` without either.
+fn max_age(cache_control: &str) -> Option<u64> {
+    let mut age = None;
+    for directive in cache_control.split(',') {
+        let d = directive.trim().to_ascii_lowercase();
+        if d == "no-store" || d == "no-cache" {
+            return Some(0);
+        }
+        if let Some(v) = d.strip_prefix("max-age=") {
+            age = v.trim_matches('"').parse::<u64>().ok().or(Some(0));
+        }
+    }
+    age
+}
+
 /// A document retrieved under the rules of this module.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -362,6 +389,9 @@ pub struct Fetched {
     pub url: HttpsUrl,
     /// The `Content-Type` of the final response.
     pub content_type: Option<String>,
+    /// How long the response may be reused (RFC 9111 §5.2.2): `max-age`, or 0 for
+    /// `no-store` / `no-cache`; `None` when the server said nothing.
+    pub max_age: Option<u64>,
     /// The body, exactly as received.
     pub body: Vec<u8>,
 }
@@ -371,6 +401,7 @@ impl fmt::Debug for Fetched {
         f.debug_struct("Fetched")
             .field("url", &self.url)
             .field("content_type", &self.content_type)
+            .field("max_age", &self.max_age)
             .field("body_len", &self.body.len())
             .finish()
     }
@@ -420,6 +451,7 @@ impl Fetcher {
                     return Ok(Fetched {
                         url: current,
                         content_type: response.content_type,
+                        max_age: response.cache_control.as_deref().and_then(max_age),
                         body: response.body,
                     });
                 }
@@ -503,6 +535,16 @@ mod tests {
         }
         let open = danger::allow_internal_addresses(FetchPolicy::default());
         assert!(HttpsUrl::parse("https://127.0.0.1:8443/x", &open).is_ok());
+    }
+
+    #[test]
+    fn cache_control() {
+        assert_eq!(max_age("max-age=300"), Some(300));
+        assert_eq!(max_age("public, max-age=60"), Some(60));
+        assert_eq!(max_age("max-age=60, no-store"), Some(0));
+        assert_eq!(max_age("no-cache"), Some(0));
+        assert_eq!(max_age("max-age=abc"), Some(0));
+        assert_eq!(max_age("public"), None);
     }
 
     #[test]

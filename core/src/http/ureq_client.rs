@@ -128,6 +128,7 @@ impl HttpClient for UreqClient {
         };
         let location = header(http::header::LOCATION);
         let content_type = header(http::header::CONTENT_TYPE);
+        let cache_control = header(http::header::CACHE_CONTROL);
         let status = response.status().as_u16();
         if status != 200 {
             // The body of anything but a success is never used (draft §3).
@@ -147,6 +148,7 @@ impl HttpClient for UreqClient {
             })?;
         let mut r = HttpResponse::new(status, body);
         r.content_type = content_type;
+        r.cache_control = cache_control;
         Ok(r)
     }
 }

@@ -281,9 +281,14 @@ pub fn issuer_metadata_url(iss: &str) -> Result<String> {
 
 #[derive(Debug)]
 struct CachedKeys {
+    fetched: i64,
     until: i64,
     keys: Vec<Arc<dyn VerifyingKey>>,
 }
+
+/// Least time between two retrievals of one issuer's metadata forced by an unknown `kid`
+/// (key rotation), so that tokens with made-up `kid`s cannot make a verifier fetch at will.
+const MIN_REFRESH: i64 = 60;
 
 /// Keys from JWT VC Issuer Metadata (draft §4), for issuers whose `iss` is an `https` URL.
 ///
@@ -423,14 +428,18 @@ impl IssuerMetadataTrust {
         Ok(out)
     }
 
-    fn keys_for(&self, iss: &str) -> Result<Vec<Arc<dyn VerifyingKey>>> {
+    /// The issuer's keys, from the cache when fresh; `refresh` asks for a new retrieval when
+    /// the cached keys are older than [`MIN_REFRESH`] seconds. Returns whether the keys came
+    /// from the cache.
+    fn keys_for(&self, iss: &str, refresh: bool) -> Result<(Vec<Arc<dyn VerifyingKey>>, bool)> {
         let now = self.clock.now();
         if self.ttl > 0
             && let Ok(cache) = self.cache.lock()
             && let Some(c) = cache.get(iss)
             && c.until > now
+            && !(refresh && now.saturating_sub(c.fetched) >= MIN_REFRESH)
         {
-            return Ok(c.keys.clone());
+            return Ok((c.keys.clone(), true));
         }
         let keys = self.fetch_keys(iss)?;
         if self.ttl > 0
@@ -442,13 +451,14 @@ impl IssuerMetadataTrust {
                 cache.insert(
                     iss.to_owned(),
                     CachedKeys {
+                        fetched: now,
                         until: now.saturating_add(self.ttl),
                         keys: keys.clone(),
                     },
                 );
             }
         }
-        Ok(keys)
+        Ok((keys, false))
     }
 }
 
@@ -458,9 +468,14 @@ impl IssuerTrust for IssuerMetadataTrust {
         let iss = iss(claims)?.ok_or_else(|| {
             TrustError::UntrustedIssuer("issuer metadata needs an iss claim".into())
         })?;
-        let keys = self.keys_for(iss)?;
+        let (keys, cached) = self.keys_for(iss, false)?;
+        let selected = match select_by_kid_or_alg(&keys, jws) {
+            // A kid the cached set does not know: the issuer may have rotated its keys.
+            Err(_) if cached => select_by_kid_or_alg(&self.keys_for(iss, true)?.0, jws)?,
+            other => other?,
+        };
         Ok(TrustedIssuerKeys {
-            keys: select_by_kid_or_alg(&keys, jws)?,
+            keys: selected,
             binding: IssuerBinding::Metadata {
                 issuer: iss.to_owned(),
             },

@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
@@ -22,6 +22,7 @@ use crate::crypto::HashAlg;
 use crate::error::{Result, TypeMetadataError};
 use crate::http::Fetcher;
 use crate::sd_jwt_vc::claim_path::ClaimPath;
+use crate::time::{Clock, SystemClock};
 
 /// Longest `extends` chain followed by default (the type itself counts as one).
 pub const DEFAULT_MAX_EXTENDS_DEPTH: usize = 8;
@@ -329,6 +330,17 @@ pub fn check_integrity(integrity: &str, bytes: &[u8], what: &str) -> Result<()> 
     }
 }
 
+/// A retrieved Type Metadata document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetrievedDocument {
+    /// The octets exactly as received.
+    pub bytes: Vec<u8>,
+    /// How long the document may be reused in seconds (HTTP `Cache-Control`); `None` when
+    /// unknown, which allows no reuse unless an `#integrity` pins the document (§5.3.4).
+    pub max_age: Option<u64>,
+}
+
 /// Where Type Metadata documents come from (§5.3): a URL in `vct`, a registry, a local
 /// cache. A source returns the document's octets exactly as received, so that integrity is
 /// checked over them.
@@ -338,6 +350,18 @@ pub trait TypeMetadataSource: Send + Sync + fmt::Debug {
     /// # Errors
     /// Retrieval failures (the resolver does not try further sources after an error).
     fn retrieve(&self, vct: &str) -> Result<Option<Vec<u8>>>;
+
+    /// As [`TypeMetadataSource::retrieve`], with how long the document may be reused.
+    /// Sources that know (HTTP) override it.
+    ///
+    /// # Errors
+    /// As [`TypeMetadataSource::retrieve`].
+    fn retrieve_document(&self, vct: &str) -> Result<Option<RetrievedDocument>> {
+        Ok(self.retrieve(vct)?.map(|bytes| RetrievedDocument {
+            bytes,
+            max_age: None,
+        }))
+    }
 }
 
 /// Documents known in advance (a wallet's bundled types, a registry snapshot, tests).
@@ -388,11 +412,18 @@ impl HttpTypeMetadata {
 
 impl TypeMetadataSource for HttpTypeMetadata {
     fn retrieve(&self, vct: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.retrieve_document(vct)?.map(|d| d.bytes))
+    }
+
+    fn retrieve_document(&self, vct: &str) -> Result<Option<RetrievedDocument>> {
         if !vct.starts_with("https://") {
             return Ok(None);
         }
         match self.fetcher.get(vct) {
-            Ok(doc) => Ok(Some(doc.body)),
+            Ok(doc) => Ok(Some(RetrievedDocument {
+                bytes: doc.body,
+                max_age: doc.max_age,
+            })),
             // The type publishes no document there: metadata is unavailable, not broken.
             Err(crate::Error::Fetch(crate::error::FetchError::Status(404 | 410))) => Ok(None),
             Err(e) => Err(e),
@@ -597,11 +628,28 @@ fn pick<'a, T>(items: &'a [T], locales: &[&str], locale: impl Fn(&T) -> &String)
     items.first()
 }
 
+/// Most resolved types kept by a resolver's cache.
+const CACHE_ENTRIES: usize = 256;
+
+type CacheKey = (String, Option<String>);
+
+#[derive(Debug)]
+struct Cached {
+    until: i64,
+    value: ResolvedTypeMetadata,
+}
+
 /// Retrieves and processes Type Metadata from its sources, tried in order.
+///
+/// Resolved types are cached: a chain whose every document is pinned by an `#integrity`
+/// value is reused indefinitely (§5.3.4); otherwise for the shortest `Cache-Control`
+/// `max-age` among the retrieved documents, and not at all when a document carries none.
 #[derive(Debug, Clone)]
 pub struct TypeMetadataResolver {
     sources: Vec<Arc<dyn TypeMetadataSource>>,
     max_depth: usize,
+    clock: Arc<dyn Clock>,
+    cache: Arc<Mutex<HashMap<CacheKey, Cached>>>,
 }
 
 impl Default for TypeMetadataResolver {
@@ -617,7 +665,16 @@ impl TypeMetadataResolver {
         Self {
             sources: Vec::new(),
             max_depth: DEFAULT_MAX_EXTENDS_DEPTH,
+            clock: Arc::new(SystemClock),
+            cache: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Uses `clock` for cache lifetimes.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Adds a source, tried after the ones already added.
@@ -634,10 +691,10 @@ impl TypeMetadataResolver {
         self
     }
 
-    fn retrieve(&self, vct: &str) -> Result<Vec<u8>> {
+    fn retrieve(&self, vct: &str) -> Result<RetrievedDocument> {
         for s in &self.sources {
-            if let Some(bytes) = s.retrieve(vct)? {
-                return Ok(bytes);
+            if let Some(doc) = s.retrieve_document(vct)? {
+                return Ok(doc);
             }
         }
         Err(TypeMetadataError::Unavailable(format!("no type metadata for {vct:?}")).into())
@@ -652,6 +709,39 @@ impl TypeMetadataResolver {
     /// `type_metadata_vct_mismatch`, `extends_cycle`, `extends_too_deep`,
     /// `claim_metadata_relaxed`, `type_metadata_invalid`, and retrieval errors.
     pub fn resolve(&self, vct: &str, integrity: Option<&str>) -> Result<ResolvedTypeMetadata> {
+        let now = self.clock.now();
+        let key = (vct.to_owned(), integrity.map(str::to_owned));
+        if let Ok(cache) = self.cache.lock()
+            && let Some(c) = cache.get(&key)
+            && c.until > now
+        {
+            return Ok(c.value.clone());
+        }
+        let (resolved, until) = self.resolve_uncached(vct, integrity, now)?;
+        if until > now
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            cache.retain(|_, c| c.until > now);
+            if cache.len() < CACHE_ENTRIES {
+                cache.insert(
+                    key,
+                    Cached {
+                        until,
+                        value: resolved.clone(),
+                    },
+                );
+            }
+        }
+        Ok(resolved)
+    }
+
+    fn resolve_uncached(
+        &self,
+        vct: &str,
+        integrity: Option<&str>,
+        now: i64,
+    ) -> Result<(ResolvedTypeMetadata, i64)> {
+        let mut until = i64::MAX;
         let mut docs: Vec<TypeMetadata> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut next = Some((vct.to_owned(), integrity.map(str::to_owned)));
@@ -662,11 +752,16 @@ impl TypeMetadataResolver {
             if docs.len() >= self.max_depth {
                 return Err(TypeMetadataError::ExtendsTooDeep(self.max_depth).into());
             }
-            let bytes = self.retrieve(&want)?;
+            let retrieved = self.retrieve(&want)?;
             if let Some(i) = &integrity {
-                check_integrity(i, &bytes, &want)?;
+                check_integrity(i, &retrieved.bytes, &want)?;
+            } else {
+                let age = retrieved
+                    .max_age
+                    .map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX));
+                until = until.min(now.saturating_add(age));
             }
-            let doc = TypeMetadata::parse(&bytes)?;
+            let doc = TypeMetadata::parse(&retrieved.bytes)?;
             if doc.vct != want {
                 return Err(TypeMetadataError::VctMismatch {
                     expected: want,
@@ -689,6 +784,6 @@ impl TypeMetadataResolver {
         for child in docs {
             resolved = ResolvedTypeMetadata::merge(resolved, child)?;
         }
-        Ok(resolved)
+        Ok((resolved, until))
     }
 }
