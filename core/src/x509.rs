@@ -192,6 +192,10 @@ pub struct ValidatedChain {
     pub uris: Vec<String>,
     /// The certificates as received, leaf first.
     pub certificates: Vec<Vec<u8>>,
+    /// Start of the time every certificate of `certificates` is valid (Unix seconds).
+    pub valid_from: i64,
+    /// End of the time every certificate of `certificates` is valid (Unix seconds).
+    pub valid_until: i64,
 }
 
 impl fmt::Debug for ValidatedChain {
@@ -267,13 +271,33 @@ pub fn validate_chain(
     let tbs = cert.tbs_certificate();
     let subject = tbs.subject().to_string();
     let leaf_key = spki_to_jwk(tbs.subject_public_key_info())?;
+    let (valid_from, valid_until) = validity_window(chain)?;
     Ok(ValidatedChain {
         leaf_key,
         subject,
         dns_names,
         uris,
         certificates: chain.to_vec(),
+        valid_from,
+        valid_until,
     })
+}
+
+/// The intersection of the validity periods of `chain`.
+fn validity_window(chain: &[Vec<u8>]) -> Result<(i64, i64)> {
+    let mut from = i64::MIN;
+    let mut until = i64::MAX;
+    for der in chain {
+        let cert = x509_cert::Certificate::from_der(der)
+            .map_err(|e| CertificateError::Invalid(format!("certificate: {e}")))?;
+        let v = cert.tbs_certificate().validity();
+        let secs = |t: &x509_cert::time::Time| {
+            i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+        };
+        from = from.max(secs(&v.not_before));
+        until = until.min(secs(&v.not_after));
+    }
+    Ok((from, until))
 }
 
 /// What a (not validated) leaf certificate says: its key, subject and subjectAltNames. For
@@ -287,12 +311,15 @@ pub fn leaf_info(der: &[u8]) -> Result<ValidatedChain> {
     let cert = x509_cert::Certificate::from_der(der)
         .map_err(|e| CertificateError::Invalid(format!("leaf: {e}")))?;
     let tbs = cert.tbs_certificate();
+    let (valid_from, valid_until) = validity_window(std::slice::from_ref(&der.to_vec()))?;
     Ok(ValidatedChain {
         leaf_key: spki_to_jwk(tbs.subject_public_key_info())?,
         subject: tbs.subject().to_string(),
         dns_names: ee.valid_dns_names().map(str::to_owned).collect(),
         uris: ee.valid_uri_names().map(str::to_owned).collect(),
         certificates: vec![der.to_vec()],
+        valid_from,
+        valid_until,
     })
 }
 

@@ -1508,3 +1508,52 @@ fn ed25519_chain() {
     let token = craft_x5c_signed(&pki, &*other.signer());
     assert_eq!(code(verify(pki.trust(), &token)), "invalid_signature");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The validated-chain cache never outlives a certificate.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct MovingClock(std::sync::atomic::AtomicI64);
+
+impl credkit::time::Clock for MovingClock {
+    fn now(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn cached_chain_validation_respects_validity() {
+    use std::sync::atomic::Ordering;
+    let mut p = leaf_params();
+    p.not_after = rcgen::date_time_ymd(2026, 6, 1);
+    let pki = pki_with_leaf(&p);
+    let token = issue(&pki, Some(ISS));
+    let clock = Arc::new(MovingClock(std::sync::atomic::AtomicI64::new(NOW)));
+    let trust = X5cTrust::new(anchors(&[&pki.root.der])).clock(clock.clone());
+    let v = VcVerifier::builder_with_clock(Arc::new(trust), clock.clone())
+        .key_binding(danger::key_binding_optional())
+        .sd_jwt(|b| b.leeway(0))
+        .build()
+        .unwrap();
+    // Validated, then served from the cache.
+    v.verify(&token).unwrap();
+    v.verify(&token).unwrap();
+    // 2026-06-01T00:00:00Z is the leaf's notAfter: still valid at that second, not after.
+    clock.0.store(1_780_272_000, Ordering::SeqCst);
+    v.verify(&token).unwrap();
+    clock.0.store(1_780_272_001, Ordering::SeqCst);
+    assert_eq!(code(v.verify(&token)), "certificate_expired");
+    // And before the chain's notBefore (2024-01-01 for the CAs) the cache does not answer.
+    clock.0.store(1_600_000_000, Ordering::SeqCst);
+    assert_eq!(code(v.verify(&token)), "certificate_not_yet_valid");
+    // A different chain for the same key is validated on its own.
+    clock.0.store(NOW, Ordering::SeqCst);
+    let other_root = pki_with_leaf(&leaf_params());
+    let forged = craft_x5c(
+        &pki,
+        Some(ISS),
+        x5c_value(&[&pki.leaf.der, &other_root.int.der]),
+    );
+    assert_eq!(code(v.verify(&forged)), "untrusted_chain");
+}

@@ -140,7 +140,14 @@ pub struct X5cTrust {
     policy: ChainPolicy,
     clock: Arc<dyn Clock>,
     provider: &'static dyn CryptoProvider,
+    /// Chains already validated, by SHA-256 of their certificates, reused while the clock is
+    /// inside every certificate's validity (a busy verifier sees the same few issuer chains;
+    /// each validation costs one signature check per certificate).
+    validated: Arc<Mutex<HashMap<Vec<u8>, ValidatedChain>>>,
 }
+
+/// Most validated chains an [`X5cTrust`] keeps.
+const CHAIN_CACHE_ENTRIES: usize = 256;
 
 impl X5cTrust {
     /// Chains must lead to one of `anchors`; validity is checked against the system clock.
@@ -151,6 +158,7 @@ impl X5cTrust {
             policy: ChainPolicy::default(),
             clock: Arc::new(SystemClock),
             provider: default_provider(),
+            validated: Arc::default(),
         }
     }
 
@@ -158,6 +166,7 @@ impl X5cTrust {
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self.validated = Arc::default();
         self
     }
 
@@ -165,6 +174,7 @@ impl X5cTrust {
     #[must_use]
     pub fn required_eku(mut self, oid: impl Into<String>) -> Self {
         self.policy.required_eku = Some(oid.into());
+        self.validated = Arc::default();
         self
     }
 
@@ -172,7 +182,35 @@ impl X5cTrust {
     #[must_use]
     pub fn provider(mut self, provider: &'static dyn CryptoProvider) -> Self {
         self.provider = provider;
+        self.validated = Arc::default();
         self
+    }
+
+    /// Validates `chain`, or reuses an earlier validation of the same certificates while
+    /// `now` is inside all their validity periods.
+    fn validate(&self, chain: &[Vec<u8>]) -> Result<ValidatedChain> {
+        let now = self.clock.now();
+        let mut key = Vec::with_capacity(chain.iter().map(|c| c.len() + 4).sum());
+        for c in chain {
+            key.extend_from_slice(&u32::try_from(c.len()).unwrap_or(u32::MAX).to_be_bytes());
+            key.extend_from_slice(c);
+        }
+        let key = HashAlg::Sha256.digest(&key);
+        if let Ok(cache) = self.validated.lock()
+            && let Some(v) = cache.get(&key)
+            && v.valid_from <= now
+            && now <= v.valid_until
+        {
+            return Ok(v.clone());
+        }
+        let v = validate_chain(chain, &self.anchors, now, &self.policy, self.provider)?;
+        if let Ok(mut cache) = self.validated.lock() {
+            cache.retain(|_, c| now <= c.valid_until);
+            if cache.len() < CHAIN_CACHE_ENTRIES {
+                cache.insert(key, v.clone());
+            }
+        }
+        Ok(v)
     }
 }
 
@@ -230,13 +268,7 @@ impl IssuerTrust for X5cTrust {
                 .into());
             }
         }
-        let validated = validate_chain(
-            &chain,
-            &self.anchors,
-            self.clock.now(),
-            &self.policy,
-            self.provider,
-        )?;
+        let validated = self.validate(&chain)?;
         if let Some(iss) = iss(claims)?
             && !iss_matches_leaf(iss, &validated)
         {
