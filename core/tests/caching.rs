@@ -35,10 +35,13 @@ impl Clock for MovingClock {
     }
 }
 
+/// Body and `Cache-Control` per URL.
+type Routes = HashMap<String, (Vec<u8>, Option<String>)>;
+
 /// Serves fixed responses per URL and counts requests.
 #[derive(Debug, Default)]
 struct Canned {
-    routes: Mutex<HashMap<String, (Vec<u8>, Option<String>)>>,
+    routes: Mutex<Routes>,
     hits: AtomicUsize,
 }
 
