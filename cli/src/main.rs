@@ -417,9 +417,22 @@ fn is_vc_mode(a: &VerifyArgs) -> bool {
         || !a.type_metadata.is_empty()
 }
 
+/// Whether the token says it is an SD-JWT VC (`dc+sd-jwt`, or the legacy `vc+sd-jwt`).
+fn claims_to_be_vc(input: &str) -> bool {
+    SdJwt::parse(input, &Limits::default()).is_ok_and(|t| {
+        t.issuer_jwt().typ().is_some_and(|typ| {
+            let typ = typ.to_ascii_lowercase();
+            let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+            typ == "dc+sd-jwt" || typ == "vc+sd-jwt"
+        })
+    })
+}
+
 fn verify(a: &VerifyArgs) -> CliResult<String> {
-    if is_vc_mode(a) {
-        return verify_vc(a);
+    let input = read_stdin()?;
+    // An SD-JWT VC is always held to the SD-JWT VC rules, whatever the flags.
+    if is_vc_mode(a) || claims_to_be_vc(&input) {
+        return verify_vc(a, &input);
     }
     let Some(issuer_key) = &a.issuer_key else {
         return Err(Failure::Usage("--issuer-key is required".into()));
@@ -428,7 +441,6 @@ fn verify(a: &VerifyArgs) -> CliResult<String> {
     let verifier = Verifier::builder_with_clock(Arc::new(keys), clock(a.now))
         .key_binding(kb_policy(a)?)
         .build()?;
-    let input = read_stdin()?;
     let verified = verifier.verify(&input)?;
     Ok(pretty(&Value::Object(verified.claims)))
 }
@@ -448,7 +460,7 @@ fn fetcher(a: &VerifyArgs) -> CliResult<Fetcher> {
     Ok(Fetcher::with_policy(client, policy))
 }
 
-fn verify_vc(a: &VerifyArgs) -> CliResult<String> {
+fn verify_vc(a: &VerifyArgs, input: &str) -> CliResult<String> {
     let clock = clock(a.now);
     let fetcher = fetcher(a)?;
     let chosen = usize::from(a.issuer_key.is_some())
@@ -510,7 +522,7 @@ fn verify_vc(a: &VerifyArgs) -> CliResult<String> {
         };
         b = b.type_metadata(Arc::new(resolver), policy);
     }
-    let verified = b.build()?.verify(&read_stdin()?)?;
+    let verified = b.build()?.verify(input)?;
     if !a.display {
         return Ok(pretty(&Value::Object(verified.claims().clone())));
     }

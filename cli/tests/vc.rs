@@ -1014,3 +1014,68 @@ fn legacy_typ_is_accepted_only_on_request() {
     let v = ok_json(&["verify", "--issuer-key", &key_pub], &plain);
     assert_eq!(v["vct"], "urn:example:legacy:1");
 }
+
+#[test]
+fn a_token_that_says_dc_sd_jwt_gets_the_vc_rules_without_flags() {
+    let d = Dir::new("autovc");
+    let (key, key_pub) = keypair(&d, "issuer");
+    let claims = d.write(
+        "claims.json",
+        r#"{"iss":"https://issuer.example","vct":"urn:example:auto:1","given_name":"Erika"}"#,
+    );
+    // The plain SD-JWT path lets vct become disclosable; the verifier still says no.
+    let bad = ok(
+        &[
+            "issue",
+            "--key",
+            &key,
+            "--claims",
+            &claims,
+            "--typ",
+            "dc+sd-jwt",
+            "--sd",
+            "/vct",
+        ],
+        "",
+    );
+    rejected(
+        &["verify", "--issuer-key", &key_pub],
+        &bad,
+        "claim_selectively_disclosed",
+    );
+    // A legacy typ is refused unless asked for, also without other flags.
+    let legacy = ok(
+        &[
+            "issue",
+            "--key",
+            &key,
+            "--claims",
+            &claims,
+            "--typ",
+            "vc+sd-jwt",
+        ],
+        "",
+    );
+    rejected(
+        &["verify", "--issuer-key", &key_pub],
+        &legacy,
+        "typ_mismatch",
+    );
+    // A well-formed one verifies.
+    let good = ok(
+        &[
+            "issue",
+            "--key",
+            &key,
+            "--claims",
+            &claims,
+            "--typ",
+            "dc+sd-jwt",
+            "--sd",
+            "/given_name",
+        ],
+        "",
+    );
+    let v = ok_json(&["verify", "--issuer-key", &key_pub], &good);
+    assert_eq!(v["vct"], "urn:example:auto:1");
+}
