@@ -61,6 +61,9 @@ pub enum Error {
     /// SD-JWT VC Type Metadata that is invalid, or a credential that violates it.
     #[error(transparent)]
     TypeMetadata(#[from] TypeMetadataError),
+    /// A Token Status List problem, or a credential whose status is not VALID.
+    #[error(transparent)]
+    Status(#[from] StatusError),
 }
 
 impl Error {
@@ -84,6 +87,7 @@ impl Error {
             Self::Certificate(e) => e.code(),
             Self::Fetch(e) => e.code(),
             Self::TypeMetadata(e) => e.code(),
+            Self::Status(e) => e.code(),
         }
     }
 }
@@ -669,6 +673,60 @@ codes!(TypeMetadataError {
     Unavailable(..) => "type_metadata_unavailable",
     Relaxed(..) => "claim_metadata_relaxed",
     Violation(..) => "claim_metadata_violation",
+});
+
+/// Token Status List problems (draft-ietf-oauth-status-list-20).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatusError {
+    /// A malformed status list: `bits`, `lst`, ZLIB data, CBOR shape (§4).
+    #[error("status_list_invalid: {0}")]
+    Invalid(String),
+    /// The decompressed list exceeds the limit (a zlib bomb, ATTACKS SL-04).
+    #[error("status_list_too_large: more than {0} bytes decompressed")]
+    TooLarge(usize),
+    /// The referenced index is not in the list (§8.3 step 6).
+    #[error("status_index_out_of_range: index {idx} is not below the list's {capacity} entries")]
+    IndexOutOfRange {
+        /// The referenced index.
+        idx: u64,
+        /// How many entries the list holds.
+        capacity: u64,
+    },
+    /// The `status` / `status_list` reference of a credential is malformed (§6.2).
+    #[error("status_reference_invalid: {0}")]
+    Reference(String),
+    /// A Status List Token that is malformed or misses required claims (§5).
+    #[error("status_list_token_invalid: {0}")]
+    TokenInvalid(String),
+    /// The Status List Token's `sub` is not the referenced `uri` (§8.3 step 4.a).
+    #[error("status_list_sub_mismatch: the token's sub is not the referenced uri")]
+    SubMismatch,
+    /// The Status List Token has expired (§8.3 step 4.c) or is older than allowed.
+    #[error("status_list_expired: {0}")]
+    Expired(String),
+    /// The credential's status is INVALID (revoked).
+    #[error("credential_revoked: the credential's status is INVALID")]
+    Revoked,
+    /// The credential's status is SUSPENDED.
+    #[error("credential_suspended: the credential's status is SUSPENDED")]
+    Suspended,
+    /// The credential's status is an application-specific or reserved value.
+    #[error("credential_status_unknown: the credential's status is 0x{0:02X}")]
+    Unknown(u8),
+}
+
+codes!(StatusError {
+    Invalid(..) => "status_list_invalid",
+    TooLarge(..) => "status_list_too_large",
+    IndexOutOfRange { .. } => "status_index_out_of_range",
+    Reference(..) => "status_reference_invalid",
+    TokenInvalid(..) => "status_list_token_invalid",
+    SubMismatch => "status_list_sub_mismatch",
+    Expired(..) => "status_list_expired",
+    Revoked => "credential_revoked",
+    Suspended => "credential_suspended",
+    Unknown(..) => "credential_status_unknown",
 });
 
 /// A small helper for `Debug` output of secret-bearing types.

@@ -10,6 +10,7 @@ pub mod json;
 pub mod rand;
 pub mod sd_jwt;
 pub mod sd_jwt_vc;
+pub mod status_list;
 pub mod time;
 pub mod x509;
 

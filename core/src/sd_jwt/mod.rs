@@ -18,7 +18,7 @@ mod issuer;
 mod limits;
 pub mod pointer;
 mod process;
-mod verifier;
+pub(crate) mod verifier;
 
 pub use disclosure::Disclosure;
 pub use format::{SdJwt, Serialization};

@@ -1,0 +1,238 @@
+//! Checking a credential's status (draft-ietf-oauth-status-list-20 §8): the verifier's and the
+//! wallet's side.
+//!
+//! Only a credential that already verified is checked ([`StatusChecker::check`] takes a
+//! [`VerifiedVc`]), so an invalid credential never causes a fetch (§8.3, ATTACKS SL-13). The
+//! Status List Token is retrieved with the [`Fetcher`] (HTTPS, SSRF guard, bounds), verified
+//! with the same [`IssuerTrust`] as credentials, and cached per `uri` until its `exp` or
+//! `ttl` (clamped to a configured window, SL-09), whichever comes first — a verifier checking
+//! thousands of credentials fetches each list once, and the issuer does not learn which
+//! credential was checked.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::error::{Result, StatusError};
+use crate::http::Fetcher;
+use crate::sd_jwt_vc::{IssuerTrust, VerifiedVc};
+use crate::status_list::list::{DEFAULT_MAX_LIST_BYTES, Status};
+use crate::status_list::token::{StatusListToken, TokenCheck, verify_jwt};
+use crate::time::{Clock, SystemClock};
+
+/// A credential's `status.status_list` reference (§6.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatusReference {
+    /// The index in the list.
+    pub idx: u64,
+    /// Where the Status List Token is published.
+    pub uri: String,
+}
+
+impl StatusReference {
+    /// Reads `status.status_list` from processed claims; `None` when the credential has no
+    /// status list reference.
+    ///
+    /// # Errors
+    /// `status_reference_invalid` for a malformed reference (ATTACKS SL-02).
+    pub fn from_claims(claims: &serde_json::Map<String, Value>) -> Result<Option<Self>> {
+        let bad = |why: &str| StatusError::Reference(why.into());
+        let Some(status) = claims.get("status") else {
+            return Ok(None);
+        };
+        let status = status
+            .as_object()
+            .ok_or_else(|| bad("status must be an object"))?;
+        let Some(list) = status.get("status_list") else {
+            return Ok(None);
+        };
+        let list = list
+            .as_object()
+            .ok_or_else(|| bad("status_list must be an object"))?;
+        let idx = list
+            .get("idx")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad("idx must be a non-negative integer"))?;
+        let uri = list
+            .get("uri")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("uri must be a string"))?;
+        Ok(Some(Self {
+            idx,
+            uri: uri.to_owned(),
+        }))
+    }
+}
+
+/// The outcome of a status check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialStatus {
+    /// The credential has no status list reference.
+    NotReferenced,
+    /// The status at the credential's index.
+    Listed(Status),
+}
+
+impl CredentialStatus {
+    /// `Ok` only for VALID (or no reference); otherwise the matching error
+    /// (`credential_revoked`, `credential_suspended`, `credential_status_unknown`).
+    ///
+    /// # Errors
+    /// As described.
+    pub fn require_valid(self) -> Result<()> {
+        match self {
+            Self::NotReferenced | Self::Listed(Status::Valid) => Ok(()),
+            Self::Listed(Status::Invalid) => Err(StatusError::Revoked.into()),
+            Self::Listed(Status::Suspended) => Err(StatusError::Suspended.into()),
+            Self::Listed(Status::Other(v)) => Err(StatusError::Unknown(v).into()),
+        }
+    }
+}
+
+impl fmt::Display for CredentialStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotReferenced => f.write_str("NOT_REFERENCED"),
+            Self::Listed(s) => s.fmt(f),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Cached {
+    until: i64,
+    token: Arc<StatusListToken>,
+}
+
+/// Retrieves, verifies and caches Status List Tokens, and answers status questions.
+#[derive(Debug)]
+pub struct StatusChecker {
+    fetcher: Fetcher,
+    trust: Arc<dyn IssuerTrust>,
+    clock: Arc<dyn Clock>,
+    leeway: u64,
+    max_list_bytes: usize,
+    min_cache: u64,
+    max_cache: u64,
+    default_cache: u64,
+    cache: Mutex<HashMap<(String, Option<String>), Cached>>,
+}
+
+/// Most Status List Tokens kept at once.
+const CACHE_ENTRIES: usize = 4096;
+
+impl StatusChecker {
+    /// A checker fetching with `fetcher` and verifying with `trust` (normally the verifier's
+    /// own [`TrustPolicy`](crate::sd_jwt_vc::TrustPolicy)).
+    #[must_use]
+    pub fn new(fetcher: Fetcher, trust: Arc<dyn IssuerTrust>) -> Self {
+        Self {
+            fetcher,
+            trust,
+            clock: Arc::new(SystemClock),
+            leeway: 60,
+            max_list_bytes: DEFAULT_MAX_LIST_BYTES,
+            min_cache: 60,
+            max_cache: 86_400,
+            default_cache: 300,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Uses `clock`.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Largest decompressed list accepted (default 16 MiB).
+    #[must_use]
+    pub fn max_list_bytes(mut self, bytes: usize) -> Self {
+        self.max_list_bytes = bytes;
+        self
+    }
+
+    /// Cache bounds: a token's `ttl` is clamped to `[min, max]` seconds (defaults 60 s and
+    /// 1 day), and a token without `ttl` is kept for `default` seconds (default 5 min); never
+    /// beyond its `exp`.
+    #[must_use]
+    pub fn cache_window(mut self, min: u64, default: u64, max: u64) -> Self {
+        self.min_cache = min;
+        self.default_cache = default;
+        self.max_cache = max.max(min);
+        self
+    }
+
+    /// The status of a verified credential.
+    ///
+    /// # Errors
+    /// Fetch, trust and token errors; `status_index_out_of_range` (the credential must then
+    /// be rejected, §8.3 step 6).
+    pub fn check(&self, credential: &VerifiedVc) -> Result<CredentialStatus> {
+        let Some(reference) = StatusReference::from_claims(credential.claims())? else {
+            return Ok(CredentialStatus::NotReferenced);
+        };
+        let token = self.token(&reference.uri, credential.issuer.as_deref())?;
+        Ok(CredentialStatus::Listed(token.list.status(reference.idx)?))
+    }
+
+    /// The verified Status List Token at `uri`, from the cache while it is fresh.
+    ///
+    /// # Errors
+    /// As [`StatusChecker::check`].
+    pub fn token(
+        &self,
+        uri: &str,
+        credential_issuer: Option<&str>,
+    ) -> Result<Arc<StatusListToken>> {
+        let now = self.clock.now();
+        // Keyed by issuer too: a token is verified with the credential issuer's mechanism.
+        let key = (uri.to_owned(), credential_issuer.map(str::to_owned));
+        if let Ok(cache) = self.cache.lock()
+            && let Some(c) = cache.get(&key)
+            && c.until > now
+        {
+            return Ok(c.token.clone());
+        }
+        let fetched = self.fetcher.get(uri)?;
+        let text = std::str::from_utf8(&fetched.body)
+            .map_err(|_| StatusError::TokenInvalid("the token is not UTF-8".into()))?
+            .trim();
+        let check = TokenCheck {
+            uri,
+            credential_issuer,
+            now,
+            leeway: self.leeway,
+            max_list_bytes: self.max_list_bytes,
+        };
+        let token = Arc::new(verify_jwt(text, &*self.trust, &check)?);
+        let keep = token
+            .ttl
+            .unwrap_or(self.default_cache)
+            .clamp(self.min_cache, self.max_cache);
+        let mut until = now.saturating_add(i64::try_from(keep).unwrap_or(i64::MAX));
+        if let Some(exp) = token.expires_at {
+            until = until.min(exp);
+        }
+        if until > now
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            cache.retain(|_, c| c.until > now);
+            if cache.len() < CACHE_ENTRIES {
+                cache.insert(
+                    key,
+                    Cached {
+                        until,
+                        token: token.clone(),
+                    },
+                );
+            }
+        }
+        Ok(token)
+    }
+}
