@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::error::{Result, StatusError};
 use crate::http::Fetcher;
-use crate::sd_jwt_vc::{IssuerTrust, VerifiedVc};
+use crate::sd_jwt_vc::{IssuerTrust, VcCredential, VerifiedVc};
 use crate::status_list::list::{DEFAULT_MAX_LIST_BYTES, Status};
 use crate::status_list::token::{StatusListToken, TokenCheck, verify_jwt};
 use crate::time::{Clock, SystemClock};
@@ -179,6 +179,14 @@ impl StatusChecker {
         };
         let token = self.token(&reference.uri, credential.issuer.as_deref())?;
         Ok(CredentialStatus::Listed(token.list.status(reference.idx)?))
+    }
+
+    /// The status of a credential the wallet holds (checked when it was received).
+    ///
+    /// # Errors
+    /// As [`StatusChecker::check`].
+    pub fn check_held(&self, credential: &VcCredential) -> Result<CredentialStatus> {
+        self.check(&credential.verified)
     }
 
     /// The verified Status List Token at `uri`, from the cache while it is fresh.

@@ -5,7 +5,8 @@
 //!   decompression bounded against zlib bombs.
 //! - [`StatusListTokenBuilder`] (§5): the issuer signs a list as a JWT (`statuslist+jwt`) or a
 //!   CWT (COSE_Sign1); [`verify_jwt`] / [`verify_cwt`] validate one (§8.3).
-//! - [`IndexAllocator`] (§13.2–13.3): random indices, never reused.
+//! - [`IndexAllocator`] (§13.2–13.3): random indices, never reused; [`IssuerStatusList`]
+//!   keeps a list, its allocator and its URI together for an issuer.
 //! - [`StatusChecker`] (§8): a verifier's or wallet's check of a verified credential, with a
 //!   per-list cache honouring `exp` and `ttl`.
 //!
@@ -14,11 +15,13 @@
 
 mod allocator;
 mod checker;
+mod issuer;
 mod list;
 mod token;
 
 pub use allocator::IndexAllocator;
 pub use checker::{CredentialStatus, StatusChecker, StatusReference};
+pub use issuer::IssuerStatusList;
 pub use list::{Bits, DEFAULT_MAX_LIST_BYTES, Status, StatusList};
 pub use token::{
     STATUS_LIST_CWT_TYP, STATUS_LIST_JWT_TYP, StatusListToken, StatusListTokenBuilder, TokenCheck,
