@@ -2,24 +2,57 @@
 //! (SD-JWT VC, `urn:eudi:pid:1`), the wallet verifies it against the provider's key and the
 //! type's metadata and keeps it, a bar's verifier asks for "over 18" and nationality — the
 //! wallet shows the user exactly what would be revealed — and the bar learns exactly that.
+//! Then the provider revokes the PID through its Token Status List, and the next check sees
+//! it, without the provider learning who checked which credential.
 //!
 //! Run with `cargo run --example pid_flow`.
 #![allow(clippy::print_stdout)]
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use credkit::crypto::default_provider;
+use credkit::http::{FetchPolicy, Fetcher, HttpClient, HttpResponse, HttpsUrl};
 use credkit::jose::Algorithm;
 use credkit::rand::OsRandom;
 use credkit::sd_jwt::{KeyBindingPolicy, StaticIssuerKeys};
 use credkit::sd_jwt_vc::pid::{Address, DisclosedPid, Pid, PlaceOfBirth};
 use credkit::sd_jwt_vc::type_metadata::{LocalTypeMetadata, TypeMetadataResolver};
 use credkit::sd_jwt_vc::{TrustPolicy, TypeMetadataPolicy, VcVerifier};
+use credkit::status_list::{Bits, IssuerStatusList, Status, StatusChecker};
 use credkit::time::{Clock, SystemClock};
 
 /// The PID type's metadata (labels, `sd` and `mandatory` rules), bundled with the app.
 const PID_TYPE_METADATA: &str = include_str!("data/pid-type-metadata.json");
 const PID_ISSUER: &str = "https://pid-provider.example.eu";
+const STATUS_URI: &str = "https://pid-provider.example.eu/status/7";
+
+/// The provider's web server, in memory: what it publishes, relying parties fetch. (Apps plug
+/// their own network stack in the same way; the `http` feature brings a ureq-based client.)
+#[derive(Debug, Default)]
+struct Web(Mutex<HashMap<String, String>>);
+
+impl Web {
+    fn publish(&self, uri: &str, body: String) {
+        if let Ok(mut w) = self.0.lock() {
+            w.insert(uri.to_owned(), body);
+        }
+    }
+}
+
+impl HttpClient for Web {
+    fn get(&self, url: &HttpsUrl, _policy: &FetchPolicy) -> Result<HttpResponse, credkit::Error> {
+        let body = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|w| w.get(url.as_str()).cloned());
+        Ok(match body {
+            Some(b) => HttpResponse::new(200, b.into_bytes()),
+            None => HttpResponse::new(404, Vec::new()),
+        })
+    }
+}
 
 fn main() -> Result<(), credkit::Error> {
     let provider = default_provider();
@@ -61,11 +94,21 @@ fn main() -> Result<(), credkit::Error> {
     let types = Arc::new(TypeMetadataResolver::new().with_source(Arc::new(types)));
     let pid_type = types.resolve("urn:eudi:pid:1", None)?;
 
+    // The provider's status list: a random, never reused index per credential.
+    let web = Arc::new(Web::default());
+    let mut status_list = IssuerStatusList::new(STATUS_URI, Bits::new(2)?, 100_000)?;
+    let (idx, status_claim) = status_list.allocate(&OsRandom)?;
+    web.publish(
+        STATUS_URI,
+        status_list.sign_jwt(now, 300, 86_400, &*issuer)?,
+    );
+
     // Every claim individually disclosable (PID_21), the type's sd/mandatory rules applied,
-    // technical validity of two weeks, bound to the wallet's key.
+    // technical validity of two weeks, bound to the wallet's key, with its status entry.
     let issued = pid
         .builder()?
         .issuer(PID_ISSUER)
+        .status(status_claim)
         .issued_at(now)
         .expires_at(now + 14 * 24 * 3600)
         .holder_key(holder_key.public().clone())
@@ -119,7 +162,7 @@ fn main() -> Result<(), credkit::Error> {
     let presentation = preview.with_key_binding(&*holder, audience, nonce, SystemClock.now())?;
 
     // --- Verifier: check everything, learn only what was disclosed --------------------------
-    let verifier = VcVerifier::builder_with_clock(trust, Arc::new(SystemClock))
+    let verifier = VcVerifier::builder_with_clock(trust.clone(), Arc::new(SystemClock))
         .key_binding(KeyBindingPolicy::Required {
             audience: audience.into(),
             nonce: nonce.into(),
@@ -145,5 +188,25 @@ fn main() -> Result<(), credkit::Error> {
         .filter(|c| !verified.sd_jwt.disclosed.contains(&c.pointer))
         .count();
     println!("{hidden} disclosable claims stayed in the wallet");
+
+    // --- Revocation: the verifier checks the status list (fetched once, cached) -------------
+    let checker = StatusChecker::new(Fetcher::new(web.clone()), trust.clone());
+    println!("status at the bar: {}", checker.check(&verified)?);
+    status_list.set(idx, Status::Invalid)?;
+    web.publish(
+        STATUS_URI,
+        status_list.sign_jwt(now, 300, 86_400, &*issuer)?,
+    );
+    // A checker whose cached copy has expired (here: a new one) sees the revocation.
+    let later = StatusChecker::new(Fetcher::new(web), trust);
+    let status = later.check(&verified)?;
+    println!(
+        "after the provider revoked entry {idx} of {} entries: {status} -> {}",
+        status_list.list().capacity(),
+        status
+            .require_valid()
+            .err()
+            .map_or_else(|| "accepted".to_owned(), |e| e.code().to_owned())
+    );
     Ok(())
 }
