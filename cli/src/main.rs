@@ -1,4 +1,5 @@
-//! `credkit`: issue, present, verify and inspect SD-JWTs from the command line.
+//! `credkit`: issue, present, verify and inspect SD-JWTs from the command line, and keep
+//! Token Status Lists (revocation and suspension).
 //!
 //! Exit codes: 0 success; 1 the input was rejected (one line on stderr that begins with the
 //! error code, e.g. `disclosure_unreferenced: ...`); 2 usage or I/O error.
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use credkit::crypto::{HashAlg, default_provider};
+use credkit::error::{IssuanceError, StatusError};
 use credkit::http::{FetchPolicy, Fetcher, HttpClient, UreqClient};
 use credkit::jose::{Algorithm, Jws, PrivateJwk, PublicJwk};
 use credkit::rand::OsRandom;
@@ -24,6 +26,10 @@ use credkit::sd_jwt_vc::type_metadata::{
 use credkit::sd_jwt_vc::{
     IssuerMetadataTrust, IssuerTrust, TrustPolicy, TypeMetadataPolicy, VcBuilder, VcVerifier, Vct,
     X5cTrust,
+};
+use credkit::status_list::{
+    Bits, DEFAULT_MAX_LIST_BYTES, IndexAllocator, Status, StatusChecker, StatusList,
+    StatusListTokenBuilder, TokenCheck, status_claim, verify_jwt,
 };
 use credkit::time::{Clock, FixedClock, SystemClock};
 use credkit::x509::TrustAnchors;
@@ -57,6 +63,101 @@ enum Command {
     /// Print the header, payload and decoded disclosures of an SD-JWT read from stdin
     /// (no verification).
     Decode,
+    /// Token Status Lists: create a list, set statuses, sign it as a Status List Token, read
+    /// a status from a token.
+    Status {
+        #[command(subcommand)]
+        command: StatusCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StatusCommand {
+    /// Write a new Status List file with every entry VALID.
+    ///
+    /// The file is a JSON object {"bits", "size", "lst"}: `lst` is the base64url of the
+    /// ZLIB-compressed list (draft-ietf-oauth-status-list §4.2); an optional "allocated" array
+    /// (indices already handed out) and other members are kept by `status set`.
+    Create {
+        /// Bits per status: 1, 2, 4 or 8.
+        #[arg(long)]
+        bits: u64,
+        /// Number of entries (indices 0 to size - 1).
+        #[arg(long)]
+        size: u64,
+        /// The list file to write (an existing file is replaced).
+        #[arg(long, value_name = "LIST")]
+        out: PathBuf,
+    },
+    /// Set the status at an index of a Status List file.
+    Set {
+        /// The Status List file (updated in place).
+        #[arg(value_name = "LIST")]
+        list: PathBuf,
+        /// The index, below the list's size.
+        #[arg(value_name = "IDX")]
+        idx: u64,
+        /// VALID, INVALID (or REVOKED), SUSPENDED, or a value (decimal, or hexadecimal with
+        /// 0x) that fits the list's bits.
+        #[arg(value_name = "STATUS", value_parser = parse_status)]
+        status: Status,
+    },
+    /// Sign a Status List file as a Status List Token (JWT, typ statuslist+jwt) and print it.
+    Token(StatusTokenArgs),
+    /// Print the status at an index of a Status List Token: VALID, INVALID, SUSPENDED or the
+    /// raw value (e.g. 0x03).
+    ///
+    /// Without --issuer-key the token is only decoded, NOT verified (no signature, issuer or
+    /// expiry check): for inspection only, never a basis for accepting a credential. With
+    /// --issuer-key the signature, typ, sub, iat and exp are verified.
+    Get(StatusGetArgs),
+}
+
+#[derive(clap::Args)]
+struct StatusTokenArgs {
+    /// The issuer's private JWK.
+    #[arg(long)]
+    key: PathBuf,
+    /// Where the token is published (its sub); credentials reference it in
+    /// status.status_list.uri.
+    #[arg(long)]
+    uri: String,
+    /// The Status List file.
+    #[arg(value_name = "LIST")]
+    list: PathBuf,
+    /// How long relying parties may cache the token (ttl), in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    ttl: Option<u64>,
+    /// Validity in seconds from now (sets exp).
+    #[arg(long, value_name = "SECONDS")]
+    exp: Option<u32>,
+    /// The issuer identifier (iss); verifiers require it to be the credential's iss.
+    #[arg(long)]
+    iss: Option<String>,
+    /// The time to use as "now" (Unix seconds) for iat and exp.
+    #[arg(long)]
+    now: Option<i64>,
+}
+
+#[derive(clap::Args)]
+struct StatusGetArgs {
+    /// A file holding the Status List Token (JWT).
+    #[arg(value_name = "TOKEN_FILE")]
+    token: PathBuf,
+    /// The index to read.
+    #[arg(value_name = "IDX")]
+    idx: u64,
+    /// The URI the token must be published for (its sub); with --issuer-key the default is
+    /// the token's own sub.
+    #[arg(long)]
+    uri: Option<String>,
+    /// Verify the token with this issuer public JWK. Without it the token is decoded without
+    /// any verification: inspection only.
+    #[arg(long, value_name = "PUB.jwk")]
+    issuer_key: Option<PathBuf>,
+    /// With --issuer-key, the time to check iat and exp at (Unix seconds); default now.
+    #[arg(long)]
+    now: Option<i64>,
 }
 
 #[derive(Subcommand)]
@@ -115,6 +216,13 @@ struct IssueArgs {
     /// The time to use as "now" (Unix seconds) for iat and exp.
     #[arg(long)]
     now: Option<i64>,
+    /// Reference entry --status-idx of the Status List Token published at this URI (adds
+    /// status.status_list {idx, uri}).
+    #[arg(long, requires = "status_idx", value_name = "URI")]
+    status_uri: Option<String>,
+    /// The credential's index in the status list at --status-uri.
+    #[arg(long, requires = "status_uri", value_name = "IDX")]
+    status_idx: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -187,6 +295,12 @@ struct VerifyArgs {
     /// Reject presentations without a Key Binding JWT (requires --aud and --nonce).
     #[arg(long, requires_all = ["aud", "nonce"])]
     require_kb: bool,
+    /// After verifying an SD-JWT VC, check its Token Status List entry: retrieve the Status
+    /// List Token (HTTPS), verify it with the same trust as the credential, and reject a
+    /// credential that is not VALID. A credential without a status reference passes. Implies
+    /// the SD-JWT VC rules.
+    #[arg(long)]
+    check_status: bool,
     /// The time to verify at (Unix seconds); default now.
     #[arg(long)]
     now: Option<i64>,
@@ -204,14 +318,29 @@ impl From<credkit::Error> for Failure {
     }
 }
 
+impl From<StatusError> for Failure {
+    fn from(e: StatusError) -> Self {
+        Self::Rejected(e.into())
+    }
+}
+
+impl From<IssuanceError> for Failure {
+    fn from(e: IssuanceError) -> Self {
+        Self::Rejected(e.into())
+    }
+}
+
 type CliResult<T> = Result<T, Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(out) => {
-            // A closed pipe (`credkit decode | head`) is not an error worth a panic.
-            let _ = writeln!(std::io::stdout(), "{out}");
+            // A closed pipe (`credkit decode | head`) is not an error worth a panic. Commands
+            // that only write a file print nothing.
+            if !out.is_empty() {
+                let _ = writeln!(std::io::stdout(), "{out}");
+            }
             ExitCode::SUCCESS
         }
         Err(Failure::Rejected(e)) => {
@@ -239,6 +368,7 @@ fn run(cli: Cli) -> CliResult<String> {
         Command::Present(a) => present(&a),
         Command::Verify(a) => verify(&a),
         Command::Decode => decode(),
+        Command::Status { command } => status(command),
     }
 }
 
@@ -295,13 +425,22 @@ fn key(command: KeyCommand) -> CliResult<String> {
 fn issue(a: &IssueArgs) -> CliResult<String> {
     let key = PrivateJwk::parse(&read_file(&a.key)?)?;
     let signer = default_provider().signer(&key)?;
-    let claims = credkit::json::parse_object(read_file(&a.claims)?.as_bytes(), 64, "claims")?;
+    let mut claims = credkit::json::parse_object(read_file(&a.claims)?.as_bytes(), 64, "claims")?;
     let hash = HashAlg::from_name(&a.hash)
         .ok_or_else(|| Failure::Usage(format!("unknown hash {:?}", a.hash)))?;
     let serialization = Serialization::from_name(&a.serialization)
         .ok_or_else(|| Failure::Usage(format!("unknown serialization {:?}", a.serialization)))?;
     if let Some(vct) = &a.vct {
         return issue_vc(a, vct, claims, hash, serialization, &*signer);
+    }
+    if let Some(status) = status_reference(a) {
+        if claims.contains_key("status") {
+            return Err(IssuanceError::InvalidClaims(
+                "\"status\" is given twice: in the claims and with --status-uri".into(),
+            )
+            .into());
+        }
+        claims.insert("status".into(), Value::Object(status));
     }
     let mut b = SdJwtBuilder::new(claims)
         .decoys(a.decoys)
@@ -346,6 +485,9 @@ fn issue_vc(
     if let Some(path) = &a.x5c {
         b = b.x5c(credkit::x509::certificates_from_pem(&read_file(path)?)?);
     }
+    if let Some(status) = status_reference(a) {
+        b = b.status(status);
+    }
     if a.sd_all {
         b = b.disclose_all_claims();
     }
@@ -356,6 +498,14 @@ fn issue_vc(
         b = b.holder_key(public_key(h)?);
     }
     Ok(b.issue(signer, &OsRandom)?.to_string())
+}
+
+/// The `status` claim of `--status-uri` and `--status-idx` (clap requires both or neither).
+fn status_reference(a: &IssueArgs) -> Option<Map<String, Value>> {
+    match (&a.status_uri, a.status_idx) {
+        (Some(uri), Some(idx)) => Some(status_claim(idx, uri)),
+        _ => None,
+    }
 }
 
 fn clock(now: Option<i64>) -> Arc<dyn Clock> {
@@ -415,6 +565,7 @@ fn is_vc_mode(a: &VerifyArgs) -> bool {
         || a.legacy_typ
         || a.display
         || !a.type_metadata.is_empty()
+        || a.check_status
 }
 
 /// Whether the token says it is an SD-JWT VC (`dc+sd-jwt`, or the legacy `vc+sd-jwt`).
@@ -498,7 +649,8 @@ fn verify_vc(a: &VerifyArgs, input: &str) -> CliResult<String> {
     if let Some(m) = mechanism {
         trust = trust.otherwise(m);
     }
-    let mut b = VcVerifier::builder_with_clock(Arc::new(trust), clock)
+    let trust: Arc<dyn IssuerTrust> = Arc::new(trust);
+    let mut b = VcVerifier::builder_with_clock(trust.clone(), clock.clone())
         .key_binding(kb_policy(a)?)
         .accept_legacy_typ(a.legacy_typ);
     if !a.expect_vct.is_empty() {
@@ -523,6 +675,14 @@ fn verify_vc(a: &VerifyArgs, input: &str) -> CliResult<String> {
         b = b.type_metadata(Arc::new(resolver), policy);
     }
     let verified = b.build()?.verify(input)?;
+    if a.check_status {
+        // Only a credential that verified is checked, so a forged one causes no fetch. The
+        // Status List Token is held to the credential's own trust and retrieval rules.
+        StatusChecker::new(fetcher, trust)
+            .clock(clock)
+            .check(&verified)?
+            .require_valid()?;
+    }
     if !a.display {
         return Ok(pretty(&Value::Object(verified.claims().clone())));
     }
@@ -607,4 +767,180 @@ fn decode() -> CliResult<String> {
         obj.insert("key_binding_jwt".into(), jwt_json(kb));
     }
     Ok(pretty(&out))
+}
+
+// ---------------------------------------------------------------------------------------
+// Token Status Lists
+// ---------------------------------------------------------------------------------------
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    Status::parse(s).ok_or_else(|| {
+        format!("{s:?} is not VALID, INVALID, SUSPENDED or a value from 0 to 255 (or 0x00 to 0xFF)")
+    })
+}
+
+fn status(command: StatusCommand) -> CliResult<String> {
+    match command {
+        StatusCommand::Create { bits, size, out } => {
+            let bits = Bits::new(bits)?;
+            if size == 0 {
+                return Err(invalid_list("size must be at least 1"));
+            }
+            let entries =
+                usize::try_from(size).map_err(|_| StatusError::TooLarge(DEFAULT_MAX_LIST_BYTES))?;
+            let file = ListFile {
+                list: StatusList::new(bits, entries)?,
+                size,
+                rest: Map::new(),
+            };
+            write_list(&out, &file)?;
+            Ok(String::new())
+        }
+        StatusCommand::Set { list, idx, status } => {
+            let mut file = read_list(&list)?;
+            if idx >= file.size {
+                return Err(StatusError::IndexOutOfRange {
+                    idx,
+                    capacity: file.size,
+                }
+                .into());
+            }
+            file.list.set(idx, status)?;
+            write_list(&list, &file)?;
+            Ok(String::new())
+        }
+        StatusCommand::Token(a) => status_token(&a),
+        StatusCommand::Get(a) => status_get(&a),
+    }
+}
+
+fn invalid_list(why: &str) -> Failure {
+    StatusError::Invalid(why.to_owned()).into()
+}
+
+/// A Status List file: the list, its size (the byte array may hold a few more entries) and
+/// the other members, kept as they are.
+struct ListFile {
+    list: StatusList,
+    size: u64,
+    rest: Map<String, Value>,
+}
+
+fn read_list(path: &Path) -> CliResult<ListFile> {
+    let mut doc = credkit::json::parse_object(read_file(path)?.as_bytes(), 16, "status list")?;
+    let list = StatusList::from_json(&doc, DEFAULT_MAX_LIST_BYTES)?;
+    let capacity = u64::try_from(list.capacity()).unwrap_or(u64::MAX);
+    let size = doc
+        .get("size")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| invalid_list("size must be a non-negative integer"))?;
+    if size == 0 || size > capacity {
+        return Err(invalid_list(&format!(
+            "size {size} is not between 1 and the list's {capacity} entries"
+        )));
+    }
+    if let Some(allocated) = doc.get("allocated") {
+        let indices = allocated
+            .as_array()
+            .and_then(|a| a.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>())
+            .ok_or_else(|| invalid_list("allocated must be an array of indices"))?;
+        IndexAllocator::with_allocated(size, indices)?;
+    }
+    for k in ["bits", "size", "lst", "aggregation_uri"] {
+        doc.remove(k);
+    }
+    Ok(ListFile {
+        list,
+        size,
+        rest: doc,
+    })
+}
+
+fn write_list(path: &Path, file: &ListFile) -> CliResult<()> {
+    let mut json = file.list.to_json();
+    let mut out = Map::new();
+    for k in ["bits", "size", "lst", "aggregation_uri"] {
+        if k == "size" {
+            out.insert(k.into(), file.size.into());
+        } else if let Some(v) = json.remove(k) {
+            out.insert(k.into(), v);
+        }
+    }
+    out.extend(file.rest.clone());
+    let text = pretty(&Value::Object(out)) + "\n";
+    // Write a sibling file and rename it over the list, so that a failure never leaves a
+    // truncated list behind.
+    let fail = |e: std::io::Error| Failure::Usage(format!("cannot write {}: {e}", path.display()));
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
+}
+
+fn status_token(a: &StatusTokenArgs) -> CliResult<String> {
+    let key = PrivateJwk::parse(&read_file(&a.key)?)?;
+    let signer = default_provider().signer(&key)?;
+    let file = read_list(&a.list)?;
+    let now = clock(a.now).now();
+    let mut b = StatusListTokenBuilder::new(a.uri.clone(), now);
+    if let Some(secs) = a.exp {
+        b = b.expires_at(now.saturating_add(i64::from(secs)));
+    }
+    if let Some(ttl) = a.ttl {
+        b = b.ttl(ttl);
+    }
+    if let Some(iss) = &a.iss {
+        b = b.issuer(iss.clone());
+    }
+    Ok(b.sign_jwt(&file.list, &*signer)?)
+}
+
+fn status_get(a: &StatusGetArgs) -> CliResult<String> {
+    let text = read_file(&a.token)?;
+    let token = text.trim();
+    let list = match &a.issuer_key {
+        Some(k) => {
+            let keys = StaticIssuerKeys::single(&public_key(k)?, default_provider())?;
+            let uri = match &a.uri {
+                Some(uri) => uri.clone(),
+                None => token_claims(token)?
+                    .get("sub")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| StatusError::TokenInvalid("sub is required".into()))?
+                    .to_owned(),
+            };
+            let check = TokenCheck {
+                uri: &uri,
+                credential_issuer: None,
+                now: clock(a.now).now(),
+                leeway: 60,
+                max_list_bytes: DEFAULT_MAX_LIST_BYTES,
+            };
+            verify_jwt(token, &keys, &check)?.list
+        }
+        None => {
+            // Inspection only: no signature, issuer or time checks.
+            let claims = token_claims(token)?;
+            if let Some(uri) = &a.uri
+                && claims.get("sub").and_then(Value::as_str) != Some(uri.as_str())
+            {
+                return Err(StatusError::SubMismatch.into());
+            }
+            let list = claims
+                .get("status_list")
+                .and_then(Value::as_object)
+                .ok_or_else(|| StatusError::TokenInvalid("status_list is required".into()))?;
+            StatusList::from_json(list, DEFAULT_MAX_LIST_BYTES)?
+        }
+    };
+    Ok(list.status(a.idx)?.to_string())
+}
+
+/// The claims of a JWT, not verified.
+fn token_claims(token: &str) -> CliResult<Map<String, Value>> {
+    Ok(Jws::parse_compact(token)?.payload_json(16)?)
 }
