@@ -362,7 +362,9 @@ fn check_shapes(claims: &Map<String, Value>) -> Result<()> {
         };
         if let Some(list) = status.get("status_list") {
             let ok = list.as_object().is_some_and(|l| {
-                l.get("idx").and_then(Value::as_u64).is_some()
+                l.get("idx")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|i| i < (1 << 53))
                     && l.get("uri").and_then(Value::as_str).is_some()
             });
             if !ok {

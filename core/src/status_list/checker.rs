@@ -22,6 +22,9 @@ use crate::status_list::list::{DEFAULT_MAX_LIST_BYTES, Status};
 use crate::status_list::token::{StatusListToken, TokenCheck, verify_jwt};
 use crate::time::{Clock, SystemClock};
 
+/// The largest integer every JSON implementation represents exactly (RFC 8259 §6).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
 /// A credential's `status.status_list` reference (§6.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -55,7 +58,8 @@ impl StatusReference {
         let idx = list
             .get("idx")
             .and_then(Value::as_u64)
-            .ok_or_else(|| bad("idx must be a non-negative integer"))?;
+            .filter(|i| *i <= MAX_SAFE_INTEGER)
+            .ok_or_else(|| bad("idx must be a non-negative integer below 2^53"))?;
         let uri = list
             .get("uri")
             .and_then(Value::as_str)
@@ -147,6 +151,13 @@ impl StatusChecker {
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Clock skew tolerated for the token's `iat` and `exp` (default 60 s).
+    #[must_use]
+    pub fn leeway(mut self, seconds: u64) -> Self {
+        self.leeway = seconds;
         self
     }
 

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use coset::{
-    CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable, iana,
-};
+use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable, iana};
 use serde_json::{Map, Value};
 
 use crate::crypto::{Signer, VerifyingKey};
@@ -302,6 +300,15 @@ fn finish(
     check: &TokenCheck<'_>,
     list: impl FnOnce() -> Result<StatusList>,
 ) -> Result<StatusListToken> {
+    // The status list must come from the credential's issuer (SL-10).
+    if let (Some(t), Some(c)) = (&issuer, check.credential_issuer)
+        && t != c
+    {
+        return Err(TrustError::IssuerMismatch(format!(
+            "the status list is issued by {t:?}, the credential by {c:?}"
+        ))
+        .into());
+    }
     let sub = sub.ok_or_else(|| StatusError::TokenInvalid("sub is required".into()))?;
     if sub != check.uri {
         return Err(StatusError::SubMismatch.into());
@@ -337,9 +344,8 @@ pub fn verify_cwt(
 ) -> Result<StatusListToken> {
     use ciborium::Value as C;
     let bad = |why: &str| StatusError::TokenInvalid(format!("CWT: {why}"));
-    let sign1 = CoseSign1::from_tagged_slice(token)
-        .or_else(|_| CoseSign1::from_slice(token))
-        .map_err(|_| bad("not a COSE_Sign1"))?;
+    // §5.2: COSE_Sign1_Tagged (tag 18); untagged or CWT-tagged (61) structures are not.
+    let sign1 = CoseSign1::from_tagged_slice(token).map_err(|_| bad("not a tagged COSE_Sign1"))?;
     let header = &sign1.protected.header;
     let alg = match &header.alg {
         Some(coset::RegisteredLabelWithPrivate::Assigned(a)) => match a {
