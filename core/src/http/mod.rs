@@ -39,6 +39,8 @@ pub struct FetchPolicy {
     pub max_redirects: usize,
     /// Time allowed for one request, connection included (default 10 s).
     pub timeout: Duration,
+    /// The `Accept` header to send, if any (set per retrieval by [`Fetcher::get_accepting`]).
+    pub accept: Option<String>,
     pub(crate) allow_internal: bool,
 }
 
@@ -48,6 +50,7 @@ impl Default for FetchPolicy {
             max_bytes: 1 << 20,
             max_redirects: 3,
             timeout: Duration::from_secs(10),
+            accept: None,
             allow_internal: false,
         }
     }
@@ -180,7 +183,8 @@ impl fmt::Debug for HttpResponse {
 /// the host application.
 ///
 /// An implementation must:
-/// - send exactly one `GET` for `url` and not follow redirects (the [`Fetcher`] does);
+/// - send exactly one `GET` for `url` and not follow redirects (the [`Fetcher`] does), with
+///   an `Accept` header when [`FetchPolicy::accept`] is set;
 /// - check every address the host resolves to with [`FetchPolicy::check_ip`] before it
 ///   connects, and connect only to an address that passed;
 /// - give up after [`FetchPolicy::timeout`], and read at most `max_bytes + 1` body bytes;
@@ -439,14 +443,28 @@ impl Fetcher {
     /// Any [`FetchError`]: invalid or forbidden URL (also as a redirect target), too many
     /// redirects, a status other than 200, a body over the limit, transport failures.
     pub fn get(&self, url: &str) -> Result<Fetched> {
-        let mut current = HttpsUrl::parse(url, &self.policy)?;
+        self.get_with(url, &self.policy)
+    }
+
+    /// As [`Fetcher::get`], asking for the media type `accept`.
+    ///
+    /// # Errors
+    /// As [`Fetcher::get`].
+    pub fn get_accepting(&self, url: &str, accept: &str) -> Result<Fetched> {
+        let mut policy = self.policy.clone();
+        policy.accept = Some(accept.to_owned());
+        self.get_with(url, &policy)
+    }
+
+    fn get_with(&self, url: &str, policy: &FetchPolicy) -> Result<Fetched> {
+        let mut current = HttpsUrl::parse(url, policy)?;
         let mut redirects = 0usize;
         loop {
-            let response = self.client.get(&current, &self.policy)?;
+            let response = self.client.get(&current, policy)?;
             match response.status {
                 200 => {
-                    if response.body.len() > self.policy.max_bytes {
-                        return Err(FetchError::TooLarge(self.policy.max_bytes).into());
+                    if response.body.len() > policy.max_bytes {
+                        return Err(FetchError::TooLarge(policy.max_bytes).into());
                     }
                     return Ok(Fetched {
                         url: current,
@@ -457,13 +475,13 @@ impl Fetcher {
                 }
                 301 | 302 | 303 | 307 | 308 => {
                     redirects += 1;
-                    if redirects > self.policy.max_redirects {
-                        return Err(FetchError::TooManyRedirects(self.policy.max_redirects).into());
+                    if redirects > policy.max_redirects {
+                        return Err(FetchError::TooManyRedirects(policy.max_redirects).into());
                     }
                     let location = response.location.ok_or_else(|| {
                         FetchError::Transport("a redirect without Location".into())
                     })?;
-                    current = current.join(&location, &self.policy)?;
+                    current = current.join(&location, policy)?;
                 }
                 other => return Err(FetchError::Status(other).into()),
             }
@@ -535,6 +553,31 @@ mod tests {
         }
         let open = danger::allow_internal_addresses(FetchPolicy::default());
         assert!(HttpsUrl::parse("https://127.0.0.1:8443/x", &open).is_ok());
+    }
+
+    #[derive(Debug, Default)]
+    struct Recorder(std::sync::Mutex<Vec<Option<String>>>);
+
+    impl HttpClient for Recorder {
+        fn get(&self, _url: &HttpsUrl, policy: &FetchPolicy) -> Result<HttpResponse> {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push(policy.accept.clone());
+            }
+            Ok(HttpResponse::new(200, b"{}".to_vec()))
+        }
+    }
+
+    #[test]
+    fn accept_is_passed_per_retrieval() {
+        let r = Arc::new(Recorder::default());
+        let f = Fetcher::new(r.clone());
+        f.get_accepting("https://a.example.com/l", "application/statuslist+jwt")
+            .unwrap();
+        f.get("https://a.example.com/l").unwrap();
+        assert_eq!(
+            *r.0.lock().unwrap(),
+            [Some("application/statuslist+jwt".to_owned()), None]
+        );
     }
 
     #[test]

@@ -118,7 +118,11 @@ impl Resolver for GuardedResolver {
 impl HttpClient for UreqClient {
     fn get(&self, url: &HttpsUrl, policy: &FetchPolicy) -> Result<HttpResponse> {
         let agent = self.agent(policy);
-        let mut response = agent.get(url.as_str()).call().map_err(map_error)?;
+        let mut request = agent.get(url.as_str());
+        if let Some(accept) = &policy.accept {
+            request = request.header(http::header::ACCEPT, accept.as_str());
+        }
+        let mut response = request.call().map_err(map_error)?;
         let header = |name: http::header::HeaderName| {
             response
                 .headers()

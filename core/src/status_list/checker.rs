@@ -218,7 +218,10 @@ impl StatusChecker {
         {
             return Ok(c.token.clone());
         }
-        let fetched = self.fetcher.get(uri)?;
+        // §8.1: ask for the JWT form.
+        let fetched = self
+            .fetcher
+            .get_accepting(uri, "application/statuslist+jwt")?;
         let text = std::str::from_utf8(&fetched.body)
             .map_err(|_| StatusError::TokenInvalid("the token is not UTF-8".into()))?
             .trim();
