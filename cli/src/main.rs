@@ -916,6 +916,7 @@ fn status_get(a: &StatusGetArgs) -> CliResult<String> {
             let check = TokenCheck {
                 uri: &uri,
                 credential_issuer: None,
+                credential_binding: None,
                 now: clock(a.now).now(),
                 leeway: 60,
                 max_list_bytes: DEFAULT_MAX_LIST_BYTES,

@@ -64,6 +64,12 @@ pub enum Error {
     /// A Token Status List problem, or a credential whose status is not VALID.
     #[error(transparent)]
     Status(#[from] StatusError),
+    /// A DCQL query that is invalid or cannot be answered.
+    #[error(transparent)]
+    Dcql(#[from] DcqlError),
+    /// A wallet store or key manager failure.
+    #[error(transparent)]
+    Wallet(#[from] WalletError),
 }
 
 impl Error {
@@ -88,6 +94,8 @@ impl Error {
             Self::Fetch(e) => e.code(),
             Self::TypeMetadata(e) => e.code(),
             Self::Status(e) => e.code(),
+            Self::Dcql(e) => e.code(),
+            Self::Wallet(e) => e.code(),
         }
     }
 }
@@ -727,6 +735,60 @@ codes!(StatusError {
     Revoked => "credential_revoked",
     Suspended => "credential_suspended",
     Unknown(..) => "credential_status_unknown",
+});
+
+/// DCQL problems (OpenID4VP 1.0 §6).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DcqlError {
+    /// A query that violates §6.
+    #[error("dcql_invalid: {0}")]
+    Invalid(String),
+    /// No combination of held credentials answers the required parts of the query.
+    #[error("dcql_unsatisfiable: {0}")]
+    Unsatisfiable(String),
+    /// A response that does not answer its query (missing credential, wrong values, ...).
+    #[error("dcql_response_mismatch: {0}")]
+    ResponseMismatch(String),
+}
+
+codes!(DcqlError {
+    Invalid(..) => "dcql_invalid",
+    Unsatisfiable(..) => "dcql_unsatisfiable",
+    ResponseMismatch(..) => "dcql_response_mismatch",
+});
+
+/// Wallet storage and key management failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalletError {
+    /// The store failed (I/O, SQLite, corruption).
+    #[error("storage_failed: {0}")]
+    Storage(String),
+    /// A stored record could not be decrypted or authenticated (wrong key or tampering).
+    #[error("storage_decrypt_failed: a stored record does not decrypt under the store key")]
+    Decrypt,
+    /// No record or key with this id.
+    #[error("not_found: {0}")]
+    NotFound(String),
+    /// The key manager cannot provide or use the key (hardware unavailable, user cancelled).
+    #[error("key_unavailable: {0}")]
+    KeyUnavailable(String),
+    /// Every copy of a batch credential has been presented (one-time use).
+    #[error("credential_exhausted: no unused copy of {0:?} is left")]
+    Exhausted(String),
+    /// An issued credential is bound to a key this wallet does not hold (ATTACKS HOL-02).
+    #[error("holder_key_unknown: the credential's cnf key is not one of this wallet's keys")]
+    HolderKeyUnknown,
+}
+
+codes!(WalletError {
+    Storage(..) => "storage_failed",
+    Decrypt => "storage_decrypt_failed",
+    NotFound(..) => "not_found",
+    KeyUnavailable(..) => "key_unavailable",
+    Exhausted(..) => "credential_exhausted",
+    HolderKeyUnknown => "holder_key_unknown",
 });
 
 /// A small helper for `Debug` output of secret-bearing types.

@@ -3,6 +3,7 @@
 
 pub mod b64;
 pub mod crypto;
+pub mod dcql;
 pub mod error;
 pub mod http;
 pub mod jose;
@@ -12,6 +13,7 @@ pub mod sd_jwt;
 pub mod sd_jwt_vc;
 pub mod status_list;
 pub mod time;
+pub mod wallet;
 pub mod x509;
 
 pub use error::{Error, Result};

@@ -6,7 +6,7 @@ use crate::error::CryptoError;
 use crate::error::Result;
 
 /// A cryptographically secure random source.
-pub trait RandomSource: Send + Sync {
+pub trait RandomSource: Send + Sync + std::fmt::Debug {
     /// Fills `buf` with random bytes.
     ///
     /// # Errors

@@ -224,6 +224,7 @@ fn tc<'a>(uri: &'a str, credential_issuer: Option<&'a str>, now: i64) -> TokenCh
     TokenCheck {
         uri,
         credential_issuer,
+        credential_binding: None,
         now,
         leeway: 0,
         max_list_bytes: DEFAULT_MAX_LIST_BYTES,
@@ -1679,10 +1680,10 @@ fn sl08_expired_or_future_token_is_rejected() {
         CredentialStatus::Listed(Status::Invalid)
     );
     w.clock.set(T0 + 99);
-    w.check(1).unwrap();
+    let _: CredentialStatus = w.check(1).unwrap();
     assert_eq!(w.hits(), 1);
     w.clock.set(T0 + 160);
-    w.check(1).unwrap();
+    let _: CredentialStatus = w.check(1).unwrap();
     assert_eq!(w.hits(), 2);
     w.clock.set(T0 + 161);
     assert_eq!(code(w.check(1)), "status_list_expired");
@@ -1753,33 +1754,33 @@ fn sl09_checker_clamps_ttl_to_its_cache_window() {
             CredentialStatus::Listed(Status::Suspended)
         );
         w.clock.set(T0 + refetch - 1);
-        w.checker.check(&v).unwrap();
+        let _: CredentialStatus = w.checker.check(&v).unwrap();
         assert_eq!(w.hits(), 1, "{ttl:?} {exp:?}: cached until {refetch}");
         w.clock.set(T0 + refetch);
-        w.checker.check(&v).unwrap();
+        let _: CredentialStatus = w.checker.check(&v).unwrap();
         assert_eq!(w.hits(), 2, "{ttl:?} {exp:?}: refetched at {refetch}");
     }
     // The default window: at most a day.
     let w = World::new();
     w.publish(&sample_list(), Some(1_000_000_000_000), None);
     let v = w.verified(status_claim(0, LIST_URI));
-    w.checker.check(&v).unwrap();
+    let _: CredentialStatus = w.checker.check(&v).unwrap();
     w.clock.set(T0 + 86_399);
-    w.checker.check(&v).unwrap();
+    let _: CredentialStatus = w.checker.check(&v).unwrap();
     assert_eq!(w.hits(), 1);
     w.clock.set(T0 + 86_400);
-    w.checker.check(&v).unwrap();
+    let _: CredentialStatus = w.checker.check(&v).unwrap();
     assert_eq!(w.hits(), 2);
     // A window given upside down is not a panic: max is raised to min.
     let w = World::with(|c| c.cache_window(600, 10, 60));
     w.publish(&sample_list(), Some(1), None);
     let v = w.verified(status_claim(0, LIST_URI));
-    w.checker.check(&v).unwrap();
+    let _: CredentialStatus = w.checker.check(&v).unwrap();
     w.clock.set(T0 + 599);
-    w.checker.check(&v).unwrap();
+    let _: CredentialStatus = w.checker.check(&v).unwrap();
     assert_eq!(w.hits(), 1);
     w.clock.set(T0 + 600);
-    w.checker.check(&v).unwrap();
+    let _: CredentialStatus = w.checker.check(&v).unwrap();
     assert_eq!(w.hits(), 2);
 }
 

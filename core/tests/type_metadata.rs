@@ -372,10 +372,11 @@ fn vector_12_check_credential_over_vector_11() {
 #[test]
 fn vector_12_with_unpublished_parent_is_unavailable_or_mismatched() {
     let doc = vector("12-example-type-metadata.json");
-    // The parent is not known at all.
+    // The parent is not known at all: the type cannot be processed (fails closed, not
+    // "no metadata", so IfAvailable does not silently drop the child's rules).
     assert_eq!(
         code(resolver_of(&[&doc]).resolve(V42, None)),
-        "type_metadata_unavailable"
+        "type_metadata_invalid"
     );
     // A parent with that vct, but not the octets the vector's extends#integrity covers.
     let parent = bytes(&json!({
@@ -677,11 +678,11 @@ fn missing_document_is_unavailable() {
         code(resolver_of(&[DOC]).resolve("urn:example:none", None)),
         "type_metadata_unavailable"
     );
-    // A missing parent makes the whole chain unavailable.
+    // A missing parent makes the type invalid: its own rules must not be dropped.
     let child = doc_extending("urn:example:orphan", Some("urn:example:gone"));
     assert_eq!(
         code(resolver_of(&[&child]).resolve("urn:example:orphan", None)),
-        "type_metadata_unavailable"
+        "type_metadata_invalid"
     );
 }
 

@@ -230,6 +230,12 @@ impl HttpsUrl {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = bare.parse::<IpAddr>() {
             policy.check_ip(ip)?;
+        } else if !policy.allow_internal && looks_numeric(host) {
+            // 127.1, 0x7f.1, 0177.0.0.1, 2130706433: IPv4 in a form URL parsers and
+            // inet_aton accept but Rust's strict parser does not (WHATWG "ends in a number").
+            return Err(
+                FetchError::Forbidden(format!("{host:?} is a non-canonical IP address")).into(),
+            );
         } else if !policy.allow_internal && is_internal_name(host) {
             return Err(FetchError::Forbidden(format!("{host:?} is an internal name")).into());
         }
@@ -266,7 +272,14 @@ impl HttpsUrl {
     /// Resolves a `Location` value against this URL (RFC 9110 §10.2.2, RFC 3986 §5).
     fn join(&self, location: &str, policy: &FetchPolicy) -> Result<Self> {
         let location = location.trim();
-        let absolute = if location.contains("://") {
+        let has_scheme = location.split_once(':').is_some_and(|(scheme, _)| {
+            let mut c = scheme.chars();
+            c.next().is_some_and(|f| f.is_ascii_alphabetic())
+                && c.all(|x| x.is_ascii_alphanumeric() || matches!(x, '+' | '-' | '.'))
+        });
+        // A fragment in a Location is not part of what is fetched (RFC 9110 §10.2.2).
+        let location = location.split('#').next().unwrap_or_default();
+        let absolute = if has_scheme {
             location.to_owned()
         } else if let Some(rest) = location.strip_prefix("//") {
             format!("https://{rest}")
@@ -297,6 +310,21 @@ impl fmt::Display for HttpsUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
+}
+
+/// Whether the last label of `host` (trailing dot ignored) is a number, decimal or hex: such a
+/// host is an IPv4 address to WHATWG URL parsers and `inet_aton`, never a DNS name.
+fn looks_numeric(host: &str) -> bool {
+    let last = host
+        .trim_end_matches('.')
+        .rsplit('.')
+        .next()
+        .unwrap_or_default();
+    let hex = last
+        .strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .is_some_and(|h| h.chars().all(|c| c.is_ascii_hexdigit()));
+    hex || (!last.is_empty() && last.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Host names that always mean "this machine" or "this network".
@@ -547,6 +575,11 @@ mod tests {
             ("https://localhost/", "url_forbidden"),
             ("https://metadata.google.internal/", "url_forbidden"),
             ("https://intranet/", "url_forbidden"),
+            ("https://127.1/", "url_forbidden"),
+            ("https://0x7f.1/", "url_forbidden"),
+            ("https://0177.0.0.1/", "url_forbidden"),
+            ("https://127.0.0.1./", "url_forbidden"),
+            ("https://2130706433/", "url_forbidden"),
         ] {
             let err = HttpsUrl::parse(url, &p).unwrap_err();
             assert_eq!(err.code(), code, "{url}");
@@ -594,6 +627,14 @@ mod tests {
     fn redirects_resolve_relative_locations() {
         let p = FetchPolicy::default();
         let base = HttpsUrl::parse("https://a.example.com/dir/file?q=1", &p).unwrap();
+        assert_eq!(
+            base.join("/cb?u=https://x.example", &p).unwrap().as_str(),
+            "https://a.example.com/cb?u=https://x.example"
+        );
+        assert_eq!(
+            base.join("/y#frag", &p).unwrap().as_str(),
+            "https://a.example.com/y"
+        );
         assert_eq!(
             base.join("/x", &p).unwrap().as_str(),
             "https://a.example.com/x"

@@ -522,6 +522,13 @@ enum IssuerPattern {
     Prefix(String),
 }
 
+/// Whether `iss` is `prefix` or continues it after a `/`, `:` or `#` boundary.
+fn prefix_matches(prefix: &str, iss: &str) -> bool {
+    iss.strip_prefix(prefix).is_some_and(|rest| {
+        rest.is_empty() || prefix.ends_with(['/', ':', '#']) || rest.starts_with(['/', ':', '#'])
+    })
+}
+
 /// Picks the one mechanism permitted for an issuer, from `iss` and configuration alone
 /// (draft §7.3: an attacker must not influence which verification process is used).
 ///
@@ -549,7 +556,9 @@ impl TrustPolicy {
         self
     }
 
-    /// Every `iss` starting with `prefix` must use `mechanism`.
+    /// Every `iss` under `prefix` must use `mechanism`: `iss` equals it or continues it after
+    /// a `/`, `:` or `#` (so `did:web:example.com` covers `did:web:example.com:users:1` but not
+    /// `did:web:example.com.evil.org`). The longest matching prefix wins.
     #[must_use]
     pub fn issuer_prefix(
         mut self,
@@ -574,10 +583,16 @@ impl TrustPolicy {
                 .rules
                 .iter()
                 .find(|(p, _)| *p == IssuerPattern::Exact(iss.into()));
+            // The longest matching prefix wins, and a prefix only matches on a boundary:
+            // "https://issuer.example" must not cover "https://issuer.example.evil.com".
             let prefix = || {
-                self.rules.iter().find(
-                    |(p, _)| matches!(p, IssuerPattern::Prefix(pre) if iss.starts_with(pre.as_str())),
-                )
+                self.rules
+                    .iter()
+                    .filter(|(p, _)| matches!(p, IssuerPattern::Prefix(pre) if prefix_matches(pre, iss)))
+                    .max_by_key(|(p, _)| match p {
+                        IssuerPattern::Prefix(pre) => pre.len(),
+                        IssuerPattern::Exact(_) => 0,
+                    })
             };
             if let Some((_, m)) = exact.or_else(prefix) {
                 return Ok(m);
@@ -623,6 +638,32 @@ impl IssuerKeyResolver for Recording<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_match_on_boundaries() {
+        assert!(prefix_matches("did:", "did:jwk:abc"));
+        assert!(prefix_matches("did:web:example.com", "did:web:example.com"));
+        assert!(prefix_matches(
+            "did:web:example.com",
+            "did:web:example.com:users:1"
+        ));
+        assert!(!prefix_matches(
+            "did:web:example.com",
+            "did:web:example.com.evil.org"
+        ));
+        assert!(prefix_matches(
+            "https://issuer.example",
+            "https://issuer.example/tenant"
+        ));
+        assert!(!prefix_matches(
+            "https://issuer.example",
+            "https://issuer.example.evil.com"
+        ));
+        assert!(prefix_matches(
+            "https://issuer.example/",
+            "https://issuer.example/t"
+        ));
+    }
 
     #[test]
     fn well_known_urls() {

@@ -681,6 +681,7 @@ impl TypeMetadataResolver {
     #[must_use]
     pub fn with_source(mut self, source: Arc<dyn TypeMetadataSource>) -> Self {
         self.sources.push(source);
+        self.cache = Arc::default();
         self
     }
 
@@ -688,6 +689,7 @@ impl TypeMetadataResolver {
     #[must_use]
     pub fn max_depth(mut self, depth: usize) -> Self {
         self.max_depth = depth;
+        self.cache = Arc::default();
         self
     }
 
@@ -752,7 +754,19 @@ impl TypeMetadataResolver {
             if docs.len() >= self.max_depth {
                 return Err(TypeMetadataError::ExtendsTooDeep(self.max_depth).into());
             }
-            let retrieved = self.retrieve(&want)?;
+            let retrieved = match self.retrieve(&want) {
+                // A type whose extended type is missing cannot be processed (§5.4): that is
+                // an invalid type, not a type without metadata.
+                Err(crate::Error::TypeMetadata(TypeMetadataError::Unavailable(why)))
+                    if !docs.is_empty() =>
+                {
+                    return Err(TypeMetadataError::Invalid(format!(
+                        "the extended type is unavailable: {why}"
+                    ))
+                    .into());
+                }
+                other => other?,
+            };
             if let Some(i) = &integrity {
                 check_integrity(i, &retrieved.bytes, &want)?;
             } else {

@@ -234,7 +234,9 @@ impl VcVerifier {
             .into_inner()
             .ok()
             .flatten()
-            .unwrap_or(IssuerBinding::Static);
+            .ok_or_else(|| {
+                crate::error::TrustError::UntrustedIssuer("no issuer key was resolved".into())
+            })?;
         check_registered_claims(&verified.disclosed)?;
         let claims = &verified.claims;
         let vct = match claims.get("vct") {

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::error::{Result, StatusError};
 use crate::http::Fetcher;
-use crate::sd_jwt_vc::{IssuerTrust, VcCredential, VerifiedVc};
+use crate::sd_jwt_vc::{IssuerBinding, IssuerTrust, VcCredential, VerifiedVc};
 use crate::status_list::list::{DEFAULT_MAX_LIST_BYTES, Status};
 use crate::status_list::token::{StatusListToken, TokenCheck, verify_jwt};
 use crate::time::{Clock, SystemClock};
@@ -71,9 +71,11 @@ impl StatusReference {
     }
 }
 
-/// The outcome of a status check.
+/// The outcome of a status check. Ignoring it would accept a revoked credential: use it, or
+/// call [`StatusChecker::check_valid`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[must_use = "a revoked or suspended credential is only rejected if the status is looked at"]
 pub enum CredentialStatus {
     /// The credential has no status list reference.
     NotReferenced,
@@ -188,8 +190,21 @@ impl StatusChecker {
         let Some(reference) = StatusReference::from_claims(credential.claims())? else {
             return Ok(CredentialStatus::NotReferenced);
         };
-        let token = self.token(&reference.uri, credential.issuer.as_deref())?;
+        let token = self.token_for(
+            &reference.uri,
+            credential.issuer.as_deref(),
+            Some(&credential.binding),
+        )?;
         Ok(CredentialStatus::Listed(token.list.status(reference.idx)?))
+    }
+
+    /// Checks the status and turns anything but VALID into an error
+    /// (`credential_revoked`, `credential_suspended`, `credential_status_unknown`).
+    ///
+    /// # Errors
+    /// As [`StatusChecker::check`] and [`CredentialStatus::require_valid`].
+    pub fn check_valid(&self, credential: &VerifiedVc) -> Result<()> {
+        self.check(credential)?.require_valid()
     }
 
     /// The status of a credential the wallet holds (checked when it was received).
@@ -209,9 +224,27 @@ impl StatusChecker {
         uri: &str,
         credential_issuer: Option<&str>,
     ) -> Result<Arc<StatusListToken>> {
+        self.token_for(uri, credential_issuer, None)
+    }
+
+    fn token_for(
+        &self,
+        uri: &str,
+        credential_issuer: Option<&str>,
+        binding: Option<&IssuerBinding>,
+    ) -> Result<Arc<StatusListToken>> {
         let now = self.clock.now();
-        // Keyed by issuer too: a token is verified with the credential issuer's mechanism.
-        let key = (uri.to_owned(), credential_issuer.map(str::to_owned));
+        // Keyed by issuer identity too: a token is verified for the credential's issuer.
+        let identity = credential_issuer
+            .map(str::to_owned)
+            .or_else(|| match binding {
+                Some(IssuerBinding::X509(c)) => {
+                    Some(format!("x509:{}|{:?}|{:?}", c.subject, c.dns_names, c.uris))
+                }
+                Some(other) => Some(format!("{other:?}")),
+                None => None,
+            });
+        let key = (uri.to_owned(), identity);
         if let Ok(cache) = self.cache.lock()
             && let Some(c) = cache.get(&key)
             && c.until > now
@@ -228,6 +261,7 @@ impl StatusChecker {
         let check = TokenCheck {
             uri,
             credential_issuer,
+            credential_binding: binding,
             now,
             leeway: self.leeway,
             max_list_bytes: self.max_list_bytes,

@@ -11,7 +11,7 @@ use crate::crypto::{Signer, VerifyingKey};
 use crate::error::{Error, Result, StatusError, TrustError};
 use crate::jose::{Algorithm, Jws, UnsignedJws};
 use crate::sd_jwt::verifier::numeric_date;
-use crate::sd_jwt_vc::IssuerTrust;
+use crate::sd_jwt_vc::{IssuerBinding, IssuerTrust};
 use crate::status_list::list::StatusList;
 
 /// The `typ` of a Status List Token in JWT form (§5.1).
@@ -216,6 +216,9 @@ pub struct TokenCheck<'a> {
     pub credential_issuer: Option<&'a str>,
     /// The verifier's clock.
     pub now: i64,
+    /// How the credential's issuer was bound to its key: for a credential without `iss`
+    /// (issuer named by its `x5c` leaf) the token must be bound to the same identity.
+    pub credential_binding: Option<&'a IssuerBinding>,
     /// Clock skew tolerated for `exp` and `iat`.
     pub leeway: u64,
     /// Largest decompressed list.
@@ -255,8 +258,17 @@ pub fn verify_jwt(
         }
         _ => {}
     }
-    let keys = trust.issuer_keys(&jws, &claims)?.keys;
-    verify_with(&keys, |k| jws.verify(k, &Algorithm::ALL))?;
+    let found = trust.issuer_keys(&jws, &claims)?;
+    if check.credential_issuer.is_none()
+        && let Some(expected) = check.credential_binding
+        && !same_identity(expected, &found.binding)
+    {
+        return Err(TrustError::IssuerMismatch(
+            "the status list is not signed by the credential's issuer".into(),
+        )
+        .into());
+    }
+    verify_with(&found.keys, |k| jws.verify(k, &Algorithm::ALL))?;
     let sub = claims.get("sub").and_then(Value::as_str);
     let iat = numeric_date(&claims, "iat")?
         .ok_or_else(|| StatusError::TokenInvalid("iat is required".into()))?;
@@ -275,6 +287,27 @@ pub fn verify_jwt(
     finish(sub, token_iss, iat, exp, ttl, check, || {
         StatusList::from_json(list, check.max_list_bytes)
     })
+}
+
+/// Whether two bindings name the same issuer: the same certificate subject and
+/// subjectAltNames, the same DID, or (pinned keys) the same configuration.
+fn same_identity(a: &IssuerBinding, b: &IssuerBinding) -> bool {
+    match (a, b) {
+        (IssuerBinding::X509(x), IssuerBinding::X509(y)) => {
+            x.subject == y.subject && x.dns_names == y.dns_names && x.uris == y.uris
+        }
+        (
+            IssuerBinding::Did {
+                verification_method: x,
+            },
+            IssuerBinding::Did {
+                verification_method: y,
+            },
+        ) => x.split('#').next() == y.split('#').next(),
+        (IssuerBinding::Metadata { issuer: x }, IssuerBinding::Metadata { issuer: y }) => x == y,
+        (IssuerBinding::Static, IssuerBinding::Static) => true,
+        _ => false,
+    }
 }
 
 fn verify_with(

@@ -1,0 +1,303 @@
+//! The wallet: verified credentials in a [`CredentialStore`], bound to keys of a
+//! [`KeyManager`], held as batches of copies (one per key) and presented under a
+//! [`UsePolicy`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::keys::{KeyManager, ManagedKey};
+use super::store::{CredentialStore, StoredCredential};
+use crate::error::{Result, WalletError};
+use crate::jose::{Algorithm, PublicJwk};
+use crate::rand::{OsRandom, RandomSource};
+use crate::sd_jwt::{Credential, DisclosableClaim, Limits};
+use crate::sd_jwt_vc::VcVerifier;
+use crate::time::{Clock, SystemClock};
+
+/// How the copies of a batch are used for presentations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UsePolicy {
+    /// Each copy is presented once, then never again, so that two presentations cannot be
+    /// linked by the issuer signature or the holder key (the default).
+    #[default]
+    OneTimeUse,
+    /// Copies are used in turn (the least used first) and never run out.
+    RotateUse,
+}
+
+/// A credential as the wallet shows it: one batch of copies.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct HeldCredential {
+    /// The batch id (the handle for presenting and removing).
+    pub batch: String,
+    /// The credential type.
+    pub vct: String,
+    /// The issuer.
+    pub issuer: Option<String>,
+    /// How many copies the batch has.
+    pub copies: usize,
+    /// How many have never been presented.
+    pub unused: usize,
+    /// The fully disclosed claims (of the first copy).
+    pub claims: Map<String, Value>,
+    /// The claims that can be disclosed one by one.
+    pub disclosable: Vec<DisclosableClaim>,
+}
+
+impl fmt::Debug for HeldCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeldCredential")
+            .field("batch", &self.batch)
+            .field("vct", &self.vct)
+            .field("copies", &self.copies)
+            .field("unused", &self.unused)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A holder's wallet.
+#[derive(Debug, Clone)]
+pub struct Wallet {
+    store: Arc<dyn CredentialStore>,
+    keys: Arc<dyn KeyManager>,
+    verifier: VcVerifier,
+    policy: UsePolicy,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn RandomSource>,
+}
+
+impl Wallet {
+    /// A wallet keeping credentials in `store`, bound to keys of `keys`, accepting what
+    /// `verifier` accepts (its trust policy decides which issuers the wallet trusts).
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn CredentialStore>,
+        keys: Arc<dyn KeyManager>,
+        verifier: VcVerifier,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            verifier,
+            policy: UsePolicy::default(),
+            clock: Arc::new(SystemClock),
+            rng: Arc::new(OsRandom),
+        }
+    }
+
+    /// Sets the use policy for batches.
+    #[must_use]
+    pub fn use_policy(mut self, policy: UsePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Uses `clock` (KB-JWT `iat`, record times).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses `rng` for record ids.
+    #[must_use]
+    pub fn rng(mut self, rng: Arc<dyn RandomSource>) -> Self {
+        self.rng = rng;
+        self
+    }
+
+    /// The key manager.
+    #[must_use]
+    pub fn keys(&self) -> &Arc<dyn KeyManager> {
+        &self.keys
+    }
+
+    /// Creates `n` holder keys for a (batch) issuance request; the issuer binds one copy to
+    /// each. Returns the key ids and public keys.
+    ///
+    /// # Errors
+    /// The key manager's errors.
+    pub fn create_holder_keys(&self, n: usize, alg: Algorithm) -> Result<Vec<(String, PublicJwk)>> {
+        (0..n).map(|_| self.keys.create_key(alg)).collect()
+    }
+
+    fn new_id(&self) -> Result<String> {
+        Ok(crate::b64::encode(&crate::rand::bytes(&*self.rng, 16)?))
+    }
+
+    /// Verifies every copy of an issued credential (RFC 9901 §7.2 and the SD-JWT VC rules,
+    /// with the wallet's verifier) and stores them as one batch. Each copy must be bound
+    /// (`cnf.jwk`) to one of `key_ids` (ATTACKS HOL-02), and all copies must have the same type
+    /// and issuer. Nothing is stored unless every copy passes.
+    ///
+    /// # Errors
+    /// Verification errors; `holder_key_unknown`; `invalid_claims` for a mixed batch; store
+    /// errors.
+    pub fn add(&self, issued: &[&str], key_ids: &[String]) -> Result<String> {
+        if issued.is_empty() {
+            return Err(crate::error::IssuanceError::ApiMisuse("no credential to add").into());
+        }
+        let mut keys = BTreeMap::new();
+        for id in key_ids {
+            keys.insert(id.clone(), self.keys.public_key(id)?.minimal_json());
+        }
+        let batch = self.new_id()?;
+        let now = self.clock.now();
+        let mut records = Vec::with_capacity(issued.len());
+        let mut first: Option<(String, Option<String>)> = None;
+        for text in issued {
+            let vc = self.verifier.receive(text)?;
+            let cnf = vc
+                .verified
+                .claims()
+                .get("cnf")
+                .and_then(|c| c.get("jwk"))
+                .and_then(Value::as_object)
+                .ok_or(WalletError::HolderKeyUnknown)?;
+            let cnf = PublicJwk::from_json(cnf)
+                .map_err(|_| WalletError::HolderKeyUnknown)?
+                .minimal_json();
+            let key_id = keys
+                .iter()
+                .find(|(_, k)| **k == cnf)
+                .map(|(id, _)| id.clone())
+                .ok_or(WalletError::HolderKeyUnknown)?;
+            if records
+                .iter()
+                .any(|r: &StoredCredential| r.key_id == key_id)
+            {
+                return Err(crate::error::IssuanceError::InvalidClaims(
+                    "two copies are bound to the same key".into(),
+                )
+                .into());
+            }
+            let kind = (
+                vc.verified.vct.as_str().to_owned(),
+                vc.verified.issuer.clone(),
+            );
+            match &first {
+                None => first = Some(kind.clone()),
+                Some(f) if *f != kind => {
+                    return Err(crate::error::IssuanceError::InvalidClaims(
+                        "the copies of a batch must have one type and issuer".into(),
+                    )
+                    .into());
+                }
+                Some(_) => {}
+            }
+            records.push(StoredCredential {
+                id: self.new_id()?,
+                batch: batch.clone(),
+                vct: kind.0,
+                issuer: kind.1,
+                sd_jwt: (*text).to_owned(),
+                key_id,
+                presentations: 0,
+                added_at: now,
+            });
+        }
+        self.store.insert(&records)?;
+        Ok(batch)
+    }
+
+    /// The credentials held, one entry per batch.
+    ///
+    /// # Errors
+    /// Store errors; parse errors of a corrupted record.
+    pub fn list(&self) -> Result<Vec<HeldCredential>> {
+        let mut batches: BTreeMap<String, Vec<StoredCredential>> = BTreeMap::new();
+        for r in self.store.list()? {
+            batches.entry(r.batch.clone()).or_default().push(r);
+        }
+        let mut out = Vec::with_capacity(batches.len());
+        for (batch, copies) in batches {
+            let Some(first) = copies.first() else {
+                continue;
+            };
+            let cred = Credential::from_trusted_storage(&first.sd_jwt, &Limits::default())?;
+            out.push(HeldCredential {
+                vct: first.vct.clone(),
+                issuer: first.issuer.clone(),
+                copies: copies.len(),
+                unused: copies.iter().filter(|c| c.presentations == 0).count(),
+                claims: cred.claims().clone(),
+                disclosable: cred.disclosable_claims(),
+                batch,
+            });
+        }
+        Ok(out)
+    }
+
+    fn copies(&self, batch: &str) -> Result<Vec<StoredCredential>> {
+        let copies: Vec<_> = self
+            .store
+            .list()?
+            .into_iter()
+            .filter(|r| r.batch == batch)
+            .collect();
+        if copies.is_empty() {
+            return Err(WalletError::NotFound(format!("credential {batch:?}")).into());
+        }
+        Ok(copies)
+    }
+
+    /// How many copies of `batch` can still be presented (under one-time use: the unused
+    /// ones; under rotation: all).
+    ///
+    /// # Errors
+    /// `not_found`, store errors.
+    pub fn remaining(&self, batch: &str) -> Result<usize> {
+        let copies = self.copies(batch)?;
+        Ok(match self.policy {
+            UsePolicy::OneTimeUse => copies.iter().filter(|c| c.presentations == 0).count(),
+            UsePolicy::RotateUse => copies.len(),
+        })
+    }
+
+    /// Removes a credential (all its copies) and deletes its holder keys.
+    ///
+    /// # Errors
+    /// `not_found`, store and key manager errors.
+    pub fn remove(&self, batch: &str) -> Result<()> {
+        let copies = self.copies(batch)?;
+        self.store.delete_batch(batch)?;
+        for c in copies {
+            self.keys.delete_key(&c.key_id)?;
+        }
+        Ok(())
+    }
+
+    /// Presents `pointers` of credential `batch` to the verifier `audience` with its `nonce`:
+    /// picks a copy under the use policy, records the use *before* building the
+    /// presentation (a copy is never presented twice under one-time use, even if the process
+    /// dies), and binds it with a KB-JWT signed by the copy's holder key.
+    ///
+    /// # Errors
+    /// `not_found`, `credential_exhausted`, `disclosure_unknown`, key manager and store
+    /// errors.
+    pub fn present(
+        &self,
+        batch: &str,
+        pointers: &[&str],
+        audience: &str,
+        nonce: &str,
+    ) -> Result<String> {
+        let copies = self.copies(batch)?;
+        let chosen = match self.policy {
+            UsePolicy::OneTimeUse => copies.into_iter().find(|c| c.presentations == 0),
+            UsePolicy::RotateUse => copies.into_iter().min_by_key(|c| c.presentations),
+        };
+        let mut record = chosen.ok_or_else(|| WalletError::Exhausted(batch.to_owned()))?;
+        let credential = Credential::from_trusted_storage(&record.sd_jwt, &Limits::default())?;
+        let presentation = credential.present(pointers)?;
+        record.presentations = record.presentations.saturating_add(1);
+        self.store.update(&record)?;
+        let signer = ManagedKey::new(self.keys.clone(), &record.key_id)?;
+        presentation.with_key_binding(&signer, audience, nonce, self.clock.now())
+    }
+}
