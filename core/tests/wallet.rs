@@ -422,3 +422,46 @@ fn committed_records_survive_sigkill() {
         "the child wrote too little to test anything"
     );
 }
+
+#[test]
+fn dcql_query_gives_consent_candidates_and_a_minimal_presentation() {
+    use credkit::dcql::DcqlQuery;
+    let issuer = Issuer::new();
+    let w = wallet(&issuer, Arc::new(MemoryStore::new()));
+    let (batch, _) = add_batch(&w, &issuer, 1);
+    let query = DcqlQuery::parse(&json!({
+        "credentials": [{
+            "id": "age",
+            "format": "dc+sd-jwt",
+            "meta": {"vct_values": ["urn:example:id:1"]},
+            "claims": [{"path": ["age_over_18"], "values": [true]}]
+        }]
+    }))
+    .unwrap();
+    let answers = w.query(&query).unwrap();
+    assert_eq!(answers.len(), 1);
+    let c = &answers[0].candidates[0];
+    assert_eq!(c.batch, batch);
+    assert_eq!(c.disclose, ["/age_over_18"]);
+    assert_eq!(c.revealed, [("/age_over_18".to_owned(), json!(true))]);
+    assert_eq!(c.remaining, 1);
+    let pointers: Vec<&str> = c.disclose.iter().map(String::as_str).collect();
+    let p = w.present(&c.batch, &pointers, AUD, "n").unwrap();
+    let verified = issuer
+        .verifier(KeyBindingPolicy::Required {
+            audience: AUD.into(),
+            nonce: "n".into(),
+        })
+        .verify(&p)
+        .unwrap();
+    assert_eq!(verified.sd_jwt.disclosed, ["/age_over_18"]);
+    assert!(verified.claims().get("given_name").is_none());
+    // The only copy is used up: nothing left to answer with (one-time use).
+    assert_eq!(w.query(&query).unwrap_err().code(), "dcql_unsatisfiable");
+    // A type the wallet does not hold.
+    let other = DcqlQuery::parse(&json!({
+        "credentials": [{"id": "x", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:example:none"]}}]
+    }))
+    .unwrap();
+    assert_eq!(w.query(&other).unwrap_err().code(), "dcql_unsatisfiable");
+}

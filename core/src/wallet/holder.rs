@@ -60,6 +60,49 @@ impl fmt::Debug for HeldCredential {
     }
 }
 
+/// One held credential that can answer a Credential Query, as a consent screen shows it.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ConsentCandidate {
+    /// The credential (batch) to present.
+    pub batch: String,
+    /// Its type.
+    pub vct: String,
+    /// Its issuer.
+    pub issuer: Option<String>,
+    /// Copies left to present.
+    pub remaining: usize,
+    /// The pointers to pass to [`Wallet::present`].
+    pub disclose: Vec<String>,
+    /// Exactly what the verifier would see beyond the always-visible claims: each revealed
+    /// selectively disclosable claim with its value.
+    pub revealed: Vec<(String, Value)>,
+}
+
+impl fmt::Debug for ConsentCandidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsentCandidate")
+            .field("batch", &self.batch)
+            .field("vct", &self.vct)
+            .field("disclose", &self.disclose)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The wallet's answer options for one Credential Query of a DCQL query.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct QueryAnswer {
+    /// The Credential Query's id.
+    pub query_id: String,
+    /// Whether the verifier requires an answer.
+    pub required: bool,
+    /// Whether several credentials may be presented for it.
+    pub multiple: bool,
+    /// The held credentials that answer it, the least-disclosing first.
+    pub candidates: Vec<ConsentCandidate>,
+}
+
 /// A holder's wallet.
 #[derive(Debug, Clone)]
 pub struct Wallet {
@@ -270,6 +313,74 @@ impl Wallet {
             self.keys.delete_key(&c.key_id)?;
         }
         Ok(())
+    }
+
+    /// Answers a DCQL query (OpenID4VP 1.0 §6): for each Credential Query to answer, the held
+    /// credentials that can (exhausted batches excluded), the least-disclosing first, each
+    /// with exactly the claims it would reveal — what the consent screen shows. Present the
+    /// user's choice with [`Wallet::present`] and the candidate's `disclose` pointers.
+    ///
+    /// # Errors
+    /// `dcql_unsatisfiable` when a required part cannot be answered; store errors.
+    pub fn query(&self, query: &crate::dcql::DcqlQuery) -> Result<Vec<QueryAnswer>> {
+        let held: Vec<HeldCredential> = self
+            .list()?
+            .into_iter()
+            .filter(|h| self.policy == UsePolicy::RotateUse || h.unused > 0)
+            .collect();
+        let pointers: Vec<Vec<String>> = held
+            .iter()
+            .map(|h| h.disclosable.iter().map(|d| d.pointer.clone()).collect())
+            .collect();
+        let candidates: Vec<crate::dcql::CandidateCredential<'_>> = held
+            .iter()
+            .zip(&pointers)
+            .map(|(h, p)| crate::dcql::CandidateCredential {
+                id: &h.batch,
+                format: crate::dcql::FORMAT_DC_SD_JWT,
+                vct: &h.vct,
+                claims: &h.claims,
+                disclosable: p,
+                holder_binding: h.claims.get("cnf").is_some(),
+                authority_ids: &[],
+            })
+            .collect();
+        let selections = query.resolve(&candidates)?;
+        Ok(selections
+            .into_iter()
+            .map(|s| QueryAnswer {
+                query_id: s.query_id,
+                required: s.required,
+                multiple: s.multiple,
+                candidates: s
+                    .candidates
+                    .into_iter()
+                    .filter_map(|m| {
+                        let h = held.iter().find(|h| h.batch == m.credential_id)?;
+                        let revealed = m
+                            .revealed
+                            .iter()
+                            .filter_map(|p| {
+                                let tokens = crate::sd_jwt::pointer::parse(p).ok()?;
+                                crate::sd_jwt::pointer::lookup(&h.claims, &tokens)
+                                    .map(|v| (p.clone(), v.clone()))
+                            })
+                            .collect();
+                        Some(ConsentCandidate {
+                            batch: h.batch.clone(),
+                            vct: h.vct.clone(),
+                            issuer: h.issuer.clone(),
+                            remaining: match self.policy {
+                                UsePolicy::OneTimeUse => h.unused,
+                                UsePolicy::RotateUse => h.copies,
+                            },
+                            disclose: m.disclose,
+                            revealed,
+                        })
+                    })
+                    .collect(),
+            })
+            .collect())
     }
 
     /// Presents `pointers` of credential `batch` to the verifier `audience` with its `nonce`:

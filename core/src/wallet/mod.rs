@@ -7,7 +7,8 @@
 //!   WAL mode, each record encrypted with XChaCha20-Poly1305 under the host's [`StoreKey`].
 //! - [`Wallet`]: adds only credentials that verify and are bound to its keys (RFC 9901
 //!   §7.2, SD-JWT VC §2.4), holds batch copies (one key each) and presents them one-time or
-//!   in rotation ([`UsePolicy`]).
+//!   in rotation ([`UsePolicy`]), and answers DCQL queries with a consent summary per
+//!   candidate ([`Wallet::query`]).
 
 mod holder;
 mod keys;
@@ -15,7 +16,7 @@ mod keys;
 mod sqlite;
 mod store;
 
-pub use holder::{HeldCredential, UsePolicy, Wallet};
+pub use holder::{ConsentCandidate, HeldCredential, QueryAnswer, UsePolicy, Wallet};
 pub use keys::{KeyManager, ManagedKey, SoftwareKeyManager};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
