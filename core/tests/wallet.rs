@@ -26,8 +26,8 @@ use credkit::sd_jwt::{KeyBindingPolicy, StaticIssuerKeys};
 use credkit::sd_jwt_vc::{TrustPolicy, VcBuilder, VcVerifier, Vct};
 use credkit::time::FixedClock;
 use credkit::wallet::{
-    CredentialStore, MemoryStore, SoftwareKeyManager, SqliteStore, StoreKey, StoredCredential,
-    UsePolicy, Wallet,
+    CredentialStore, KeyManager, MemoryStore, SoftwareKeyManager, SqliteKeyManager, SqliteStore,
+    StoreKey, StoredCredential, UsePolicy, Wallet,
 };
 use serde_json::json;
 
@@ -259,7 +259,7 @@ fn sqlite_store_encrypts_reopens_and_detects_wrong_keys_and_tampering() {
     let path = temp_db("tamper");
     {
         let s = SqliteStore::open(&path, StoreKey::new(KEY), Arc::new(OsRandom)).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         s.insert(&[record(1), record(2)]).unwrap();
     }
     // Reopen: intact.
@@ -464,4 +464,67 @@ fn dcql_query_gives_consent_candidates_and_a_minimal_presentation() {
     }))
     .unwrap();
     assert_eq!(w.query(&other).unwrap_err().code(), "dcql_unsatisfiable");
+}
+
+#[test]
+fn schema_migrates_from_version_1_keeping_records() {
+    let path = temp_db("migrate");
+    {
+        let s = SqliteStore::open(&path, StoreKey::new(KEY), Arc::new(OsRandom)).unwrap();
+        s.insert(&[record(1), record(2)]).unwrap();
+    }
+    // Turn the file back into a version-1 store.
+    rusqlite_conn(&path)
+        .execute_batch("DROP TABLE holder_key; PRAGMA user_version = 1;")
+        .unwrap();
+    let s = SqliteStore::open(&path, StoreKey::new(KEY), Arc::new(OsRandom)).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.list().unwrap().len(), 2);
+    let keys = SqliteKeyManager::new(Arc::new(s));
+    keys.create_key(Algorithm::Es256).unwrap();
+}
+
+#[test]
+fn software_holder_keys_persist_encrypted_in_the_store() {
+    let path = temp_db("keys");
+    let (id, public) = {
+        let s = Arc::new(SqliteStore::open(&path, StoreKey::new(KEY), Arc::new(OsRandom)).unwrap());
+        SqliteKeyManager::new(s)
+            .create_key(Algorithm::Es256)
+            .unwrap()
+    };
+    let s = Arc::new(SqliteStore::open(&path, StoreKey::new(KEY), Arc::new(OsRandom)).unwrap());
+    let keys = SqliteKeyManager::new(s);
+    assert_eq!(keys.public_key(&id).unwrap(), public);
+    let sig = keys.sign(&id, b"message").unwrap();
+    default_provider()
+        .verifying_key(&public, Algorithm::Es256)
+        .unwrap()
+        .verify(b"message", &sig)
+        .unwrap();
+    let raw = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).to_string();
+    assert!(!raw.contains("\"d\""), "private key material on disk");
+    keys.delete_key(&id).unwrap();
+    assert_eq!(keys.public_key(&id).unwrap_err().code(), "not_found");
+    // A full wallet on SQLite keys and store survives a reopen.
+    let issuer = Issuer::new();
+    let store = Arc::new(SqliteStore::open(&path, StoreKey::new(KEY), Arc::new(OsRandom)).unwrap());
+    let w = Wallet::new(
+        store.clone(),
+        Arc::new(SqliteKeyManager::new(store)),
+        issuer.verifier(KeyBindingPolicy::Forbidden),
+    )
+    .clock(Arc::new(FixedClock(NOW)));
+    let (batch, _) = add_batch(&w, &issuer, 2);
+    drop(w);
+    let store = Arc::new(SqliteStore::open(&path, StoreKey::new(KEY), Arc::new(OsRandom)).unwrap());
+    let w = Wallet::new(
+        store.clone(),
+        Arc::new(SqliteKeyManager::new(store)),
+        issuer.verifier(KeyBindingPolicy::Forbidden),
+    )
+    .clock(Arc::new(FixedClock(NOW)));
+    let p = w.present(&batch, &["/given_name"], AUD, "n").unwrap();
+    assert!(cnf_of(&p, &issuer).is_object());
+    assert_eq!(w.remaining(&batch).unwrap(), 1);
 }

@@ -19,5 +19,5 @@ mod store;
 pub use holder::{ConsentCandidate, HeldCredential, QueryAnswer, UsePolicy, Wallet};
 pub use keys::{KeyManager, ManagedKey, SoftwareKeyManager};
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteKeyManager, SqliteStore};
 pub use store::{CredentialStore, MemoryStore, StoreKey, StoredCredential};

@@ -6,15 +6,22 @@
 //! transaction survives a crash or power loss, and an interrupted one leaves no trace.
 //! Only the record id, its batch id and the encrypted body are stored; credential type,
 //! issuer and content are inside the encrypted body.
+//!
+//! [`SqliteKeyManager`] keeps software holder keys in the same file, encrypted the same way,
+//! for servers and the command-line tool; phones keep holder keys in their secure hardware.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::keys::KeyManager;
 use super::store::{CredentialStore, StoreKey, StoredCredential};
+use crate::crypto::{Signer, default_provider};
 use crate::error::{Result, WalletError};
+use crate::jose::{Algorithm, PrivateJwk, PublicJwk};
 use crate::rand::RandomSource;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -27,6 +34,8 @@ const MIGRATIONS: &[&str] = &[
      ) STRICT;
      CREATE INDEX credential_batch ON credential(batch);
      CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) STRICT;",
+    // 2: software holder keys (for servers and the CLI; phones keep keys in hardware).
+    "CREATE TABLE holder_key (id TEXT PRIMARY KEY NOT NULL, body BLOB NOT NULL) STRICT;",
 ];
 
 /// What the key check row holds, encrypted: a wrong store key is detected at open.
@@ -227,5 +236,98 @@ impl CredentialStore for SqliteStore {
         self.lock()?
             .execute("DELETE FROM credential WHERE batch = ?1", params![batch])
             .map_err(db_err)
+    }
+}
+
+/// Software holder keys persisted, encrypted, in a [`SqliteStore`]'s file.
+pub struct SqliteKeyManager {
+    store: Arc<SqliteStore>,
+    loaded: Mutex<HashMap<String, Arc<dyn Signer>>>,
+}
+
+impl fmt::Debug for SqliteKeyManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteKeyManager").finish_non_exhaustive()
+    }
+}
+
+impl SqliteKeyManager {
+    /// Keys kept in `store`.
+    #[must_use]
+    pub fn new(store: Arc<SqliteStore>) -> Self {
+        Self {
+            store,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn signer(&self, id: &str) -> Result<Arc<dyn Signer>> {
+        if let Ok(loaded) = self.loaded.lock()
+            && let Some(s) = loaded.get(id)
+        {
+            return Ok(s.clone());
+        }
+        let sealed: Option<Vec<u8>> = self
+            .store
+            .lock()?
+            .query_row(
+                "SELECT body FROM holder_key WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let sealed = sealed.ok_or_else(|| WalletError::NotFound(format!("key {id:?}")))?;
+        let json = zeroize::Zeroizing::new(
+            self.store
+                .key
+                .open(format!("holder_key:{id}").as_bytes(), &sealed)?,
+        );
+        let text = std::str::from_utf8(&json).map_err(|_| WalletError::Decrypt)?;
+        let signer = default_provider().signer(&PrivateJwk::parse(text)?)?;
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.insert(id.to_owned(), signer.clone());
+        }
+        Ok(signer)
+    }
+}
+
+impl KeyManager for SqliteKeyManager {
+    fn create_key(&self, alg: Algorithm) -> Result<(String, PublicJwk)> {
+        let key = default_provider().generate(alg, &*self.store.rng)?;
+        let id = crate::b64::encode(&crate::rand::bytes(&*self.store.rng, 16)?);
+        let json = key.to_json_string();
+        let sealed = self.store.key.seal(
+            format!("holder_key:{id}").as_bytes(),
+            json.as_bytes(),
+            &*self.store.rng,
+        )?;
+        self.store
+            .lock()?
+            .execute(
+                "INSERT INTO holder_key (id, body) VALUES (?1, ?2)",
+                params![id, sealed],
+            )
+            .map_err(db_err)?;
+        Ok((id, key.public().clone()))
+    }
+
+    fn public_key(&self, id: &str) -> Result<PublicJwk> {
+        Ok(self.signer(id)?.public_jwk().clone())
+    }
+
+    fn sign(&self, id: &str, message: &[u8]) -> Result<Vec<u8>> {
+        self.signer(id)?.sign(message)
+    }
+
+    fn delete_key(&self, id: &str) -> Result<()> {
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.remove(id);
+        }
+        self.store
+            .lock()?
+            .execute("DELETE FROM holder_key WHERE id = ?1", params![id])
+            .map_err(db_err)?;
+        Ok(())
     }
 }
