@@ -2081,3 +2081,640 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Building queries
+// ---------------------------------------------------------------------------------------
+
+use credkit::dcql::{ClaimsQueryBuilder, CredentialQueryBuilder, DcqlQueryBuilder};
+use credkit::sd_jwt_vc::claim_path::PathElement;
+
+/// Asserts that `built` is the query of `example`, both parsed and as JSON.
+fn builds(built: credkit::Result<DcqlQuery>, example: &Value) {
+    let built = built.unwrap_or_else(|e| panic!("{e}: {example}"));
+    assert_eq!(built, parse(example), "{example}");
+    assert_eq!(built.to_json(), *example);
+}
+
+/// Asserts that the builder is refused with `dcql_invalid` and a message containing `needle`.
+fn build_rejects(builder: DcqlQueryBuilder, needle: &str) {
+    let e = builder
+        .build()
+        .expect_err(&format!("built a query with {needle:?}"));
+    assert_eq!(e.code(), "dcql_invalid", "{e}");
+    assert!(
+        e.to_string().contains(needle),
+        "message {:?} lacks {needle:?}",
+        e.to_string()
+    );
+}
+
+fn one(credential: CredentialQueryBuilder) -> DcqlQueryBuilder {
+    DcqlQueryBuilder::new().credential(credential)
+}
+
+fn pid_builder(id: &str, vct: &str) -> CredentialQueryBuilder {
+    CredentialQueryBuilder::sd_jwt_vc(id, &[vct])
+        .claim(&["given_name"])
+        .claim(&["family_name"])
+        .claim(&["address", "street_address"])
+}
+
+fn mdoc_id_builder(id: &str, doctype: &str) -> CredentialQueryBuilder {
+    CredentialQueryBuilder::mso_mdoc(id, doctype)
+        .claim_with_id("given_name", &["org.iso.18013.5.1", "given_name"])
+        .claim_with_id("family_name", &["org.iso.18013.5.1", "family_name"])
+        .claim_with_id("portrait", &["org.iso.18013.5.1", "portrait"])
+}
+
+fn mdoc_address_builder(id: &str, doctype: &str) -> CredentialQueryBuilder {
+    CredentialQueryBuilder::mso_mdoc(id, doctype)
+        .claim_with_id(
+            "resident_address",
+            &["org.iso.18013.5.1", "resident_address"],
+        )
+        .claim_with_id(
+            "resident_country",
+            &["org.iso.18013.5.1", "resident_country"],
+        )
+}
+
+fn vehicle_builder() -> CredentialQueryBuilder {
+    CredentialQueryBuilder::mso_mdoc("my_credential", "org.iso.7367.1.mVRC")
+        .claim(&["org.iso.7367.1", "vehicle_holder"])
+        .claim(&["org.iso.18013.5.1", "given_name"])
+}
+
+#[test]
+fn the_builder_reproduces_the_examples_of_the_specification() {
+    builds(
+        one(
+            CredentialQueryBuilder::sd_jwt_vc("my_credential", &[PID_VCT])
+                .claim(&["family_name"])
+                .claim(&["given_name"])
+                .claim(&["address", "street_address"]),
+        )
+        .build(),
+        &example_simple(),
+    );
+    builds(
+        one(
+            CredentialQueryBuilder::sd_jwt_vc("my_credential", &[PID_VCT])
+                .claim(&["last_name"])
+                .claim(&["first_name"])
+                .claim(&["address", "postal_code"]),
+        )
+        .build(),
+        &example_encrypted_response_request(),
+    );
+    builds(one(vehicle_builder()).build(), &example_simple_mdoc());
+    builds(
+        DcqlQueryBuilder::new()
+            .credential(pid_builder("pid", PID_VCT))
+            .credential(
+                CredentialQueryBuilder::mso_mdoc("mdl", "org.iso.7367.1.mVRC")
+                    .claim(&["org.iso.7367.1", "vehicle_holder"])
+                    .claim(&["org.iso.18013.5.1", "given_name"]),
+            )
+            .build(),
+        &example_multi_credentials(),
+    );
+    builds(
+        DcqlQueryBuilder::new()
+            .credential(pid_builder("pid", PID_VCT))
+            .credential(pid_builder(
+                "other_pid",
+                "https://othercredentials.example/pid",
+            ))
+            .credential(
+                CredentialQueryBuilder::sd_jwt_vc(
+                    "pid_reduced_cred_1",
+                    &["https://credentials.example.com/reduced_identity_credential"],
+                )
+                .claim(&["family_name"])
+                .claim(&["given_name"]),
+            )
+            .credential(
+                CredentialQueryBuilder::sd_jwt_vc(
+                    "pid_reduced_cred_2",
+                    &["https://cred.example/residence_credential"],
+                )
+                .claim(&["postal_code"])
+                .claim(&["locality"])
+                .claim(&["region"]),
+            )
+            .credential(
+                CredentialQueryBuilder::sd_jwt_vc(
+                    "nice_to_have",
+                    &["https://company.example/company_rewards"],
+                )
+                .claim(&["rewards_number"]),
+            )
+            .credential_set(
+                &[
+                    &["pid"],
+                    &["other_pid"],
+                    &["pid_reduced_cred_1", "pid_reduced_cred_2"],
+                ],
+                true,
+            )
+            .credential_set(&[&["nice_to_have"]], false)
+            .build(),
+        &example_credentials_alternatives(),
+    );
+    builds(
+        DcqlQueryBuilder::new()
+            .credential(mdoc_id_builder("mdl-id", "org.iso.18013.5.1.mDL"))
+            .credential(mdoc_address_builder("mdl-address", "org.iso.18013.5.1.mDL"))
+            .credential(mdoc_id_builder("photo_card-id", "org.iso.23220.photoid.1"))
+            .credential(mdoc_address_builder(
+                "photo_card-address",
+                "org.iso.23220.photoid.1",
+            ))
+            .credential_set(&[&["mdl-id"], &["photo_card-id"]], true)
+            .credential_set(&[&["mdl-address"], &["photo_card-address"]], false)
+            .build(),
+        &example_complex_mdoc(),
+    );
+    builds(
+        one(CredentialQueryBuilder::sd_jwt_vc("pid", &[PID_VCT])
+            .claim_with_id("a", &["last_name"])
+            .claim_with_id("b", &["postal_code"])
+            .claim_with_id("c", &["locality"])
+            .claim_with_id("d", &["region"])
+            .claim_with_id("e", &["date_of_birth"])
+            .claim_sets(&[&["a", "c", "d", "e"], &["a", "b", "e"]]))
+        .build(),
+        &example_claims_alternatives(),
+    );
+    // One option at a time gives the same claim_sets.
+    builds(
+        one(CredentialQueryBuilder::sd_jwt_vc("pid", &[PID_VCT])
+            .claim_with_id("a", &["last_name"])
+            .claim_with_id("b", &["postal_code"])
+            .claim_with_id("c", &["locality"])
+            .claim_with_id("d", &["region"])
+            .claim_with_id("e", &["date_of_birth"])
+            .claim_set(&["a", "c", "d", "e"])
+            .claim_set(&["a", "b", "e"]))
+        .build(),
+        &example_claims_alternatives(),
+    );
+    builds(
+        one(
+            CredentialQueryBuilder::sd_jwt_vc("my_credential", &[PID_VCT])
+                .claim_with_values(&["family_name"], ["Doe"])
+                .claim(&["given_name"])
+                .claim(&["address", "street_address"])
+                .claim_with_values(&["postal_code"], vec![json!("90210"), json!("90211")]),
+        )
+        .build(),
+        &example_value_matching(),
+    );
+    builds(
+        one(
+            CredentialQueryBuilder::jwt_vc_json("example_jwt_vc", &[&["IDCredential"]])
+                .claim(&["credentialSubject", "family_name"])
+                .claim(&["credentialSubject", "given_name"]),
+        )
+        .build(),
+        &example_jwt_vc(),
+    );
+    let mut ldp = CredentialQueryBuilder::ldp_vc("example_ldp_vc", &[&["IDCredential"]]);
+    for path in [
+        &["credentialSubject", "family_name"][..],
+        &["credentialSubject", "given_name"],
+        &["credentialSubject", "birthdate"],
+        &["credentialSubject", "address", "street_address"],
+        &["credentialSubject", "address", "locality"],
+        &["credentialSubject", "address", "postal_code"],
+        &["credentialSubject", "address", "country"],
+    ] {
+        ldp = ldp.claim(path);
+    }
+    builds(one(ldp).build(), &example_ldp_vc());
+
+    let mut with_authorities = example_simple();
+    with_authorities["credentials"][0]["trusted_authorities"] = example_trusted_authorities();
+    builds(
+        one(
+            CredentialQueryBuilder::sd_jwt_vc("my_credential", &[PID_VCT])
+                .claim(&["family_name"])
+                .claim(&["given_name"])
+                .claim(&["address", "street_address"])
+                .trusted_authority("aki", &["s9tIpPmhxdiuNkHMEWNpYim8S8Y"])
+                .trusted_authority("etsi_tl", &["https://lotl.example.com"])
+                .trusted_authority("openid_federation", &["https://trustanchor.example.com"]),
+        )
+        .build(),
+        &with_authorities,
+    );
+}
+
+#[test]
+fn the_builder_writes_paths_with_null_and_indices() {
+    let q = one(CredentialQueryBuilder::sd_jwt_vc("arthur", &[PID_VCT])
+        .claim_path(&[
+            PathElement::Key("degrees".into()),
+            PathElement::AllElements,
+            PathElement::Key("type".into()),
+        ])
+        .claim_path(&[
+            PathElement::Key("nationalities".into()),
+            PathElement::Index(1),
+        ])
+        .claim_path(ClaimPath::keys(&["address", "locality"]).elements()))
+    .build()
+    .unwrap();
+    assert_eq!(
+        q.to_json()["credentials"][0]["claims"],
+        json!([
+            {"path": ["degrees", null, "type"]},
+            {"path": ["nationalities", 1]},
+            {"path": ["address", "locality"]}
+        ])
+    );
+    // §7.3: the Wallet selects what the paths say.
+    let arthur = Held::new("arthur", PID_VCT, example_claims_path_credential());
+    let m = q.credentials()[0]
+        .match_candidate(&arthur.candidate())
+        .unwrap();
+    assert_eq!(
+        m.disclose,
+        [
+            "/degrees/0/type",
+            "/degrees/1/type",
+            "/nationalities/1",
+            "/address/locality"
+        ]
+    );
+}
+
+#[test]
+fn the_builder_sets_every_member() {
+    let q = DcqlQueryBuilder::new()
+        .credential(
+            CredentialQueryBuilder::sd_jwt_vc("pid", &["urn:eudi:pid:1", PID_VCT])
+                .multiple(true)
+                .require_holder_binding(false)
+                .trusted_authority("aki", &["s9tIpPmhxdiuNkHMEWNpYim8S8Y", "other-aki"])
+                .claim(&["given_name"])
+                .claim_with_values(&["age_equal_or_over", "18"], vec![json!(true)])
+                .claim_with_values(&["age_in_years"], [59, 60])
+                .claims_query(
+                    ClaimsQueryBuilder::path(&[
+                        PathElement::Key("nationalities".into()),
+                        PathElement::AllElements,
+                    ])
+                    .id("nat")
+                    .values(["DE", "FR"]),
+                ),
+        )
+        .credential(
+            CredentialQueryBuilder::mso_mdoc("mdl", "org.iso.18013.5.1.mDL")
+                .meta("extra", json!({"kept": true}))
+                .claims_query(
+                    ClaimsQueryBuilder::keys(&["org.iso.18013.5.1", "portrait"])
+                        .intent_to_retain(true),
+                ),
+        )
+        .credential(
+            CredentialQueryBuilder::new("other", "vendor_format").meta("anything", json!(1)),
+        )
+        .credential_set(&[&["pid"], &["mdl"]], true)
+        .credential_set(&[&["other"]], false)
+        .build()
+        .unwrap();
+    let expected = json!({
+        "credentials": [
+            {
+                "id": "pid",
+                "format": "dc+sd-jwt",
+                "multiple": true,
+                "meta": {"vct_values": ["urn:eudi:pid:1", PID_VCT]},
+                "trusted_authorities": [
+                    {"type": "aki", "values": ["s9tIpPmhxdiuNkHMEWNpYim8S8Y", "other-aki"]}
+                ],
+                "require_cryptographic_holder_binding": false,
+                "claims": [
+                    {"path": ["given_name"]},
+                    {"path": ["age_equal_or_over", "18"], "values": [true]},
+                    {"path": ["age_in_years"], "values": [59, 60]},
+                    {"id": "nat", "path": ["nationalities", null], "values": ["DE", "FR"]}
+                ]
+            },
+            {
+                "id": "mdl",
+                "format": "mso_mdoc",
+                "meta": {"doctype_value": "org.iso.18013.5.1.mDL", "extra": {"kept": true}},
+                "claims": [
+                    {"path": ["org.iso.18013.5.1", "portrait"], "intent_to_retain": true}
+                ]
+            },
+            {"id": "other", "format": "vendor_format", "meta": {"anything": 1}}
+        ],
+        "credential_sets": [
+            {"options": [["pid"], ["mdl"]]},
+            {"options": [["other"]], "required": false}
+        ]
+    });
+    builds(Ok(q.clone()), &expected);
+    let pid = q.credential("pid").unwrap();
+    assert!(pid.multiple && !pid.require_cryptographic_holder_binding);
+    assert_eq!(pid.vct_values, ["urn:eudi:pid:1", PID_VCT]);
+    let mdl = &q.credential("mdl").unwrap().claims.as_ref().unwrap()[0];
+    assert_eq!(mdl.intent_to_retain, Some(true));
+
+    // Defaults set explicitly give the same query, written without them.
+    builds(
+        one(
+            CredentialQueryBuilder::sd_jwt_vc("my_credential", &[PID_VCT])
+                .multiple(false)
+                .require_holder_binding(true)
+                .claim(&["family_name"])
+                .claim(&["given_name"])
+                .claim(&["address", "street_address"]),
+        )
+        .build(),
+        &example_simple(),
+    );
+    let mut with_set = example_simple();
+    with_set["credential_sets"] = json!([{"options": [["my_credential"]]}]);
+    builds(
+        one(
+            CredentialQueryBuilder::sd_jwt_vc("my_credential", &[PID_VCT])
+                .claim(&["family_name"])
+                .claim(&["given_name"])
+                .claim(&["address", "street_address"]),
+        )
+        .credential_set(&[&["my_credential"]], true)
+        .build(),
+        &with_set,
+    );
+
+    // No claims: nothing selectively disclosable is requested.
+    let bare = one(CredentialQueryBuilder::sd_jwt_vc("pid", &[PID_VCT]))
+        .build()
+        .unwrap();
+    assert!(bare.credentials()[0].claims.is_none());
+    assert_eq!(
+        bare.to_json(),
+        json!({"credentials": [{"id": "pid", "format": "dc+sd-jwt",
+                                "meta": {"vct_values": [PID_VCT]}}]})
+    );
+}
+
+#[test]
+fn invalid_builds_are_refused_with_dcql_invalid() {
+    let sd = |id: &str| CredentialQueryBuilder::sd_jwt_vc(id, &[PID_VCT]);
+    let cases: Vec<(DcqlQueryBuilder, &str)> = vec![
+        (DcqlQueryBuilder::new(), "credentials must not be empty"),
+        (DcqlQueryBuilder::default(), "credentials must not be empty"),
+        (one(sd("")), "credentials[0].id must not be empty"),
+        (
+            one(sd("my id")),
+            "credentials[0].id \"my id\" may contain only",
+        ),
+        (
+            DcqlQueryBuilder::new()
+                .credential(sd("pid"))
+                .credential(sd("pid")),
+            "credentials[1].id \"pid\" is used by more than one",
+        ),
+        (
+            one(CredentialQueryBuilder::new("pid", "")),
+            "credentials[0].format must not be empty",
+        ),
+        (
+            one(CredentialQueryBuilder::sd_jwt_vc("pid", &[])),
+            "credentials[0].meta.vct_values must not be empty",
+        ),
+        (
+            one(CredentialQueryBuilder::sd_jwt_vc("pid", &[""])),
+            "credentials[0].meta.vct_values[0] must be a non-empty string",
+        ),
+        (
+            one(CredentialQueryBuilder::new("pid", FORMAT_DC_SD_JWT)),
+            "credentials[0].meta.vct_values is required",
+        ),
+        (
+            one(sd("pid").meta("vct_values", json!(PID_VCT))),
+            "credentials[0].meta.vct_values must be an array",
+        ),
+        (
+            one(CredentialQueryBuilder::mso_mdoc("mdl", "")),
+            "credentials[0].meta.doctype_value must be a non-empty string",
+        ),
+        (
+            one(CredentialQueryBuilder::jwt_vc_json("vc", &[])),
+            "credentials[0].meta.type_values must not be empty",
+        ),
+        (
+            one(CredentialQueryBuilder::ldp_vc("vc", &[&[]])),
+            "credentials[0].meta.type_values[0] must be a non-empty array",
+        ),
+        (
+            one(
+                CredentialQueryBuilder::mso_mdoc("mdl", "org.iso.18013.5.1.mDL")
+                    .claim(&["given_name"]),
+            ),
+            "credentials[0].claims[0].path must be a namespace and a data element identifier",
+        ),
+        (
+            one(
+                CredentialQueryBuilder::mso_mdoc("mdl", "org.iso.18013.5.1.mDL").claim_path(&[
+                    PathElement::Key("org.iso.18013.5.1".into()),
+                    PathElement::AllElements,
+                ]),
+            ),
+            "credentials[0].claims[0].path must be a namespace and a data element identifier",
+        ),
+        (
+            one(sd("pid").claim(&[])),
+            "credentials[0].claims[0].path: a claim path must not be empty",
+        ),
+        (
+            one(sd("pid").claim_with_values(&["age"], Vec::<Value>::new())),
+            "credentials[0].claims[0].values must not be empty",
+        ),
+        (
+            one(sd("pid").claim_with_values(&["age"], [json!(18), json!(1.5)])),
+            "credentials[0].claims[0].values[1] must be a string, an integer or a boolean",
+        ),
+        (
+            one(sd("pid").claim_with_values(&["age"], [Value::Null])),
+            "credentials[0].claims[0].values[0] must be a string, an integer or a boolean",
+        ),
+        (
+            one(sd("pid").claim_with_id("a.b", &["x"])),
+            "credentials[0].claims[0].id \"a.b\" may contain only",
+        ),
+        (
+            one(sd("pid")
+                .claim_with_id("a", &["x"])
+                .claim_with_id("a", &["y"])),
+            "credentials[0].claims[1].id \"a\" is used by more than one Claims Query",
+        ),
+        (
+            one(sd("pid")
+                .claim_with_id("a", &["x"])
+                .claim(&["y"])
+                .claim_sets(&[&["a"]])),
+            "credentials[0].claims[1].id is required because the Credential Query has claim_sets",
+        ),
+        (
+            one(sd("pid")
+                .claim_with_id("a", &["x"])
+                .claim_sets(&[&["a", "z"]])),
+            "credentials[0].claim_sets[0][1] \"z\" is the id of no Claims Query",
+        ),
+        (
+            one(sd("pid").claim_with_id("a", &["x"]).claim_sets(&[])),
+            "credentials[0].claim_sets must not be empty",
+        ),
+        (
+            one(sd("pid").claim_with_id("a", &["x"]).claim_set(&[])),
+            "credentials[0].claim_sets[0] must not be empty",
+        ),
+        (
+            one(sd("pid").claim_set(&["a"])),
+            "credentials[0].claim_sets must not be present without claims",
+        ),
+        (
+            one(sd("pid").trusted_authority("aki", &[])),
+            "credentials[0].trusted_authorities[0].values must not be empty",
+        ),
+        (
+            one(sd("pid").trusted_authority("", &["x"])),
+            "credentials[0].trusted_authorities[0].type must be a non-empty string",
+        ),
+        (
+            one(sd("pid").trusted_authority("aki", &["x", ""])),
+            "credentials[0].trusted_authorities[0].values[1] must be a non-empty string",
+        ),
+        (
+            one(sd("pid")).credential_set(&[], true),
+            "credential_sets[0].options must not be empty",
+        ),
+        (
+            one(sd("pid")).credential_set(&[&[]], false),
+            "credential_sets[0].options[0] must not be empty",
+        ),
+        (
+            one(sd("pid"))
+                .credential_set(&[&["pid"]], true)
+                .credential_set(&[&["pid"], &["nope"]], false),
+            "credential_sets[1].options[1][0] \"nope\" is the id of no Credential Query",
+        ),
+    ];
+    for (builder, needle) in cases {
+        build_rejects(builder, needle);
+    }
+}
+
+#[test]
+fn built_queries_round_trip_through_to_json() {
+    let q = DcqlQueryBuilder::new()
+        .credential(
+            CredentialQueryBuilder::sd_jwt_vc("pid", &["urn:eudi:pid:1"])
+                .multiple(true)
+                .require_holder_binding(false)
+                .trusted_authority("etsi_tl", &["https://lotl.example.com"])
+                .claim_with_id("g", &["given_name"])
+                .claim_with_id("f", &["family_name"])
+                .claims_query(
+                    ClaimsQueryBuilder::keys(&["age_equal_or_over", "18"])
+                        .id("age")
+                        .values([true]),
+                )
+                .claims_query(
+                    ClaimsQueryBuilder::path(&[
+                        PathElement::Key("nationalities".into()),
+                        PathElement::Index(0),
+                    ])
+                    .id("n"),
+                )
+                .claim_sets(&[&["g", "f", "age"], &["age"]])
+                .claim_set(&["n"]),
+        )
+        .credential(mdoc_id_builder("mdl", "org.iso.18013.5.1.mDL"))
+        .credential(
+            CredentialQueryBuilder::jwt_vc_json("vc", &[&["VerifiableCredential", "IDCredential"]])
+                .claim(&["credentialSubject", "given_name"]),
+        )
+        .credential_set(&[&["pid"], &["mdl", "vc"]], true)
+        .credential_set(&[&["vc"]], false)
+        .build()
+        .unwrap();
+    let json = q.to_json();
+    let again = parse(&json);
+    assert_eq!(again, q);
+    assert_eq!(again.to_json(), json);
+    // Through text, as sent in an Authorization Request.
+    let text = serde_json::to_string(&json).unwrap();
+    assert_eq!(parse(&serde_json::from_str(&text).unwrap()), q);
+}
+
+#[test]
+fn to_json_writes_back_every_example_and_drops_unknown_properties() {
+    for example in [
+        example_simple(),
+        example_encrypted_response_request(),
+        example_simple_mdoc(),
+        example_multi_credentials(),
+        example_credentials_alternatives(),
+        example_complex_mdoc(),
+        example_claims_alternatives(),
+        example_value_matching(),
+        example_jwt_vc(),
+        example_ldp_vc(),
+    ] {
+        assert_eq!(parse(&example).to_json(), example);
+    }
+    let mut extended = example_simple();
+    extended["future"] = json!(1);
+    extended["credentials"][0]["future"] = json!(2);
+    extended["credentials"][0]["claims"][0]["future"] = json!(3);
+    extended["credentials"][0]["meta"]["future"] = json!(4);
+    let mut expected = example_simple();
+    expected["credentials"][0]["meta"]["future"] = json!(4);
+    assert_eq!(parse(&extended).to_json(), expected);
+}
+
+/// The example of the builder's documentation.
+#[test]
+fn the_documented_builder_example_works() {
+    let query = DcqlQueryBuilder::new()
+        .credential(
+            CredentialQueryBuilder::sd_jwt_vc("pid", &["urn:eudi:pid:1"])
+                .claim(&["given_name"])
+                .claim(&["family_name"])
+                .claim_with_values(&["age_equal_or_over", "18"], [true]),
+        )
+        .credential(
+            CredentialQueryBuilder::mso_mdoc("mdl", "org.iso.18013.5.1.mDL")
+                .claim(&["org.iso.18013.5.1", "given_name"]),
+        )
+        .credential_set(&[&["pid"], &["mdl"]], true)
+        .build()
+        .unwrap();
+    let json = query.to_json();
+    assert_eq!(
+        json["credentials"][0]["meta"],
+        json!({"vct_values": ["urn:eudi:pid:1"]})
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// `to_json` gives back the query it was parsed from (the generated queries hold no
+    /// defaults), and parsing it gives back an equal query.
+    #[test]
+    fn to_json_round_trips_generated_queries(query in query_strategy()) {
+        let q = DcqlQuery::parse(&query).unwrap();
+        let json = q.to_json();
+        prop_assert_eq!(&json, &query);
+        prop_assert_eq!(DcqlQuery::parse(&json).unwrap(), q);
+    }
+}

@@ -27,6 +27,7 @@
 //! `claims` requests **no** selectively disclosable claim (only what is mandatory to present),
 //! so such a match discloses nothing.
 
+mod builder;
 mod parse;
 mod verifier;
 mod wallet;
@@ -37,6 +38,7 @@ use crate::error::Result;
 use crate::sd_jwt::pointer;
 use crate::sd_jwt_vc::claim_path::ClaimPath;
 
+pub use builder::{ClaimsQueryBuilder, CredentialQueryBuilder, DcqlQueryBuilder};
 pub use verifier::{AnsweredQuery, PresentedCredential, ResponseCheck};
 pub use wallet::{CandidateCredential, Match, Selection};
 
