@@ -1,5 +1,5 @@
 //! `credkit`: issue, present, verify and inspect SD-JWTs from the command line, and keep
-//! Token Status Lists (revocation and suspension).
+//! Token Status Lists (revocation and suspension), and keep a holder wallet (`credkit wallet`).
 //!
 //! Exit codes: 0 success; 1 the input was rejected (one line on stderr that begins with the
 //! error code, e.g. `disclosure_unreferenced: ...`); 2 usage or I/O error.
@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use credkit::crypto::{HashAlg, default_provider};
-use credkit::error::{IssuanceError, StatusError};
+use credkit::dcql::DcqlQuery;
+use credkit::error::{DcqlError, IssuanceError, StatusError, WalletError};
 use credkit::http::{FetchPolicy, Fetcher, HttpClient, UreqClient};
 use credkit::jose::{Algorithm, Jws, PrivateJwk, PublicJwk};
 use credkit::rand::OsRandom;
@@ -24,14 +25,15 @@ use credkit::sd_jwt_vc::type_metadata::{
     HttpTypeMetadata, LocalTypeMetadata, TypeMetadataResolver,
 };
 use credkit::sd_jwt_vc::{
-    IssuerMetadataTrust, IssuerTrust, TrustPolicy, TypeMetadataPolicy, VcBuilder, VcVerifier, Vct,
-    X5cTrust,
+    IssuerMetadataTrust, IssuerTrust, TrustPolicy, TypeMetadataPolicy, VcBuilder, VcVerifier,
+    VcVerifierBuilder, Vct, X5cTrust,
 };
 use credkit::status_list::{
     Bits, DEFAULT_MAX_LIST_BYTES, IndexAllocator, Status, StatusChecker, StatusList,
     StatusListTokenBuilder, TokenCheck, status_claim, verify_jwt,
 };
 use credkit::time::{Clock, FixedClock, SystemClock};
+use credkit::wallet::{QueryAnswer, SqliteKeyManager, SqliteStore, StoreKey, UsePolicy, Wallet};
 use credkit::x509::TrustAnchors;
 use serde_json::{Map, Value, json};
 
@@ -69,6 +71,117 @@ enum Command {
         #[command(subcommand)]
         command: StatusCommand,
     },
+    /// A holder wallet in an encrypted SQLite file: create holder keys, add issued SD-JWT VCs
+    /// (verified, bound to the wallet's keys), list them, answer DCQL queries and present.
+    ///
+    /// The store key (32 bytes, as 64 hex characters) is read from the environment variable
+    /// --key-env (default CREDKIT_WALLET_KEY) or from --key-file; every record and holder key
+    /// in the file is encrypted under it.
+    Wallet(WalletArgs),
+}
+
+#[derive(clap::Args)]
+struct WalletArgs {
+    /// The wallet database (created by `wallet keys` when it does not exist).
+    #[arg(long, value_name = "FILE")]
+    db: PathBuf,
+    /// The environment variable holding the store key (64 hex characters).
+    #[arg(long, value_name = "VAR", default_value = "CREDKIT_WALLET_KEY")]
+    key_env: String,
+    /// Read the store key (64 hex characters) from this file instead.
+    #[arg(long, value_name = "PATH", conflicts_with = "key_env")]
+    key_file: Option<PathBuf>,
+    /// one-time: each copy of a batch is presented once (unlinkable presentations), then the
+    /// credential is exhausted; rotate: copies are reused in turn.
+    #[arg(long, value_enum, default_value = "one-time")]
+    policy: PolicyArg,
+    /// The time to use as "now" (Unix seconds): verification of added credentials, KB-JWT iat.
+    #[arg(long)]
+    now: Option<i64>,
+    #[command(subcommand)]
+    command: WalletCommand,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PolicyArg {
+    /// Each copy is presented once.
+    OneTime,
+    /// Copies are used in turn, the least used first.
+    Rotate,
+}
+
+#[derive(Subcommand)]
+enum WalletCommand {
+    /// Create holder keys and print [{"id", "jwk"}]: send the public keys with the (batch)
+    /// issuance request, then `wallet add` the credentials with the ids.
+    Keys {
+        /// How many keys (one per copy of a batch).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        count: u32,
+        /// ES256, ES384, ES512 or EdDSA.
+        #[arg(long, default_value = "ES256")]
+        alg: String,
+    },
+    /// Verify issued SD-JWT VCs (the copies of one batch, one per file) and store them as one
+    /// credential; print its batch id.
+    Add(WalletAddArgs),
+    /// Print the credentials held: [{batch, vct, issuer, copies, unused, claims, disclosable}].
+    List,
+    /// Delete a credential (every copy) and its holder keys.
+    Remove {
+        /// The batch id.
+        #[arg(value_name = "BATCH")]
+        batch: String,
+    },
+    /// Answer a DCQL query (OpenID4VP 1.0 §6): print, for each Credential Query, the held
+    /// credentials that answer it (the least-disclosing first) and what each would reveal.
+    Query {
+        /// The DCQL query (the `dcql_query` JSON object).
+        #[arg(long, value_name = "QUERY.json")]
+        dcql: PathBuf,
+    },
+    /// Present a credential with a Key Binding JWT (SD-JWT+KB): one credential with chosen
+    /// disclosures, or every Credential Query of a DCQL query answered with its first
+    /// candidate (printed as an OpenID4VP vp_token {"<query id>": ["<presentation>"]}).
+    Present(WalletPresentArgs),
+}
+
+#[derive(clap::Args)]
+struct WalletAddArgs {
+    /// The holder key ids the copies are bound to (from `wallet keys`; repeatable).
+    #[arg(long = "key-id", value_name = "ID", required = true)]
+    key_id: Vec<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Accept only SD-JWT VCs of this type (repeatable).
+    #[arg(long, value_name = "VCT")]
+    expect_vct: Vec<String>,
+    /// Also accept the legacy typ vc+sd-jwt.
+    #[arg(long)]
+    legacy_typ: bool,
+    /// The issued credentials, one per file: the copies of one batch.
+    #[arg(value_name = "CRED_FILE", required = true)]
+    credentials: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["batch", "dcql"])))]
+struct WalletPresentArgs {
+    /// The verifier's identifier (KB-JWT aud).
+    #[arg(long)]
+    aud: String,
+    /// The verifier's nonce (KB-JWT nonce).
+    #[arg(long)]
+    nonce: String,
+    /// The credential to present (its batch id).
+    #[arg(long, value_name = "BATCH")]
+    batch: Option<String>,
+    /// With --batch: disclose the claim at this JSON Pointer (repeatable).
+    #[arg(long = "disclose", value_name = "POINTER", requires = "batch")]
+    disclose: Vec<String>,
+    /// Answer this DCQL query instead.
+    #[arg(long, value_name = "QUERY.json")]
+    dcql: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -250,9 +363,10 @@ struct PresentArgs {
     now: Option<i64>,
 }
 
+/// How issuers are trusted, and how documents are retrieved for that: shared by `verify` and
+/// `wallet add`, so that a wallet accepts exactly what `verify` would.
 #[derive(clap::Args)]
-#[allow(clippy::struct_excessive_bools)]
-struct VerifyArgs {
+struct TrustArgs {
     /// The issuer's public JWK (a static, pinned key).
     #[arg(long, required_unless_present_any = ["trust_anchor", "issuer_metadata", "resolve_did"])]
     issuer_key: Option<PathBuf>,
@@ -265,6 +379,19 @@ struct VerifyArgs {
     /// Resolve issuers that are DIDs (did:jwk, did:key, did:web; needs the `did` feature).
     #[arg(long)]
     resolve_did: bool,
+    /// Trust this CA for HTTPS retrievals instead of the Mozilla roots (PEM).
+    #[arg(long, value_name = "CA.pem")]
+    http_root: Option<PathBuf>,
+    /// DANGER: allow retrievals from loopback and private addresses (local tests only).
+    #[arg(long)]
+    allow_internal_addresses: bool,
+}
+
+#[derive(clap::Args)]
+#[allow(clippy::struct_excessive_bools)]
+struct VerifyArgs {
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Accept only SD-JWT VCs of this type (repeatable).
     #[arg(long, value_name = "VCT")]
     expect_vct: Vec<String>,
@@ -280,12 +407,6 @@ struct VerifyArgs {
     /// Preferred locale for --display.
     #[arg(long, default_value = "en")]
     locale: String,
-    /// Trust this CA for HTTPS retrievals instead of the Mozilla roots (PEM).
-    #[arg(long, value_name = "CA.pem")]
-    http_root: Option<PathBuf>,
-    /// DANGER: allow retrievals from loopback and private addresses (local tests only).
-    #[arg(long)]
-    allow_internal_addresses: bool,
     /// Expected KB-JWT aud.
     #[arg(long)]
     aud: Option<String>,
@@ -369,6 +490,7 @@ fn run(cli: Cli) -> CliResult<String> {
         Command::Verify(a) => verify(&a),
         Command::Decode => decode(),
         Command::Status { command } => status(command),
+        Command::Wallet(a) => wallet(a),
     }
 }
 
@@ -558,9 +680,9 @@ fn kb_policy(a: &VerifyArgs) -> CliResult<KeyBindingPolicy> {
 }
 
 fn is_vc_mode(a: &VerifyArgs) -> bool {
-    !a.trust_anchor.is_empty()
-        || a.issuer_metadata
-        || a.resolve_did
+    !a.trust.trust_anchor.is_empty()
+        || a.trust.issuer_metadata
+        || a.trust.resolve_did
         || !a.expect_vct.is_empty()
         || a.legacy_typ
         || a.display
@@ -585,7 +707,7 @@ fn verify(a: &VerifyArgs) -> CliResult<String> {
     if is_vc_mode(a) || claims_to_be_vc(&input) {
         return verify_vc(a, &input);
     }
-    let Some(issuer_key) = &a.issuer_key else {
+    let Some(issuer_key) = &a.trust.issuer_key else {
         return Err(Failure::Usage("--issuer-key is required".into()));
     };
     let keys = StaticIssuerKeys::single(&public_key(issuer_key)?, default_provider())?;
@@ -596,13 +718,13 @@ fn verify(a: &VerifyArgs) -> CliResult<String> {
     Ok(pretty(&Value::Object(verified.claims)))
 }
 
-fn fetcher(a: &VerifyArgs) -> CliResult<Fetcher> {
-    let policy = if a.allow_internal_addresses {
+fn fetcher(t: &TrustArgs) -> CliResult<Fetcher> {
+    let policy = if t.allow_internal_addresses {
         credkit::http::danger::allow_internal_addresses(FetchPolicy::default())
     } else {
         FetchPolicy::default()
     };
-    let client: Arc<dyn HttpClient> = match &a.http_root {
+    let client: Arc<dyn HttpClient> = match &t.http_root {
         Some(p) => Arc::new(UreqClient::with_root_certificates(
             &credkit::x509::certificates_from_pem(&read_file(p)?)?,
         )),
@@ -611,12 +733,25 @@ fn fetcher(a: &VerifyArgs) -> CliResult<Fetcher> {
     Ok(Fetcher::with_policy(client, policy))
 }
 
-fn verify_vc(a: &VerifyArgs, input: &str) -> CliResult<String> {
-    let clock = clock(a.now);
-    let fetcher = fetcher(a)?;
-    let chosen = usize::from(a.issuer_key.is_some())
-        + usize::from(!a.trust_anchor.is_empty())
-        + usize::from(a.issuer_metadata);
+/// An SD-JWT VC verifier configured from the trust flags, before the caller's own settings
+/// (Key Binding, types, Type Metadata).
+struct VcSetup {
+    /// The verifier under construction: its trust and clock are set.
+    builder: VcVerifierBuilder,
+    /// The retrievals' fetcher (issuer metadata, DID documents, Type Metadata, status lists).
+    fetcher: Fetcher,
+    /// The issuer trust policy (also the trust for Status List Tokens).
+    trust: Arc<dyn IssuerTrust>,
+}
+
+/// The [`TrustPolicy`] of the trust flags, and a [`VcVerifier`] builder that uses it: one
+/// pinned key, x5c chains to CAs, or JWT VC Issuer Metadata for every issuer, plus DID
+/// resolution for `did:` issuers.
+fn vc_setup(t: &TrustArgs, clock: &Arc<dyn Clock>) -> CliResult<VcSetup> {
+    let fetcher = fetcher(t)?;
+    let chosen = usize::from(t.issuer_key.is_some())
+        + usize::from(!t.trust_anchor.is_empty())
+        + usize::from(t.issuer_metadata);
     if chosen > 1 {
         return Err(Failure::Usage(
             "choose one of --issuer-key, --trust-anchor and --issuer-metadata: the mechanism \
@@ -624,18 +759,18 @@ fn verify_vc(a: &VerifyArgs, input: &str) -> CliResult<String> {
                 .into(),
         ));
     }
-    let mechanism: Option<Arc<dyn IssuerTrust>> = if let Some(k) = &a.issuer_key {
+    let mechanism: Option<Arc<dyn IssuerTrust>> = if let Some(k) = &t.issuer_key {
         Some(Arc::new(StaticIssuerKeys::single(
             &public_key(k)?,
             default_provider(),
         )?))
-    } else if !a.trust_anchor.is_empty() {
+    } else if !t.trust_anchor.is_empty() {
         let mut anchors = TrustAnchors::new();
-        for p in &a.trust_anchor {
+        for p in &t.trust_anchor {
             anchors.add_pem(&read_file(p)?)?;
         }
         Some(Arc::new(X5cTrust::new(anchors).clock(clock.clone())))
-    } else if a.issuer_metadata {
+    } else if t.issuer_metadata {
         Some(Arc::new(
             IssuerMetadataTrust::new(fetcher.clone()).clock(clock.clone()),
         ))
@@ -643,14 +778,28 @@ fn verify_vc(a: &VerifyArgs, input: &str) -> CliResult<String> {
         None
     };
     let mut trust = TrustPolicy::new();
-    if a.resolve_did {
+    if t.resolve_did {
         trust = trust.issuer_prefix("did:", did_trust(&fetcher)?);
     }
     if let Some(m) = mechanism {
         trust = trust.otherwise(m);
     }
     let trust: Arc<dyn IssuerTrust> = Arc::new(trust);
-    let mut b = VcVerifier::builder_with_clock(trust.clone(), clock.clone())
+    Ok(VcSetup {
+        builder: VcVerifier::builder_with_clock(trust.clone(), clock.clone()),
+        fetcher,
+        trust,
+    })
+}
+
+fn verify_vc(a: &VerifyArgs, input: &str) -> CliResult<String> {
+    let clock = clock(a.now);
+    let VcSetup {
+        builder,
+        fetcher,
+        trust,
+    } = vc_setup(&a.trust, &clock)?;
+    let mut b = builder
         .key_binding(kb_policy(a)?)
         .accept_legacy_typ(a.legacy_typ);
     if !a.expect_vct.is_empty() {
@@ -767,6 +916,223 @@ fn decode() -> CliResult<String> {
         obj.insert("key_binding_jwt".into(), jwt_json(kb));
     }
     Ok(pretty(&out))
+}
+
+// ---------------------------------------------------------------------------------------
+// Wallet
+// ---------------------------------------------------------------------------------------
+
+/// The store key: 64 hex characters (surrounding whitespace ignored) from --key-file or the
+/// --key-env variable. A missing or malformed key is a usage error.
+fn store_key(a: &WalletArgs) -> CliResult<StoreKey> {
+    let (text, source) = match &a.key_file {
+        Some(p) => (read_file(p)?, p.display().to_string()),
+        None => {
+            let text = std::env::var(&a.key_env).map_err(|_| {
+                Failure::Usage(format!(
+                    "no store key: set {} to the 32-byte key as 64 hex characters, or use \
+                     --key-file",
+                    a.key_env
+                ))
+            })?;
+            (text, format!("${}", a.key_env))
+        }
+    };
+    let bad = || {
+        Failure::Usage(format!(
+            "the store key in {source} must be 32 bytes as 64 hex characters"
+        ))
+    };
+    let hex = text.trim().as_bytes();
+    if hex.len() != 64 {
+        return Err(bad());
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    let mut bytes = [0u8; 32];
+    for (b, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+        let (Some(&hi), Some(&lo)) = (pair.first(), pair.get(1)) else {
+            return Err(bad());
+        };
+        *b = nibble(hi)
+            .zip(nibble(lo))
+            .map(|(h, l)| (h << 4) | l)
+            .ok_or_else(bad)?;
+    }
+    Ok(StoreKey::new(bytes))
+}
+
+/// Opens the wallet database. Only `wallet keys` creates it; the other commands need it.
+fn open_store(a: &WalletArgs) -> CliResult<Arc<SqliteStore>> {
+    let creates = matches!(a.command, WalletCommand::Keys { .. });
+    if !creates && !a.db.exists() {
+        return Err(Failure::Usage(format!(
+            "no wallet at {} (`wallet keys` creates it)",
+            a.db.display()
+        )));
+    }
+    let key = store_key(a)?;
+    match SqliteStore::open(&a.db, key, Arc::new(OsRandom)) {
+        Ok(s) => Ok(Arc::new(s)),
+        // A wrong store key is a rejection (exit 1); a file that cannot be opened is I/O.
+        Err(e) if e.code() == "storage_failed" => Err(Failure::Usage(format!(
+            "cannot open {}: {e}",
+            a.db.display()
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn wallet(a: WalletArgs) -> CliResult<String> {
+    let store = open_store(&a)?;
+    let clock = clock(a.now);
+    let verifier = match &a.command {
+        WalletCommand::Add(add) => {
+            let VcSetup { builder, .. } = vc_setup(&add.trust, &clock)?;
+            let mut b = builder
+                .key_binding(KeyBindingPolicy::Forbidden)
+                .accept_legacy_typ(add.legacy_typ);
+            if !add.expect_vct.is_empty() {
+                let vcts: Vec<&str> = add.expect_vct.iter().map(String::as_str).collect();
+                b = b.accept_vcts(&vcts);
+            }
+            b.build()?
+        }
+        // Only `add` verifies: the other commands work on what was verified when added.
+        _ => VcVerifier::builder_with_clock(Arc::new(TrustPolicy::new()), clock.clone())
+            .key_binding(KeyBindingPolicy::Forbidden)
+            .build()?,
+    };
+    let keys = Arc::new(SqliteKeyManager::new(store.clone()));
+    let policy = match a.policy {
+        PolicyArg::OneTime => UsePolicy::OneTimeUse,
+        PolicyArg::Rotate => UsePolicy::RotateUse,
+    };
+    let w = Wallet::new(store, keys, verifier)
+        .use_policy(policy)
+        .clock(clock);
+    match &a.command {
+        WalletCommand::Keys { count, alg } => {
+            let alg = Algorithm::from_name(alg)
+                .ok_or_else(|| Failure::Usage(format!("unknown algorithm {alg:?}")))?;
+            let n = usize::try_from(*count)
+                .map_err(|_| Failure::Usage("--count is too large".into()))?;
+            let keys: Vec<Value> = w
+                .create_holder_keys(n, alg)?
+                .into_iter()
+                .map(|(id, jwk)| json!({"id": id, "jwk": Value::Object(jwk.to_json())}))
+                .collect();
+            Ok(pretty(&Value::Array(keys)))
+        }
+        WalletCommand::Add(add) => {
+            let mut texts = Vec::with_capacity(add.credentials.len());
+            for p in &add.credentials {
+                texts.push(read_file(p)?.trim().to_owned());
+            }
+            let issued: Vec<&str> = texts.iter().map(String::as_str).collect();
+            Ok(w.add(&issued, &add.key_id)?)
+        }
+        WalletCommand::List => {
+            let held: Vec<Value> = w
+                .list()?
+                .into_iter()
+                .map(|h| {
+                    let disclosable: Vec<&str> =
+                        h.disclosable.iter().map(|d| d.pointer.as_str()).collect();
+                    json!({
+                        "batch": h.batch,
+                        "vct": h.vct,
+                        "issuer": h.issuer,
+                        "copies": h.copies,
+                        "unused": h.unused,
+                        "claims": h.claims,
+                        "disclosable": disclosable,
+                    })
+                })
+                .collect();
+            Ok(pretty(&Value::Array(held)))
+        }
+        WalletCommand::Remove { batch } => {
+            w.remove(batch)?;
+            Ok(String::new())
+        }
+        WalletCommand::Query { dcql } => {
+            let answers = w.query(&read_dcql(dcql)?)?;
+            Ok(pretty(&Value::Array(
+                answers.iter().map(answer_json).collect(),
+            )))
+        }
+        WalletCommand::Present(p) => wallet_present(&w, policy, p),
+    }
+}
+
+fn read_dcql(path: &Path) -> CliResult<DcqlQuery> {
+    let json: Value = serde_json::from_str(&read_file(path)?)
+        .map_err(|e| DcqlError::Invalid(format!("the query is not JSON: {e}")))
+        .map_err(credkit::Error::from)?;
+    Ok(DcqlQuery::parse(&json)?)
+}
+
+fn answer_json(a: &QueryAnswer) -> Value {
+    let candidates: Vec<Value> = a
+        .candidates
+        .iter()
+        .map(|c| {
+            let revealed: Map<String, Value> = c.revealed.iter().cloned().collect();
+            json!({
+                "batch": c.batch,
+                "vct": c.vct,
+                "issuer": c.issuer,
+                "remaining": c.remaining,
+                "disclose": c.disclose,
+                "revealed": revealed,
+            })
+        })
+        .collect();
+    json!({
+        "query_id": a.query_id,
+        "required": a.required,
+        "multiple": a.multiple,
+        "candidates": candidates,
+    })
+}
+
+fn wallet_present(w: &Wallet, policy: UsePolicy, p: &WalletPresentArgs) -> CliResult<String> {
+    if let Some(batch) = &p.batch {
+        let pointers: Vec<&str> = p.disclose.iter().map(String::as_str).collect();
+        return Ok(w.present(batch, &pointers, &p.aud, &p.nonce)?);
+    }
+    let Some(dcql) = &p.dcql else {
+        return Err(Failure::Usage("give --batch or --dcql".into()));
+    };
+    let answers = w.query(&read_dcql(dcql)?)?;
+    // Each query is answered with its first (least-disclosing) candidate. Under one-time use,
+    // check first that every chosen credential has copies enough, so that no copy is spent on
+    // a response that cannot be completed (rotation reuses copies).
+    let mut chosen = Vec::with_capacity(answers.len());
+    let mut needed: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for a in &answers {
+        let Some(c) = a.candidates.first() else {
+            continue;
+        };
+        let n = needed.entry(c.batch.as_str()).or_default();
+        *n += 1;
+        if policy == UsePolicy::OneTimeUse && *n > c.remaining {
+            return Err(credkit::Error::from(WalletError::Exhausted(c.batch.clone())).into());
+        }
+        chosen.push((a.query_id.as_str(), c));
+    }
+    let mut vp_token = Map::new();
+    for (id, c) in chosen {
+        let pointers: Vec<&str> = c.disclose.iter().map(String::as_str).collect();
+        let presentation = w.present(&c.batch, &pointers, &p.aud, &p.nonce)?;
+        vp_token.insert(id.to_owned(), json!([presentation]));
+    }
+    Ok(pretty(&Value::Object(vp_token)))
 }
 
 // ---------------------------------------------------------------------------------------
