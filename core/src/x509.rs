@@ -323,6 +323,26 @@ pub fn leaf_info(der: &[u8]) -> Result<ValidatedChain> {
     })
 }
 
+/// The Authority Key Identifiers of `chain`'s certificates, base64url: what DCQL
+/// `trusted_authorities` of type `aki` names (OpenID4VP 1.0 §6.1.1). Certificates that do
+/// not parse or carry no keyIdentifier contribute nothing.
+#[must_use]
+pub fn authority_key_ids(chain: &[Vec<u8>]) -> Vec<String> {
+    use x509_cert::ext::pkix::AuthorityKeyIdentifier;
+    chain
+        .iter()
+        .filter_map(|der| x509_cert::Certificate::from_der(der).ok())
+        .filter_map(|c| {
+            c.tbs_certificate()
+                .get_extension::<AuthorityKeyIdentifier>()
+                .ok()
+                .flatten()
+                .and_then(|(_, aki)| aki.key_identifier)
+                .map(|k| b64::encode(k.as_bytes()))
+        })
+        .collect()
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum KeyUsageNeed {
     CertSign,

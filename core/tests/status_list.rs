@@ -2152,7 +2152,7 @@ struct StatusIssuer {
 impl StatusIssuer {
     fn new(uri: &str) -> Self {
         let list = StatusList::new(bits(2), 1 << 16).unwrap();
-        let alloc = IndexAllocator::new(u64_of(list.capacity()));
+        let alloc = IndexAllocator::new(u64_of(list.capacity())).unwrap();
         Self {
             key: key(Some("issuer-key-1")),
             list,

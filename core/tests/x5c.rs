@@ -1557,3 +1557,56 @@ fn cached_chain_validation_respects_validity() {
     );
     assert_eq!(code(v.verify(&forged)), "untrusted_chain");
 }
+
+// ---------------------------------------------------------------------------------------------
+// DCQL trusted_authorities of type "aki" match the issuer chain held in the wallet.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn wallet_matches_trusted_authorities_by_aki() {
+    use credkit::dcql::DcqlQuery;
+    use credkit::wallet::{MemoryStore, SoftwareKeyManager, Wallet};
+    let mut leaf = leaf_params();
+    leaf.use_authority_key_identifier_extension = true;
+    let mut int = ca_params("Test Intermediate CA");
+    int.use_authority_key_identifier_extension = true;
+    let pki = pki_custom(int, &leaf, &PKCS_ECDSA_P256_SHA256, &PKCS_ECDSA_P256_SHA256);
+    let akis = credkit::x509::authority_key_ids(&pki.chain());
+    assert_eq!(akis.len(), 2, "leaf and intermediate carry an AKI");
+
+    let verifier = VcVerifier::builder_with_clock(Arc::new(pki.trust()), Arc::new(FixedClock(NOW)))
+        .key_binding(credkit::sd_jwt::KeyBindingPolicy::Forbidden)
+        .build()
+        .unwrap();
+    let w = Wallet::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(SoftwareKeyManager::new(Arc::new(OsRandom))),
+        verifier,
+    )
+    .clock(Arc::new(FixedClock(NOW)));
+    let (key_id, holder) = w.create_holder_keys(1, Algorithm::Es256).unwrap().remove(0);
+    let issued = vc(Some(ISS))
+        .holder_key(holder)
+        .x5c(pki.chain())
+        .issue(&*pki.signer(), &OsRandom)
+        .unwrap()
+        .to_string();
+    w.add(&[&issued], &[key_id]).unwrap();
+    let query = |aki: &str| {
+        DcqlQuery::parse(&json!({"credentials": [{
+            "id": "c", "format": "dc+sd-jwt", "meta": {"vct_values": [VCT]},
+            "trusted_authorities": [{"type": "aki", "values": [aki]}],
+            "claims": [{"path": ["given_name"]}]
+        }]}))
+        .unwrap()
+    };
+    // The root's key id (the intermediate's AKI) is what a trust list names.
+    let answers = w.query(&query(&akis[1])).unwrap();
+    assert_eq!(answers[0].candidates.len(), 1);
+    assert_eq!(
+        w.query(&query("c29tZS1vdGhlci1hdXRob3JpdHk"))
+            .unwrap_err()
+            .code(),
+        "dcql_unsatisfiable"
+    );
+}

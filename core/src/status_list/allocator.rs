@@ -8,12 +8,15 @@ use std::fmt;
 use crate::error::{Result, StatusError};
 use crate::rand::RandomSource;
 
+/// The most entries an allocator (and a list) holds: a 16 MiB one-bit list.
+pub const MAX_ENTRIES: u64 = (crate::status_list::DEFAULT_MAX_LIST_BYTES as u64) * 8;
+
 /// Hands out the indices of one list of `size` entries, at random, without reuse.
 ///
 /// The state is the set of indices already handed out: persist
 /// [`IndexAllocator::allocated`] with the list and restore it with
 /// [`IndexAllocator::with_allocated`], so that a restart cannot hand out an index twice.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct IndexAllocator {
     used: Vec<u64>,
     size: u64,
@@ -31,14 +34,20 @@ impl fmt::Debug for IndexAllocator {
 
 impl IndexAllocator {
     /// An allocator for a list of `size` entries, none handed out.
-    #[must_use]
-    pub fn new(size: u64) -> Self {
-        let words = usize::try_from(size.div_ceil(64)).unwrap_or(usize::MAX);
-        Self {
+    ///
+    /// # Errors
+    /// `status_list_too_large` above [`MAX_ENTRIES`] (the entries of a 16 MiB one-bit list).
+    pub fn new(size: u64) -> Result<Self> {
+        if size > MAX_ENTRIES {
+            return Err(StatusError::TooLarge(crate::status_list::DEFAULT_MAX_LIST_BYTES).into());
+        }
+        let words = usize::try_from(size.div_ceil(64))
+            .map_err(|_| StatusError::TooLarge(crate::status_list::DEFAULT_MAX_LIST_BYTES))?;
+        Ok(Self {
             used: vec![0; words],
             size,
             count: 0,
-        }
+        })
     }
 
     /// An allocator that knows `allocated` are taken.
@@ -46,7 +55,7 @@ impl IndexAllocator {
     /// # Errors
     /// `status_index_out_of_range` for an index outside the list.
     pub fn with_allocated(size: u64, allocated: impl IntoIterator<Item = u64>) -> Result<Self> {
-        let mut a = Self::new(size);
+        let mut a = Self::new(size)?;
         for idx in allocated {
             a.mark(idx)?;
         }
@@ -81,6 +90,12 @@ impl IndexAllocator {
             self.count += 1;
         }
         Ok(())
+    }
+
+    /// The number of entries.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     /// How many indices have been handed out.
@@ -150,8 +165,17 @@ mod tests {
     use crate::rand::OsRandom;
 
     #[test]
+    fn huge_lists_are_refused_not_allocated() {
+        assert_eq!(
+            IndexAllocator::new(u64::MAX).unwrap_err().code(),
+            "status_list_too_large"
+        );
+        assert!(IndexAllocator::new(MAX_ENTRIES).is_ok());
+    }
+
+    #[test]
     fn every_index_once_then_full() {
-        let mut a = IndexAllocator::new(100);
+        let mut a = IndexAllocator::new(100).unwrap();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..100 {
             assert!(seen.insert(a.allocate(&OsRandom).unwrap()));
@@ -169,7 +193,7 @@ mod tests {
 
     #[test]
     fn order_is_not_sequential() {
-        let mut a = IndexAllocator::new(1 << 20);
+        let mut a = IndexAllocator::new(1 << 20).unwrap();
         let first: Vec<u64> = (0..16).map(|_| a.allocate(&OsRandom).unwrap()).collect();
         let mut sorted = first.clone();
         sorted.sort_unstable();

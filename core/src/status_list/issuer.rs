@@ -29,7 +29,7 @@ use crate::status_list::{
 /// # let _ = (status_claim, token);
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct IssuerStatusList {
     uri: String,
     list: StatusList,
@@ -46,18 +46,30 @@ impl IssuerStatusList {
         Ok(Self {
             uri: uri.into(),
             list,
-            allocator: IndexAllocator::new(size),
+            allocator: IndexAllocator::new(size)?,
         })
     }
 
     /// Restores a list and the indices already handed out.
-    #[must_use]
-    pub fn from_parts(uri: impl Into<String>, list: StatusList, allocator: IndexAllocator) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// `status_list_invalid` when the allocator hands out indices beyond the list.
+    pub fn from_parts(
+        uri: impl Into<String>,
+        list: StatusList,
+        allocator: IndexAllocator,
+    ) -> Result<Self> {
+        if allocator.size() > list.capacity() as u64 {
+            return Err(crate::error::StatusError::Invalid(
+                "the allocator is larger than the list".into(),
+            )
+            .into());
+        }
+        Ok(Self {
             uri: uri.into(),
             list,
             allocator,
-        }
+        })
     }
 
     /// The URI the list is published at.

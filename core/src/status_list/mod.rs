@@ -19,7 +19,7 @@ mod issuer;
 mod list;
 mod token;
 
-pub use allocator::IndexAllocator;
+pub use allocator::{IndexAllocator, MAX_ENTRIES};
 pub use checker::{CredentialStatus, StatusChecker, StatusReference};
 pub use issuer::IssuerStatusList;
 pub use list::{Bits, DEFAULT_MAX_LIST_BYTES, Status, StatusList};

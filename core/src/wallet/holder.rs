@@ -47,6 +47,9 @@ pub struct HeldCredential {
     pub claims: Map<String, Value>,
     /// The claims that can be disclosed one by one.
     pub disclosable: Vec<DisclosableClaim>,
+    /// Authority Key Identifiers of the issuer's `x5c` chain (base64url), for DCQL
+    /// `trusted_authorities` of type `aki`.
+    pub authority_ids: Vec<String>,
 }
 
 impl fmt::Debug for HeldCredential {
@@ -263,7 +266,16 @@ impl Wallet {
                 continue;
             };
             let cred = Credential::from_trusted_storage(&first.sd_jwt, &Limits::default())?;
+            let authority_ids = cred
+                .sd_jwt()
+                .issuer_jwt()
+                .header()
+                .get("x5c")
+                .and_then(|v| crate::x509::parse_x5c(v).ok())
+                .map(|chain| crate::x509::authority_key_ids(&chain))
+                .unwrap_or_default();
             out.push(HeldCredential {
+                authority_ids,
                 vct: first.vct.clone(),
                 issuer: first.issuer.clone(),
                 copies: copies.len(),
@@ -342,7 +354,7 @@ impl Wallet {
                 claims: &h.claims,
                 disclosable: p,
                 holder_binding: h.claims.get("cnf").is_some(),
-                authority_ids: &[],
+                authority_ids: &h.authority_ids,
             })
             .collect();
         let selections = query.resolve(&candidates)?;
