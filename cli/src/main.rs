@@ -379,6 +379,10 @@ struct TrustArgs {
     /// Resolve issuers that are DIDs (did:jwk, did:key, did:web; needs the `did` feature).
     #[arg(long)]
     resolve_did: bool,
+    /// Accept only credentials whose iss is this issuer (repeatable). Advised with
+    /// --issuer-metadata and --resolve-did, which bind any issuer to its own keys.
+    #[arg(long, value_name = "ISS")]
+    expect_iss: Vec<String>,
     /// Trust this CA for HTTPS retrievals instead of the Mozilla roots (PEM).
     #[arg(long, value_name = "CA.pem")]
     http_root: Option<PathBuf>,
@@ -683,6 +687,7 @@ fn is_vc_mode(a: &VerifyArgs) -> bool {
     !a.trust.trust_anchor.is_empty()
         || a.trust.issuer_metadata
         || a.trust.resolve_did
+        || !a.trust.expect_iss.is_empty()
         || !a.expect_vct.is_empty()
         || a.legacy_typ
         || a.display
@@ -785,8 +790,13 @@ fn vc_setup(t: &TrustArgs, clock: &Arc<dyn Clock>) -> CliResult<VcSetup> {
         trust = trust.otherwise(m);
     }
     let trust: Arc<dyn IssuerTrust> = Arc::new(trust);
+    let mut builder = VcVerifier::builder_with_clock(trust.clone(), clock.clone());
+    if !t.expect_iss.is_empty() {
+        let issuers: Vec<&str> = t.expect_iss.iter().map(String::as_str).collect();
+        builder = builder.accept_issuers(&issuers);
+    }
     Ok(VcSetup {
-        builder: VcVerifier::builder_with_clock(trust.clone(), clock.clone()),
+        builder,
         fetcher,
         trust,
     })

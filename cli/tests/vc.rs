@@ -1079,3 +1079,45 @@ fn a_token_that_says_dc_sd_jwt_gets_the_vc_rules_without_flags() {
     let v = ok_json(&["verify", "--issuer-key", &key_pub], &good);
     assert_eq!(v["vct"], "urn:example:auto:1");
 }
+
+#[test]
+fn expect_iss_is_an_issuer_allowlist() {
+    let d = Dir::new("expectiss");
+    let (key, key_pub) = keypair(&d, "issuer");
+    let claims = d.write("claims.json", r#"{"given_name":"Erika"}"#);
+    let vc = ok(
+        &[
+            "issue",
+            "--key",
+            &key,
+            "--claims",
+            &claims,
+            "--vct",
+            "urn:example:t:1",
+            "--iss",
+            "https://issuer.example",
+        ],
+        "",
+    );
+    ok(
+        &[
+            "verify",
+            "--issuer-key",
+            &key_pub,
+            "--expect-iss",
+            "https://issuer.example",
+        ],
+        &vc,
+    );
+    rejected(
+        &[
+            "verify",
+            "--issuer-key",
+            &key_pub,
+            "--expect-iss",
+            "https://other.example",
+        ],
+        &vc,
+        "untrusted_issuer",
+    );
+}

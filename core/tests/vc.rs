@@ -643,3 +643,43 @@ fn pid_value_rules() {
         .builder_for(Vct::new("urn:eudi:pid:de:1").unwrap())
         .unwrap();
 }
+
+#[test]
+fn accept_issuers_is_an_explicit_allowlist() {
+    let k = keys();
+    let vc = VcBuilder::new(Vct::new("urn:example:t:1").unwrap(), base_claims())
+        .issuer("https://issuer.example")
+        .issue(&*k.issuer, &OsRandom)
+        .unwrap()
+        .to_string();
+    let no_iss = VcBuilder::new(Vct::new("urn:example:t:1").unwrap(), base_claims())
+        .issue(&*k.issuer, &OsRandom)
+        .unwrap()
+        .to_string();
+    let build = |issuers: &[&str]| {
+        let keys = StaticIssuerKeys::single(k.issuer.public_jwk(), default_provider()).unwrap();
+        VcVerifier::builder_with_clock(
+            Arc::new(TrustPolicy::new().otherwise(Arc::new(keys))),
+            Arc::new(FixedClock(NOW)),
+        )
+        .key_binding(credkit::sd_jwt::danger::key_binding_optional())
+        .accept_issuers(issuers)
+        .build()
+        .unwrap()
+    };
+    build(&["https://issuer.example"]).verify(&vc).unwrap();
+    assert_eq!(
+        build(&["https://other.example"])
+            .verify(&vc)
+            .unwrap_err()
+            .code(),
+        "untrusted_issuer"
+    );
+    assert_eq!(
+        build(&["https://issuer.example"])
+            .verify(&no_iss)
+            .unwrap_err()
+            .code(),
+        "untrusted_issuer"
+    );
+}

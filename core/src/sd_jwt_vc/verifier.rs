@@ -38,6 +38,7 @@ pub struct VcVerifier {
     sd: Verifier,
     trust: Arc<dyn IssuerTrust>,
     vcts: Option<Vec<String>>,
+    issuers: Option<Vec<String>>,
     type_metadata: Option<Arc<TypeMetadataResolver>>,
     tm_policy: TypeMetadataPolicy,
 }
@@ -50,6 +51,7 @@ pub struct VcVerifierBuilder {
     trust: Arc<dyn IssuerTrust>,
     legacy_typ: bool,
     vcts: Option<Vec<String>>,
+    issuers: Option<Vec<String>>,
     type_metadata: Option<Arc<TypeMetadataResolver>>,
     tm_policy: TypeMetadataPolicy,
 }
@@ -77,6 +79,7 @@ impl VcVerifier {
             trust,
             legacy_typ: false,
             vcts: None,
+            issuers: None,
             type_metadata: None,
             tm_policy: TypeMetadataPolicy::Ignore,
         }
@@ -101,6 +104,15 @@ impl VcVerifierBuilder {
     /// do not count, draft §7.7).
     pub fn accept_vcts(mut self, vcts: &[&str]) -> Self {
         self.vcts = Some(vcts.iter().map(|v| (*v).to_owned()).collect());
+        self
+    }
+
+    /// Accepts only credentials whose `iss` is one of `issuers` (exact match), on top of the
+    /// trust policy: the explicit issuer authorisation of draft §7.7 when a mechanism such as
+    /// issuer metadata or DIDs would bind any issuer to its key. A credential without `iss` is
+    /// then rejected.
+    pub fn accept_issuers(mut self, issuers: &[&str]) -> Self {
+        self.issuers = Some(issuers.iter().map(|i| (*i).to_owned()).collect());
         self
     }
 
@@ -144,6 +156,7 @@ impl VcVerifierBuilder {
             sd,
             trust: self.trust,
             vcts: self.vcts,
+            issuers: self.issuers,
             type_metadata: self.type_metadata,
             tm_policy: self.tm_policy,
         })
@@ -248,6 +261,15 @@ impl VcVerifier {
             && !accepted.iter().any(|a| a == vct.as_str())
         {
             return Err(VcError::VctNotAccepted(vct.as_str().to_owned()).into());
+        }
+        if let Some(allowed) = &self.issuers {
+            let iss = claims.get("iss").and_then(Value::as_str);
+            if !iss.is_some_and(|i| allowed.iter().any(|a| a == i)) {
+                return Err(crate::error::TrustError::UntrustedIssuer(format!(
+                    "issuer {iss:?} is not among the accepted issuers"
+                ))
+                .into());
+            }
         }
         let aka_vcts = aka_vcts(claims, &vct)?;
         let integrity = match claims.get("vct#integrity") {
