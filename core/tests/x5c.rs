@@ -1336,7 +1336,15 @@ fn iss_not_covered_by_the_policy() {
         code(verifier(Arc::new(policy)).verify(&token)),
         "untrusted_issuer"
     );
+    // Prefixes match on a boundary only: "https://issuer.example." would also cover
+    // "https://issuer.example.evil.com".
     let policy = TrustPolicy::new().issuer_prefix("https://issuer.example.", Arc::new(pki.trust()));
+    assert_eq!(
+        code(verifier(Arc::new(policy)).verify(&token)),
+        "untrusted_issuer"
+    );
+    let policy =
+        TrustPolicy::new().issuer_prefix("https://issuer.example.com", Arc::new(pki.trust()));
     verifier(Arc::new(policy)).verify(&token).unwrap();
 }
 
