@@ -4,12 +4,13 @@
 //! the exact stable error code is asserted. Most tests also carry a positive control showing
 //! that the unmodified input verifies.
 //!
-//! Not applicable here (no such feature in the plain SD-JWT layer yet):
-//! - HDR-16 (x5c / x5t#S256 part), KEY-07 (x5c chain validation): no x5c support — only the
-//!   "embedded cert / key hint is ignored" part is tested.
+//! Not applicable to the plain SD-JWT layer (covered where the feature lives):
+//! - HDR-16 (x5c / x5t#S256 part), KEY-07 (x5c chain validation): the SD-JWT layer ignores
+//!   embedded certificates and key hints (tested here); chain validation and conflicting
+//!   hints are the SD-JWT VC layer's (`tests/x5c.rs`, `tests/did.rs`, `tests/https.rs`).
 //! - HDR-10: jku / x5u are never fetched (no fetching code exists); tested as "ignored".
-//! - CLM-06 (vct / status part), CLM-07, CLM-08, CLM-09: the plain verifier has no
-//!   expected-issuer, credential-audience or SD-JWT VC policy; trust is the key resolver.
+//! - CLM-06 (vct / status part), CLM-07, CLM-08: SD-JWT VC rules, tested in `tests/vc.rs`
+//!   and `tests/x5c.rs`; CLM-09 (credential audience) has no policy yet.
 //! - KB-17 (transaction_data): OID4VP is not implemented.
 //! - KB-09 "replayed" (single-use nonces) is the application's job; the exact nonce match is
 //!   tested.

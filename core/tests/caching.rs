@@ -225,3 +225,21 @@ fn issuer_keys_are_refreshed_on_rotation_at_most_once_a_minute() {
     }
     assert_eq!(net.hits(), 2);
 }
+
+#[test]
+fn a_jwk_set_that_repeats_a_kid_is_refused() {
+    // ATTACKS KEY-06: which of two keys named "k" is meant is for nobody to guess.
+    let net = Arc::new(Canned::default());
+    let a = signer_with_kid("k");
+    let b = signer_with_kid("k");
+    publish(&net, &[&a, &b]);
+    let trust = IssuerMetadataTrust::new(Fetcher::new(net.clone()));
+    let v = VcVerifier::builder(Arc::new(TrustPolicy::new().issuer(ISS, Arc::new(trust))))
+        .key_binding(danger::key_binding_optional())
+        .build()
+        .unwrap();
+    assert_eq!(
+        v.verify(&vc(&*a)).unwrap_err().code(),
+        "issuer_metadata_invalid"
+    );
+}

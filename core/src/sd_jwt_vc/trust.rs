@@ -452,6 +452,17 @@ impl IssuerMetadataTrust {
                 Err(e) if e.code() == "unsupported_key" => continue,
                 Err(e) => return Err(e),
             };
+            // A kid names one key (KEY-06): a set that repeats one is ambiguous.
+            if let Some(kid) = jwk.kid()
+                && out
+                    .iter()
+                    .any(|k: &Arc<dyn VerifyingKey>| k.jwk().kid() == Some(kid))
+            {
+                return Err(TrustError::MetadataInvalid(format!(
+                    "the JWK Set repeats the kid {kid:?}"
+                ))
+                .into());
+            }
             out.push(self.provider.verifying_key(&jwk, jwk.algorithm())?);
         }
         if out.is_empty() {
