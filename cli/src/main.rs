@@ -948,32 +948,12 @@ fn store_key(a: &WalletArgs) -> CliResult<StoreKey> {
             (text, format!("${}", a.key_env))
         }
     };
-    let bad = || {
+    let text = zeroize::Zeroizing::new(text);
+    StoreKey::from_hex(&text).map_err(|_| {
         Failure::Usage(format!(
             "the store key in {source} must be 32 bytes as 64 hex characters"
         ))
-    };
-    let hex = text.trim().as_bytes();
-    if hex.len() != 64 {
-        return Err(bad());
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    let mut bytes = [0u8; 32];
-    for (b, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
-        let (Some(&hi), Some(&lo)) = (pair.first(), pair.get(1)) else {
-            return Err(bad());
-        };
-        *b = nibble(hi)
-            .zip(nibble(lo))
-            .map(|(h, l)| (h << 4) | l)
-            .ok_or_else(bad)?;
-    }
-    Ok(StoreKey::new(bytes))
+    })
 }
 
 /// Opens the wallet database. Only `wallet keys` creates it; the other commands need it.

@@ -32,3 +32,31 @@ pub(crate) fn bytes(rng: &dyn RandomSource, n: usize) -> Result<Vec<u8>> {
     rng.fill(&mut v)?;
     Ok(v)
 }
+/// A random identifier: 128 bits as 32 lowercase hex characters (no `-` or `_`, so it never
+/// looks like a command-line option and needs no escaping anywhere).
+///
+/// # Errors
+/// [`CryptoError::Random`] when no randomness is available.
+pub fn id(rng: &dyn RandomSource) -> Result<String> {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(32);
+    for b in bytes(rng, 16)? {
+        let _ = write!(out, "{b:02x}");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_are_hex_and_distinct() {
+        let a = super::id(&super::OsRandom).unwrap();
+        let b = super::id(&super::OsRandom).unwrap();
+        assert_eq!(a.len(), 32);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_ne!(a, b);
+    }
+}

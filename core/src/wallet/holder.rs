@@ -173,7 +173,7 @@ impl Wallet {
     }
 
     fn new_id(&self) -> Result<String> {
-        Ok(crate::b64::encode(&crate::rand::bytes(&*self.rng, 16)?))
+        crate::rand::id(&*self.rng)
     }
 
     /// Verifies every copy of an issued credential (RFC 9901 §7.2 and the SD-JWT VC rules,

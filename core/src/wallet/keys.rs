@@ -138,7 +138,7 @@ impl SoftwareKeyManager {
 impl KeyManager for SoftwareKeyManager {
     fn create_key(&self, alg: Algorithm) -> Result<(String, PublicJwk)> {
         let key = self.provider.generate(alg, &*self.rng)?;
-        let id = crate::b64::encode(&crate::rand::bytes(&*self.rng, 16)?);
+        let id = crate::rand::id(&*self.rng)?;
         let public = key.public().clone();
         self.import(&id, &key)?;
         Ok((id, public))

@@ -295,7 +295,7 @@ impl SqliteKeyManager {
 impl KeyManager for SqliteKeyManager {
     fn create_key(&self, alg: Algorithm) -> Result<(String, PublicJwk)> {
         let key = default_provider().generate(alg, &*self.store.rng)?;
-        let id = crate::b64::encode(&crate::rand::bytes(&*self.store.rng, 16)?);
+        let id = crate::rand::id(&*self.store.rng)?;
         let json = key.to_json_string();
         let sealed = self.store.key.seal(
             format!("holder_key:{id}").as_bytes(),

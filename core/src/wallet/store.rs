@@ -153,6 +153,37 @@ impl StoreKey {
         Ok(Self(arr))
     }
 
+    /// A key from 64 hex characters (surrounding white space ignored), as hosts keep it in
+    /// an environment variable or a keystore entry. The decoding buffer is zeroized.
+    ///
+    /// # Errors
+    /// `storage_failed` for anything but 32 bytes of hex.
+    pub fn from_hex(text: &str) -> Result<Self> {
+        let bad = || WalletError::Storage("a store key is 64 hex characters".into());
+        let hex = text.trim().as_bytes();
+        if hex.len() != 64 {
+            return Err(bad().into());
+        }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        };
+        let mut key = Self([0u8; 32]);
+        for (b, pair) in key.0.iter_mut().zip(hex.chunks_exact(2)) {
+            let (Some(&hi), Some(&lo)) = (pair.first(), pair.get(1)) else {
+                return Err(bad().into());
+            };
+            *b = nibble(hi)
+                .zip(nibble(lo))
+                .map(|(h, l)| (h << 4) | l)
+                .ok_or_else(bad)?;
+        }
+        // `key` zeroizes itself on drop if an error returned early.
+        Ok(key)
+    }
+
     /// A fresh random key.
     ///
     /// # Errors
@@ -224,6 +255,18 @@ impl fmt::Debug for StoreKey {
 mod tests {
     use super::*;
     use crate::rand::OsRandom;
+
+    #[test]
+    fn hex_keys() {
+        let k = StoreKey::from_hex(&format!(" {}\n", "0f".repeat(32))).unwrap();
+        assert_eq!(k.0, [0x0f; 32]);
+        for bad in ["", &"0f".repeat(31), &"0g".repeat(32), &"0f".repeat(33)] {
+            assert_eq!(
+                StoreKey::from_hex(bad).unwrap_err().code(),
+                "storage_failed"
+            );
+        }
+    }
 
     #[test]
     fn sealing_binds_key_context_and_bytes() {
