@@ -35,6 +35,32 @@ pub struct StoredCredential {
     pub added_at: i64,
 }
 
+impl StoredCredential {
+    /// A record for a copy never presented (for [`CredentialStore`] implementations outside
+    /// this crate, such as a host app's store behind the FFI).
+    #[must_use]
+    pub fn new(
+        id: String,
+        batch: String,
+        vct: String,
+        issuer: Option<String>,
+        sd_jwt: String,
+        key_id: String,
+        added_at: i64,
+    ) -> Self {
+        Self {
+            id,
+            batch,
+            vct,
+            issuer,
+            sd_jwt,
+            key_id,
+            presentations: 0,
+            added_at,
+        }
+    }
+}
+
 impl fmt::Debug for StoredCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The credential itself holds personal data: never in logs.

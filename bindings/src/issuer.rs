@@ -1,0 +1,273 @@
+//! The issuer: signs SD-JWT VCs (draft-ietf-oauth-sd-jwt-vc-18 §3, RFC 9901 §4) with a key
+//! of its HSM or KMS, and keeps Token Status Lists for revocation
+//! (draft-ietf-oauth-status-list-20).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use credkit::crypto::{Signer, default_provider};
+use credkit::jose::{PrivateJwk, PublicJwk};
+use credkit::rand::OsRandom;
+use credkit::sd_jwt_vc::{VcBuilder, Vct};
+use credkit::status_list::{Bits, IssuerStatusList, Status};
+use credkit::time::{Clock, SystemClock};
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+use crate::error::{CredkitError, Result};
+use crate::guard;
+use crate::host::{HostSigner, HostSignerAdapter, KeyAlgorithm};
+
+/// What to issue.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct IssueRequest {
+    /// The credential type (`vct`), e.g. `urn:eudi:pid:1`.
+    pub vct: String,
+    /// The subject's claims, a JSON object (text).
+    pub claims_json: String,
+    /// JSON Pointers of the claims to make selectively disclosable (e.g. `/given_name`,
+    /// `/address/locality`, `/nationalities/0`).
+    pub disclosable: Vec<String>,
+    /// Makes every subject claim (and every member, recursively) selectively disclosable,
+    /// as the EU PID rulebook asks; `disclosable` is then ignored.
+    pub disclose_all: bool,
+    /// The holder's public key (`cnf.jwk`) as JWK JSON, from the wallet's
+    /// `create_holder_keys`. Without one the credential is not holder-bound.
+    pub holder_jwk: Option<String>,
+    /// `iat`; the current time when absent.
+    pub issued_at: Option<i64>,
+    /// `exp`, if any.
+    pub expires_at: Option<i64>,
+    /// The `status` reference: index into the list at `status_uri`.
+    pub status_index: Option<u64>,
+    /// The Status List Token's URI (`sub` of the list).
+    pub status_uri: Option<String>,
+    /// Decoy digests per `_sd` array (hides how many claims there are).
+    pub decoys: u32,
+    /// The issuer's certificate chain (PEM, leaf first) for the `x5c` header.
+    pub x5c_pem: Option<String>,
+}
+
+impl fmt::Debug for IssueRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssueRequest")
+            .field("vct", &self.vct)
+            .field("disclosable", &self.disclosable)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An issuer signing credentials with one key.
+#[derive(uniffi::Object)]
+pub struct Issuer {
+    issuer: String,
+    signer: Arc<dyn Signer>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Issuer")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+#[uniffi::export]
+impl Issuer {
+    /// An issuer `issuer` (its `iss`) signing with a key of the host (HSM, KMS).
+    ///
+    /// # Errors
+    /// `Malformed` / `Unsupported` when the host's public key is unusable.
+    #[uniffi::constructor]
+    pub fn new(issuer: String, signer: Arc<dyn HostSigner>) -> Result<Arc<Self>> {
+        guard(|| {
+            Ok(Arc::new(Self {
+                issuer,
+                signer: Arc::new(HostSignerAdapter::new(signer)?),
+                clock: Arc::new(SystemClock),
+            }))
+        })
+    }
+
+    /// An issuer signing with a software key given as a private JWK (servers and tests; keep
+    /// production keys in an HSM and use [`Issuer::new`]).
+    ///
+    /// # Errors
+    /// `Malformed` for an invalid key.
+    #[uniffi::constructor]
+    pub fn with_private_jwk(issuer: String, private_jwk: String) -> Result<Arc<Self>> {
+        guard(|| {
+            let private_jwk = Zeroizing::new(private_jwk);
+            let key = PrivateJwk::parse(&private_jwk)?;
+            Ok(Arc::new(Self {
+                issuer,
+                signer: default_provider().signer(&key)?,
+                clock: Arc::new(SystemClock),
+            }))
+        })
+    }
+
+    /// The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
+    pub fn public_jwk(&self) -> String {
+        Value::Object(self.signer.public_jwk().to_json()).to_string()
+    }
+
+    /// Issues a credential: an SD-JWT VC (`typ` `dc+sd-jwt`) in compact serialization.
+    ///
+    /// # Errors
+    /// `InvalidInput` for invalid claims, pointers or type; `KeyUnavailable` when the host
+    /// cannot sign.
+    pub fn issue(&self, request: IssueRequest) -> Result<String> {
+        guard(|| {
+            let claims: Map<String, Value> = match serde_json::from_str(&request.claims_json) {
+                Ok(Value::Object(m)) => m,
+                _ => return Err(CredkitError::invalid_input("claims must be a JSON object")),
+            };
+            let mut b = VcBuilder::new(Vct::new(request.vct)?, claims)
+                .issuer(self.issuer.clone())
+                .issued_at(request.issued_at.unwrap_or_else(|| self.clock.now()))
+                .decoys(usize::try_from(request.decoys).unwrap_or(usize::MAX));
+            if let Some(exp) = request.expires_at {
+                b = b.expires_at(exp);
+            }
+            if let Some(jwk) = &request.holder_jwk {
+                b = b.holder_key(PublicJwk::parse(jwk)?);
+            }
+            match (request.status_index, &request.status_uri) {
+                (Some(idx), Some(uri)) => {
+                    b = b.status(credkit::status_list::status_claim(idx, uri))
+                }
+                (None, None) => {}
+                _ => {
+                    return Err(CredkitError::invalid_input(
+                        "status_index and status_uri go together",
+                    ));
+                }
+            }
+            if let Some(pem) = &request.x5c_pem {
+                b = b.x5c(credkit::x509::certificates_from_pem(pem)?);
+            }
+            if request.disclose_all {
+                b = b.disclose_all_claims();
+            } else {
+                for p in &request.disclosable {
+                    b = b.disclose(p)?;
+                }
+            }
+            Ok(b.issue(&*self.signer, &OsRandom)?.to_string())
+        })
+    }
+
+    /// A new Token Status List at `uri` with `bits` per entry (1, 2, 4 or 8) and room for
+    /// `capacity` credentials, signed by this issuer.
+    ///
+    /// # Errors
+    /// `InvalidInput` for unsupported `bits` or an empty list.
+    pub fn new_status_list(
+        self: Arc<Self>,
+        uri: String,
+        bits: u8,
+        capacity: u64,
+    ) -> Result<Arc<StatusList>> {
+        guard(|| {
+            let list = IssuerStatusList::new(uri, Bits::new(u64::from(bits))?, capacity)?;
+            Ok(Arc::new(StatusList {
+                issuer: self.clone(),
+                list: Mutex::new(list),
+            }))
+        })
+    }
+}
+
+/// The status of one credential in a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CredentialStatus {
+    /// Valid.
+    Valid,
+    /// Revoked (permanent).
+    Revoked,
+    /// Suspended (temporary).
+    Suspended,
+}
+
+/// An issuer's Token Status List: random, never reused indices; revocation and suspension;
+/// signed Status List Tokens to publish.
+#[derive(uniffi::Object)]
+pub struct StatusList {
+    issuer: Arc<Issuer>,
+    list: Mutex<IssuerStatusList>,
+}
+
+impl fmt::Debug for StatusList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatusList").finish_non_exhaustive()
+    }
+}
+
+impl StatusList {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, IssuerStatusList>> {
+        self.list
+            .lock()
+            .map_err(|_| CredkitError::panic("the status list was poisoned by an earlier panic"))
+    }
+}
+
+#[uniffi::export]
+impl StatusList {
+    /// The list's URI.
+    pub fn uri(&self) -> Result<String> {
+        guard(|| Ok(self.lock()?.uri().to_owned()))
+    }
+
+    /// Allocates an index for a new credential (random, never reused): pass it with the
+    /// list's URI in [`IssueRequest::status_index`].
+    ///
+    /// # Errors
+    /// `InvalidInput` when the list is full.
+    pub fn allocate(&self) -> Result<u64> {
+        guard(|| Ok(self.lock()?.allocate(&OsRandom)?.0))
+    }
+
+    /// Sets the status of entry `index`.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an index outside the list.
+    pub fn set(&self, index: u64, status: CredentialStatus) -> Result<()> {
+        guard(|| {
+            let status = match status {
+                CredentialStatus::Valid => Status::Valid,
+                CredentialStatus::Revoked => Status::Invalid,
+                CredentialStatus::Suspended => Status::Suspended,
+            };
+            Ok(self.lock()?.set(index, status)?)
+        })
+    }
+
+    /// The signed Status List Token (JWT) to publish at the list's URI, cacheable for
+    /// `ttl_seconds` and expiring after `validity_seconds`.
+    ///
+    /// # Errors
+    /// `KeyUnavailable` when the issuer's key cannot sign.
+    pub fn token(&self, ttl_seconds: u64, validity_seconds: u64) -> Result<String> {
+        guard(|| {
+            let now = self.issuer.clock.now();
+            Ok(self
+                .lock()?
+                .sign_jwt(now, ttl_seconds, validity_seconds, &*self.issuer.signer)?)
+        })
+    }
+}
+
+/// Generates a software private key (JWK JSON) for servers and tests. Mobile wallets keep
+/// their keys in the platform keystore instead.
+///
+/// # Errors
+/// `Unsupported` for an algorithm this build lacks.
+#[uniffi::export]
+pub fn generate_private_jwk(algorithm: KeyAlgorithm) -> Result<String> {
+    guard(|| {
+        let key = default_provider().generate(algorithm.into(), &OsRandom)?;
+        Ok(key.to_json_string().to_string())
+    })
+}

@@ -1,0 +1,498 @@
+//! The holder's wallet: receives and verifies credentials (RFC 9901 §7.2), keeps them bound
+//! to keys of the host's keystore, answers OpenID4VP 1.0 DCQL queries (§6) with a consent
+//! summary of exactly what each choice reveals, and presents with a KB-JWT (RFC 9901 §4.3).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use credkit::dcql::DcqlQuery;
+use credkit::sd_jwt_vc::type_metadata::{ResolvedTypeMetadata, TypeMetadataResolver};
+use credkit::sd_jwt_vc::{TypeMetadataPolicy, VcVerifier};
+use credkit::time::SystemClock;
+use credkit::wallet::{CredentialStore, MemoryStore, UsePolicy as CoreUsePolicy};
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+use crate::config::{TrustConfig, fetcher, trust_policy, type_metadata};
+use crate::error::{CredkitError, Result};
+use crate::guard;
+use crate::host::{
+    HostCredentialStore, HostHttpClient, HostKeyManager, HostKeys, HostStore, KeyAlgorithm,
+};
+
+/// How the copies of a credential batch are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Enum)]
+pub enum UsePolicy {
+    /// Each copy is presented once (presentations cannot be linked); a batch runs out.
+    #[default]
+    OneTimeUse,
+    /// Copies are used in turn and never run out.
+    RotateUse,
+}
+
+/// How the wallet decides what it accepts and how it shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct WalletConfig {
+    /// Trusted issuers: credentials of other issuers are refused.
+    pub trust: TrustConfig,
+    /// Credential types accepted; empty accepts any type of a trusted issuer.
+    pub accepted_vcts: Vec<String>,
+    /// Type Metadata documents (JSON) the app bundles: enforced on receipt, and the source
+    /// of credential names and claim labels.
+    pub type_metadata: Vec<String>,
+    /// Locales for names and labels, preferred first (e.g. `["de-DE", "en"]`).
+    pub locales: Vec<String>,
+    /// How batch copies are used.
+    pub use_policy: UsePolicy,
+}
+
+/// A holder key created for an issuance request.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HolderKey {
+    /// The key id (pass the ids back to [`Wallet::add`]).
+    pub key_id: String,
+    /// The public key as JWK JSON (for the issuer's `cnf`, in the OpenID4VCI proof).
+    pub public_jwk: String,
+}
+
+/// One claim as the wallet shows it.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ClaimView {
+    /// Where the claim is (JSON Pointer, e.g. `/address/locality`).
+    pub pointer: String,
+    /// Its label from the type's metadata in the preferred locale, if any.
+    pub label: Option<String>,
+    /// Its value, JSON text.
+    pub value_json: String,
+}
+
+impl fmt::Debug for ClaimView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClaimView")
+            .field("pointer", &self.pointer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A credential the wallet holds (one batch of copies).
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HeldCredential {
+    /// The handle for presenting and removing.
+    pub batch: String,
+    /// The credential type.
+    pub vct: String,
+    /// The type's name in the preferred locale, from its metadata.
+    pub name: Option<String>,
+    /// The issuer.
+    pub issuer: Option<String>,
+    /// Copies in the batch.
+    pub copies: u64,
+    /// Copies that can still be presented.
+    pub remaining: u64,
+    /// Every claim, fully disclosed, a JSON object.
+    pub claims_json: String,
+    /// The claims that can be disclosed one by one.
+    pub disclosable: Vec<ClaimView>,
+}
+
+impl fmt::Debug for HeldCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeldCredential")
+            .field("batch", &self.batch)
+            .field("vct", &self.vct)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One credential that can answer a Credential Query, as the consent screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConsentCandidate {
+    /// The credential to present.
+    pub batch: String,
+    /// Its type.
+    pub vct: String,
+    /// The type's name in the preferred locale.
+    pub name: Option<String>,
+    /// Its issuer.
+    pub issuer: Option<String>,
+    /// Copies left.
+    pub remaining: u64,
+    /// The pointers to disclose (pass them in [`Choice::disclose`]).
+    pub disclose: Vec<String>,
+    /// Exactly what the verifier would see beyond the always-visible claims.
+    pub revealed: Vec<ClaimView>,
+}
+
+/// The wallet's options for one Credential Query.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct QueryAnswer {
+    /// The Credential Query's id.
+    pub query_id: String,
+    /// Whether the verifier requires an answer.
+    pub required: bool,
+    /// Whether several credentials may answer it.
+    pub multiple: bool,
+    /// The credentials that can, the least-disclosing first.
+    pub candidates: Vec<ConsentCandidate>,
+}
+
+/// The user's choice for one Credential Query.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Choice {
+    /// The Credential Query answered.
+    pub query_id: String,
+    /// The credential presented.
+    pub batch: String,
+    /// The pointers disclosed (a candidate's `disclose`).
+    pub disclose: Vec<String>,
+}
+
+/// A holder's wallet.
+#[derive(uniffi::Object)]
+pub struct Wallet {
+    inner: credkit::wallet::Wallet,
+    types: Option<Arc<TypeMetadataResolver>>,
+    locales: Vec<String>,
+    policy: UsePolicy,
+}
+
+impl fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wallet")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wallet {
+    fn build(
+        store: Arc<dyn CredentialStore>,
+        keys: Arc<dyn HostKeyManager>,
+        config: WalletConfig,
+        http: Option<Arc<dyn HostHttpClient>>,
+    ) -> Result<Arc<Self>> {
+        let fetcher = fetcher(http.as_ref());
+        let trust = Arc::new(trust_policy(&config.trust, fetcher.as_ref())?);
+        let types = type_metadata(&config.type_metadata)?;
+        let vcts: Vec<&str> = config.accepted_vcts.iter().map(String::as_str).collect();
+        let mut b = VcVerifier::builder_with_clock(trust, Arc::new(SystemClock));
+        if !vcts.is_empty() {
+            b = b.accept_vcts(&vcts);
+        }
+        if let Some(t) = &types {
+            b = b.type_metadata(t.clone(), TypeMetadataPolicy::IfAvailable);
+        }
+        let policy = match config.use_policy {
+            UsePolicy::OneTimeUse => CoreUsePolicy::OneTimeUse,
+            UsePolicy::RotateUse => CoreUsePolicy::RotateUse,
+        };
+        let inner = credkit::wallet::Wallet::new(store, Arc::new(HostKeys(keys)), b.build()?)
+            .use_policy(policy);
+        Ok(Arc::new(Self {
+            inner,
+            types,
+            locales: config.locales,
+            policy: config.use_policy,
+        }))
+    }
+
+    fn metadata(&self, vct: &str) -> Option<ResolvedTypeMetadata> {
+        self.types.as_ref()?.resolve(vct, None).ok()
+    }
+
+    fn locales(&self) -> Vec<&str> {
+        self.locales.iter().map(String::as_str).collect()
+    }
+
+    fn name(&self, tm: Option<&ResolvedTypeMetadata>) -> Option<String> {
+        let tm = tm?;
+        tm.display_for(&self.locales())
+            .map(|d| d.name.clone())
+            .or_else(|| tm.name.clone())
+    }
+
+    fn view(
+        &self,
+        tm: Option<&ResolvedTypeMetadata>,
+        claims: &Map<String, Value>,
+        pointer: &str,
+        value: &Value,
+    ) -> ClaimView {
+        let label = tm
+            .and_then(|tm| tm.claim_for(claims, pointer))
+            .and_then(|c| c.label(&self.locales()))
+            .map(|d| d.label.clone());
+        ClaimView {
+            pointer: pointer.to_owned(),
+            label,
+            value_json: value.to_string(),
+        }
+    }
+
+    fn present_one(
+        &self,
+        batch: &str,
+        disclose: &[String],
+        aud: &str,
+        nonce: &str,
+    ) -> Result<String> {
+        let pointers: Vec<&str> = disclose.iter().map(String::as_str).collect();
+        Ok(self.inner.present(batch, &pointers, aud, nonce)?)
+    }
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+#[uniffi::export]
+impl Wallet {
+    /// A wallet keeping credentials in memory (tests, ephemeral sessions).
+    ///
+    /// # Errors
+    /// `InvalidInput` / `Malformed` for an unusable configuration.
+    #[uniffi::constructor]
+    pub fn in_memory(
+        config: WalletConfig,
+        keys: Arc<dyn HostKeyManager>,
+        http: Option<Arc<dyn HostHttpClient>>,
+    ) -> Result<Arc<Self>> {
+        guard(|| Self::build(Arc::new(MemoryStore::new()), keys, config, http))
+    }
+
+    /// A wallet keeping credentials in the encrypted SQLite file at `path` (created when
+    /// missing). `store_key` is 32 bytes from the platform keystore (Android Keystore
+    /// wrapped, iOS Keychain); every record is encrypted and authenticated under it.
+    ///
+    /// # Errors
+    /// `Storage` when the file cannot be opened or `store_key` is not its key;
+    /// `Unsupported` in a build without the `sqlite` feature.
+    #[uniffi::constructor]
+    pub fn open(
+        path: String,
+        store_key: Vec<u8>,
+        config: WalletConfig,
+        keys: Arc<dyn HostKeyManager>,
+        http: Option<Arc<dyn HostHttpClient>>,
+    ) -> Result<Arc<Self>> {
+        guard(|| {
+            let store_key = Zeroizing::new(store_key);
+            open_store(&path, &store_key).and_then(|store| Self::build(store, keys, config, http))
+        })
+    }
+
+    /// A wallet keeping credentials in the app's own store.
+    ///
+    /// # Errors
+    /// `InvalidInput` / `Malformed` for an unusable configuration.
+    #[uniffi::constructor]
+    pub fn with_store(
+        store: Arc<dyn HostCredentialStore>,
+        config: WalletConfig,
+        keys: Arc<dyn HostKeyManager>,
+        http: Option<Arc<dyn HostHttpClient>>,
+    ) -> Result<Arc<Self>> {
+        guard(|| Self::build(Arc::new(HostStore(store)), keys, config, http))
+    }
+
+    /// Creates `count` holder keys for an issuance request (one per copy of a batch).
+    ///
+    /// # Errors
+    /// `KeyUnavailable`.
+    pub fn create_holder_keys(
+        &self,
+        count: u32,
+        algorithm: KeyAlgorithm,
+    ) -> Result<Vec<HolderKey>> {
+        guard(|| {
+            let n = usize::try_from(count).unwrap_or(usize::MAX);
+            Ok(self
+                .inner
+                .create_holder_keys(n, algorithm.into())?
+                .into_iter()
+                .map(|(key_id, jwk)| HolderKey {
+                    key_id,
+                    public_jwk: Value::Object(jwk.minimal_json()).to_string(),
+                })
+                .collect())
+        })
+    }
+
+    /// Verifies the copies of an issued credential and keeps them as one batch; each must be
+    /// bound to one of `key_ids`. Nothing is kept unless every copy passes. Returns the
+    /// batch id.
+    ///
+    /// # Errors
+    /// The verification's kind; `KeyUnavailable` (`holder_key_unknown`) for a credential
+    /// bound to another key; `Storage`.
+    pub fn add(&self, credentials: Vec<String>, key_ids: Vec<String>) -> Result<String> {
+        guard(|| {
+            let texts: Vec<&str> = credentials.iter().map(String::as_str).collect();
+            Ok(self.inner.add(&texts, &key_ids)?)
+        })
+    }
+
+    /// The credentials held.
+    ///
+    /// # Errors
+    /// `Storage`.
+    pub fn list(&self) -> Result<Vec<HeldCredential>> {
+        guard(|| {
+            let mut out = Vec::new();
+            for h in self.inner.list()? {
+                let tm = self.metadata(&h.vct);
+                let remaining = match self.policy {
+                    UsePolicy::OneTimeUse => h.unused,
+                    UsePolicy::RotateUse => h.copies,
+                };
+                out.push(HeldCredential {
+                    name: self.name(tm.as_ref()),
+                    disclosable: h
+                        .disclosable
+                        .iter()
+                        .map(|d| self.view(tm.as_ref(), &h.claims, &d.pointer, &d.value))
+                        .collect(),
+                    claims_json: Value::Object(h.claims.clone()).to_string(),
+                    copies: count(h.copies),
+                    remaining: count(remaining),
+                    batch: h.batch,
+                    vct: h.vct,
+                    issuer: h.issuer,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Removes a credential (every copy) and deletes its holder keys.
+    ///
+    /// # Errors
+    /// `NotFound`, `Storage`, `KeyUnavailable`.
+    pub fn remove(&self, batch: String) -> Result<()> {
+        guard(|| Ok(self.inner.remove(&batch)?))
+    }
+
+    /// Answers a DCQL query (JSON): for each Credential Query, the credentials that can
+    /// answer it and exactly what each would reveal — what the consent screen shows.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an invalid query; `Unsatisfiable` when a required part cannot be
+    /// answered.
+    pub fn query(&self, dcql_json: String) -> Result<Vec<QueryAnswer>> {
+        guard(|| {
+            let json: Value =
+                serde_json::from_str(&dcql_json).map_err(|e| CredkitError::InvalidInput {
+                    code: "dcql_invalid".into(),
+                    detail: format!("not JSON: {e}"),
+                })?;
+            let query = DcqlQuery::parse(&json)?;
+            let held = self.inner.list()?;
+            let answers = self.inner.query(&query)?;
+            Ok(answers
+                .into_iter()
+                .map(|a| QueryAnswer {
+                    candidates: a
+                        .candidates
+                        .into_iter()
+                        .map(|c| {
+                            let tm = self.metadata(&c.vct);
+                            let empty = Map::new();
+                            let claims = held
+                                .iter()
+                                .find(|h| h.batch == c.batch)
+                                .map_or(&empty, |h| &h.claims);
+                            ConsentCandidate {
+                                name: self.name(tm.as_ref()),
+                                revealed: c
+                                    .revealed
+                                    .iter()
+                                    .map(|(p, v)| self.view(tm.as_ref(), claims, p, v))
+                                    .collect(),
+                                remaining: count(c.remaining),
+                                disclose: c.disclose,
+                                batch: c.batch,
+                                vct: c.vct,
+                                issuer: c.issuer,
+                            }
+                        })
+                        .collect(),
+                    query_id: a.query_id,
+                    required: a.required,
+                    multiple: a.multiple,
+                })
+                .collect())
+        })
+    }
+
+    /// Presents the claims at `disclose` of credential `batch` to `audience` (the verifier's
+    /// client id) with its `nonce`, bound by a KB-JWT the host's key signs.
+    ///
+    /// # Errors
+    /// `NotFound`, `Exhausted`, `InvalidInput` (`disclosure_unknown`), `KeyUnavailable`.
+    pub fn present(
+        &self,
+        batch: String,
+        disclose: Vec<String>,
+        audience: String,
+        nonce: String,
+    ) -> Result<String> {
+        guard(|| self.present_one(&batch, &disclose, &audience, &nonce))
+    }
+
+    /// Builds the OpenID4VP `vp_token` (JSON) for the user's choices. Under one-time use it
+    /// first checks that every chosen credential has copies enough, so that no copy is
+    /// spent on a response that cannot be completed.
+    ///
+    /// # Errors
+    /// As [`Wallet::present`].
+    pub fn respond(&self, choices: Vec<Choice>, audience: String, nonce: String) -> Result<String> {
+        guard(|| {
+            if self.policy == UsePolicy::OneTimeUse {
+                let mut needed: BTreeMap<&str, usize> = BTreeMap::new();
+                for c in &choices {
+                    *needed.entry(c.batch.as_str()).or_default() += 1;
+                }
+                for (batch, n) in needed {
+                    if self.inner.remaining(batch)? < n {
+                        return Err(credkit::Error::from(credkit::error::WalletError::Exhausted(
+                            batch.to_owned(),
+                        ))
+                        .into());
+                    }
+                }
+            }
+            let mut token: Map<String, Value> = Map::new();
+            for c in &choices {
+                let p = self.present_one(&c.batch, &c.disclose, &audience, &nonce)?;
+                match token
+                    .entry(c.query_id.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()))
+                {
+                    Value::Array(list) => list.push(Value::String(p)),
+                    _ => return Err(CredkitError::panic("vp_token entry is not an array")),
+                }
+            }
+            Ok(Value::Object(token).to_string())
+        })
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn open_store(path: &str, key: &[u8]) -> Result<Arc<dyn CredentialStore>> {
+    let key = credkit::wallet::StoreKey::from_slice(key)?;
+    let store = credkit::wallet::SqliteStore::open(
+        std::path::Path::new(path),
+        key,
+        Arc::new(credkit::rand::OsRandom),
+    )?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn open_store(_path: &str, _key: &[u8]) -> Result<Arc<dyn CredentialStore>> {
+    Err(CredkitError::Unsupported {
+        code: "feature_disabled".into(),
+        detail: "this build has no SQLite store (feature `sqlite`)".into(),
+    })
+}
