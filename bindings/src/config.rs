@@ -30,12 +30,15 @@ pub struct PinnedIssuer {
 #[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
 pub struct TrustConfig {
     /// Issuers with pinned keys.
+    #[uniffi(default)]
     pub pinned: Vec<PinnedIssuer>,
     /// Issuers (`https` identifiers) whose keys come from their JWT VC Issuer Metadata
     /// (`/.well-known/jwt-vc-issuer`); needs a [`HostHttpClient`].
+    #[uniffi(default)]
     pub issuer_metadata: Vec<String>,
     /// PEM trust anchors (for example a national PID providers' trust list): any other
     /// issuer must present an `x5c` chain to one of them, with `iss` in the leaf's SAN.
+    #[uniffi(default)]
     pub trust_anchors_pem: Vec<String>,
 }
 

@@ -28,7 +28,8 @@ pub enum CredkitError {
         /// What was wrong.
         detail: String,
     },
-    /// The holder binding (KB-JWT) is missing or wrong: nonce, audience, age, `sd_hash`.
+    /// The holder binding is missing or wrong: a KB-JWT's nonce, audience, age or `sd_hash`;
+    /// or, for a wallet receiving a credential, a `cnf` key that is not one of its keys.
     #[error("{code}: {detail}")]
     KeyBinding {
         /// The stable credkit code.
@@ -162,7 +163,7 @@ fn kind(code: &str) -> Kind {
     match code {
         "invalid_signature" | "sig_malformed" => Kind::InvalidSignature,
         "kb_required" | "kb_unexpected" | "cnf_invalid" | "sd_hash_mismatch" | "nonce_mismatch"
-        | "aud_mismatch" | "kb_too_old" => Kind::KeyBinding,
+        | "aud_mismatch" | "kb_too_old" | "holder_key_unknown" => Kind::KeyBinding,
         "expired"
         | "not_yet_valid"
         | "issued_in_future"
@@ -183,9 +184,7 @@ fn kind(code: &str) -> Kind {
         | "typ_mismatch"
         | "alg_not_allowed"
         | "did_resolution_failed" => Kind::UntrustedIssuer,
-        "key_unavailable" | "signer_failed" | "random_failed" | "holder_key_unknown" => {
-            Kind::KeyUnavailable
-        }
+        "key_unavailable" | "signer_failed" | "random_failed" => Kind::KeyUnavailable,
         "storage_failed" | "storage_decrypt_failed" => Kind::Storage,
         "not_found" => Kind::NotFound,
         "credential_exhausted" => Kind::Exhausted,
@@ -313,6 +312,7 @@ mod tests {
         ("nonce_mismatch", Kind::KeyBinding),
         ("aud_mismatch", Kind::KeyBinding),
         ("kb_required", Kind::KeyBinding),
+        ("holder_key_unknown", Kind::KeyBinding),
         ("expired", Kind::Expired),
         ("not_yet_valid", Kind::Expired),
         ("credential_revoked", Kind::Revoked),

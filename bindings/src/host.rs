@@ -465,10 +465,13 @@ pub struct HttpReply {
     /// The body (at most `max_bytes + 1` bytes).
     pub body: Vec<u8>,
     /// The `Location` header, if any.
+    #[uniffi(default)]
     pub location: Option<String>,
     /// The `Content-Type` header, if any.
+    #[uniffi(default)]
     pub content_type: Option<String>,
     /// The `Cache-Control` header, if any.
+    #[uniffi(default)]
     pub cache_control: Option<String>,
 }
 

@@ -27,24 +27,33 @@ pub struct IssueRequest {
     pub claims_json: String,
     /// JSON Pointers of the claims to make selectively disclosable (e.g. `/given_name`,
     /// `/address/locality`, `/nationalities/0`).
+    #[uniffi(default)]
     pub disclosable: Vec<String>,
     /// Makes every subject claim (and every member, recursively) selectively disclosable,
     /// as the EU PID rulebook asks; `disclosable` is then ignored.
+    #[uniffi(default)]
     pub disclose_all: bool,
     /// The holder's public key (`cnf.jwk`) as JWK JSON, from the wallet's
     /// `create_holder_keys`. Without one the credential is not holder-bound.
+    #[uniffi(default)]
     pub holder_jwk: Option<String>,
     /// `iat`; the current time when absent.
+    #[uniffi(default)]
     pub issued_at: Option<i64>,
     /// `exp`, if any.
+    #[uniffi(default)]
     pub expires_at: Option<i64>,
     /// The `status` reference: index into the list at `status_uri`.
+    #[uniffi(default)]
     pub status_index: Option<u64>,
     /// The Status List Token's URI (`sub` of the list).
+    #[uniffi(default)]
     pub status_uri: Option<String>,
     /// Decoy digests per `_sd` array (hides how many claims there are).
+    #[uniffi(default)]
     pub decoys: u32,
     /// The issuer's certificate chain (PEM, leaf first) for the `x5c` header.
+    #[uniffi(default)]
     pub x5c_pem: Option<String>,
 }
 

@@ -15,7 +15,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-uniffi::setup_scaffolding!();
+uniffi::setup_scaffolding!("credkit");
 
 mod config;
 mod error;

@@ -26,13 +26,17 @@ pub struct VerifierConfig {
     /// Trusted issuers.
     pub trust: TrustConfig,
     /// Credential types accepted (`vct`); empty accepts any type of a trusted issuer.
+    #[uniffi(default)]
     pub accepted_vcts: Vec<String>,
     /// Type Metadata documents (JSON) to enforce; types without one are accepted.
+    #[uniffi(default)]
     pub type_metadata: Vec<String>,
     /// Checks each credential's Token Status List entry (needs a host HTTP client) and
     /// rejects revoked and suspended credentials.
+    #[uniffi(default)]
     pub check_status: bool,
     /// Also accepts the legacy `typ` `vc+sd-jwt` (only for a transition period).
+    #[uniffi(default)]
     pub accept_legacy_typ: bool,
 }
 

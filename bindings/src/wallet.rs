@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use credkit::dcql::DcqlQuery;
+use credkit::sd_jwt::KeyBindingPolicy;
 use credkit::sd_jwt_vc::type_metadata::{ResolvedTypeMetadata, TypeMetadataResolver};
 use credkit::sd_jwt_vc::{TypeMetadataPolicy, VcVerifier};
 use credkit::time::SystemClock;
@@ -37,11 +38,14 @@ pub struct WalletConfig {
     /// Trusted issuers: credentials of other issuers are refused.
     pub trust: TrustConfig,
     /// Credential types accepted; empty accepts any type of a trusted issuer.
+    #[uniffi(default)]
     pub accepted_vcts: Vec<String>,
     /// Type Metadata documents (JSON) the app bundles: enforced on receipt, and the source
     /// of credential names and claim labels.
+    #[uniffi(default)]
     pub type_metadata: Vec<String>,
     /// Locales for names and labels, preferred first (e.g. `["de-DE", "en"]`).
+    #[uniffi(default)]
     pub locales: Vec<String>,
     /// How batch copies are used.
     pub use_policy: UsePolicy,
@@ -176,7 +180,9 @@ impl Wallet {
         let trust = Arc::new(trust_policy(&config.trust, fetcher.as_ref())?);
         let types = type_metadata(&config.type_metadata)?;
         let vcts: Vec<&str> = config.accepted_vcts.iter().map(String::as_str).collect();
-        let mut b = VcVerifier::builder_with_clock(trust, Arc::new(SystemClock));
+        // Issued credentials carry no KB-JWT (RFC 9901 §7.2).
+        let mut b = VcVerifier::builder_with_clock(trust, Arc::new(SystemClock))
+            .key_binding(KeyBindingPolicy::Forbidden);
         if !vcts.is_empty() {
             b = b.accept_vcts(&vcts);
         }
@@ -267,6 +273,7 @@ impl Wallet {
     ///
     /// # Errors
     /// `Storage` when the file cannot be opened or `store_key` is not its key;
+    /// `InvalidInput` for a key that is not 32 bytes;
     /// `Unsupported` in a build without the `sqlite` feature.
     #[uniffi::constructor]
     pub fn open(
@@ -278,6 +285,9 @@ impl Wallet {
     ) -> Result<Arc<Self>> {
         guard(|| {
             let store_key = Zeroizing::new(store_key);
+            if store_key.len() != 32 {
+                return Err(CredkitError::invalid_input("a store key is 32 bytes"));
+            }
             open_store(&path, &store_key).and_then(|store| Self::build(store, keys, config, http))
         })
     }
@@ -324,7 +334,7 @@ impl Wallet {
     /// batch id.
     ///
     /// # Errors
-    /// The verification's kind; `KeyUnavailable` (`holder_key_unknown`) for a credential
+    /// The verification's kind; `KeyBinding` (`holder_key_unknown`) for a credential
     /// bound to another key; `Storage`.
     pub fn add(&self, credentials: Vec<String>, key_ids: Vec<String>) -> Result<String> {
         guard(|| {

@@ -191,6 +191,24 @@ impl Presentation {
         self.sd_jwt.to_string()
     }
 
+    /// The claims a verifier will see (§7.3 processing of the issuer payload with the
+    /// selected Disclosures): what a consent screen shows. A container disclosed to reach a
+    /// claim holds only what is disclosed or always visible inside it.
+    ///
+    /// # Errors
+    /// Parse errors of the stored issuer JWT (not expected for a received credential).
+    pub fn disclosed_claims(&self, limits: &crate::sd_jwt::Limits) -> Result<Map<String, Value>> {
+        let jwt = self.sd_jwt.issuer_jwt();
+        let payload = jwt.payload_json(limits.max_json_depth)?;
+        let processed = crate::sd_jwt::process::process(
+            payload,
+            self.sd_jwt.disclosures(),
+            &crate::crypto::HashAlg::ALL,
+            limits,
+        )?;
+        Ok(processed.payload)
+    }
+
     /// The Disclosures that will be presented.
     #[must_use]
     pub fn sd_jwt(&self) -> &SdJwt {

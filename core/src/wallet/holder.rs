@@ -369,12 +369,15 @@ impl Wallet {
                     .into_iter()
                     .filter_map(|m| {
                         let h = held.iter().find(|h| h.batch == m.credential_id)?;
+                        // Values as the verifier will see them: a container holds only what
+                        // is disclosed inside it.
+                        let seen = self.preview(&h.batch, &m.disclose).ok()?;
                         let revealed = m
                             .revealed
                             .iter()
                             .filter_map(|p| {
                                 let tokens = crate::sd_jwt::pointer::parse(p).ok()?;
-                                crate::sd_jwt::pointer::lookup(&h.claims, &tokens)
+                                crate::sd_jwt::pointer::lookup(&seen, &tokens)
                                     .map(|v| (p.clone(), v.clone()))
                             })
                             .collect();
@@ -393,6 +396,18 @@ impl Wallet {
                     .collect(),
             })
             .collect())
+    }
+
+    /// The claims a verifier would see if `pointers` of `batch` were presented.
+    fn preview(&self, batch: &str, pointers: &[String]) -> Result<Map<String, Value>> {
+        let copies = self.copies(batch)?;
+        let first = copies
+            .first()
+            .ok_or_else(|| WalletError::NotFound(format!("credential {batch:?}")))?;
+        let limits = Limits::default();
+        let credential = Credential::from_trusted_storage(&first.sd_jwt, &limits)?;
+        let pointers: Vec<&str> = pointers.iter().map(String::as_str).collect();
+        credential.present(&pointers)?.disclosed_claims(&limits)
     }
 
     /// Presents `pointers` of credential `batch` to the verifier `audience` with its `nonce`:

@@ -1,0 +1,422 @@
+"""End-to-end tests of the Python bindings, against the installed `credkit` wheel.
+
+Keys live in a host key manager written in Python (the `cryptography` package) that returns
+SubjectPublicKeyInfo public keys and DER signatures, as Android Keystore does; the issuer
+signs through a host signer of the same kind. Run by bindings/test-python.
+"""
+
+import base64
+import json
+import os
+import tempfile
+import threading
+import unittest
+import uuid
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+import credkit
+from credkit import CredkitError
+
+PID_VCT = "urn:eudi:pid:1"
+ISSUER = "https://pid-provider.example.eu"
+AUDIENCE = "https://bar.example"
+STATUS_URI = "https://pid-provider.example.eu/status/1"
+
+TYPE_METADATA = json.dumps(
+    {
+        "vct": PID_VCT,
+        "name": "PID",
+        "display": [{"locale": "en", "name": "Person Identification Data"}],
+        "claims": [
+            {"path": ["given_name"], "display": [{"locale": "en", "label": "Given name"}]},
+            {
+                "path": ["age_equal_or_over", "18"],
+                "display": [{"locale": "en", "label": "Over 18"}],
+            },
+        ],
+    }
+)
+
+CLAIMS = {
+    "given_name": "Erika",
+    "family_name": "Mustermann",
+    "birthdate": "1984-01-26",
+    "nationalities": ["DE"],
+    "age_equal_or_over": {"18": True, "65": False},
+}
+
+OVER_18 = {
+    "credentials": [
+        {
+            "id": "pid",
+            "format": "dc+sd-jwt",
+            "meta": {"vct_values": [PID_VCT]},
+            "claims": [{"path": ["age_equal_or_over", "18"]}],
+        }
+    ]
+}
+
+
+class Keystore(credkit.HostKeyManager):
+    """A host keystore: P-256 keys; SPKI public keys and DER signatures (Android-like)."""
+
+    def __init__(self):
+        self.keys = {}
+        self.lock = threading.Lock()
+        self.fail_with = None
+        self.signatures = 0
+
+    def create_key(self, algorithm):
+        if algorithm != credkit.KeyAlgorithm.ES256:
+            raise CredkitError.Unsupported("alg_unsupported", "only ES256 here")
+        key = ec.generate_private_key(ec.SECP256R1())
+        key_id = str(uuid.uuid4())
+        with self.lock:
+            self.keys[key_id] = key
+        return credkit.HostKey(key_id=key_id, public_key=spki(key))
+
+    def public_key(self, key_id):
+        with self.lock:
+            key = self.keys.get(key_id)
+        if key is None:
+            raise CredkitError.NotFound("not_found", key_id)
+        return spki(key)
+
+    def sign(self, key_id, message):
+        if self.fail_with is not None:
+            raise self.fail_with
+        with self.lock:
+            key = self.keys[key_id]
+            self.signatures += 1
+        return key.sign(message, ec.ECDSA(hashes.SHA256()))  # DER
+
+    def delete_key(self, key_id):
+        with self.lock:
+            self.keys.pop(key_id, None)
+
+
+class IssuerHsm(credkit.HostSigner):
+    """An issuer's HSM key: SEC1 public key (iOS-like), DER signatures."""
+
+    def __init__(self):
+        self.key = ec.generate_private_key(ec.SECP256R1())
+
+    def algorithm(self):
+        return credkit.KeyAlgorithm.ES256
+
+    def public_key(self):
+        return self.key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+
+    def sign(self, message):
+        return self.key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+
+class DictStore(credkit.HostCredentialStore):
+    """The app's own credential store."""
+
+    def __init__(self):
+        self.records = {}
+
+    def insert(self, records):
+        if any(r.id in self.records for r in records):
+            raise CredkitError.Storage("storage_failed", "duplicate id")
+        for r in records:
+            self.records[r.id] = r
+
+    def list(self):
+        return list(self.records.values())
+
+    def update(self, record):
+        if record.id not in self.records:
+            raise CredkitError.NotFound("not_found", record.id)
+        self.records[record.id] = record
+
+    def delete_batch(self, batch):
+        ids = [i for i, r in self.records.items() if r.batch == batch]
+        for i in ids:
+            del self.records[i]
+        return len(ids)
+
+
+class Web(credkit.HostHttpClient):
+    """The app's HTTP stack, serving what the issuer published."""
+
+    def __init__(self):
+        self.pages = {}
+        self.requests = []
+
+    def get(self, request):
+        self.requests.append(request)
+        body = self.pages.get(request.url)
+        if body is None:
+            return credkit.HttpReply(status=404, body=b"")
+        return credkit.HttpReply(
+            status=200, body=body.encode(), content_type="application/statuslist+jwt"
+        )
+
+
+def credkit_jwk_of(keystore, key_id):
+    """The JWK of a host key, as an issuer receives it in a proof."""
+    numbers = keystore.keys[key_id].public_key().public_numbers()
+    b64 = lambda n: base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+    return {"kty": "EC", "crv": "P-256", "x": b64(numbers.x), "y": b64(numbers.y)}
+
+
+def spki(key):
+    return key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+class Flow(unittest.TestCase):
+    def setUp(self):
+        self.hsm = IssuerHsm()
+        self.issuer = credkit.Issuer(ISSUER, self.hsm)
+        self.trust = credkit.TrustConfig(
+            pinned=[credkit.PinnedIssuer(issuer=ISSUER, jwks=self.issuer.public_jwk())]
+        )
+        self.keystore = Keystore()
+        self.wallet = credkit.Wallet.in_memory(
+            credkit.WalletConfig(
+                trust=self.trust,
+                accepted_vcts=[PID_VCT],
+                type_metadata=[TYPE_METADATA],
+                locales=["en"],
+                use_policy=credkit.UsePolicy.ONE_TIME_USE,
+            ),
+            self.keystore,
+            None,
+        )
+        self.verifier = credkit.Verifier(
+            credkit.VerifierConfig(trust=self.trust, accepted_vcts=[PID_VCT]), None
+        )
+
+    def issue(self, holder_jwk, **extra):
+        return self.issuer.issue(
+            credkit.IssueRequest(
+                vct=PID_VCT,
+                claims_json=json.dumps(CLAIMS),
+                disclose_all=True,
+                holder_jwk=holder_jwk,
+                decoys=2,
+                **extra,
+            )
+        )
+
+    def receive(self, copies=2):
+        keys = self.wallet.create_holder_keys(copies, credkit.KeyAlgorithm.ES256)
+        creds = [self.issue(k.public_jwk) for k in keys]
+        return self.wallet.add(creds, [k.key_id for k in keys])
+
+    def test_issue_store_query_consent_present_verify(self):
+        batch = self.receive()
+        [held] = self.wallet.list()
+        self.assertEqual(held.batch, batch)
+        self.assertEqual(held.name, "Person Identification Data")
+        self.assertEqual((held.copies, held.remaining), (2, 2))
+        labels = {c.pointer: c.label for c in held.disclosable}
+        self.assertEqual(labels["/given_name"], "Given name")
+        self.assertEqual(labels["/age_equal_or_over/18"], "Over 18")
+
+        # The consent screen: exactly "over 18", nothing else.
+        [answer] = self.wallet.query(json.dumps(OVER_18))
+        self.assertTrue(answer.required)
+        [candidate] = answer.candidates
+        self.assertEqual(
+            [(r.pointer, r.label, json.loads(r.value_json)) for r in candidate.revealed],
+            [
+                ("/age_equal_or_over/18", "Over 18", True),
+                # The container, as the verifier will see it: only "18" inside.
+                ("/age_equal_or_over", None, {"18": True}),
+            ],
+        )
+        nonce = credkit.new_nonce()
+        vp_token = self.wallet.respond(
+            [credkit.Choice(query_id="pid", batch=batch, disclose=candidate.disclose)],
+            AUDIENCE,
+            nonce,
+        )
+        self.assertEqual(self.keystore.signatures, 1)
+
+        [result] = self.verifier.verify_response(
+            json.dumps(OVER_18), vp_token, AUDIENCE, nonce
+        )
+        self.assertEqual(result.query_id, "pid")
+        claims = json.loads(result.credential.claims_json)
+        self.assertEqual(claims["age_equal_or_over"], {"18": True})
+        for hidden in ("given_name", "family_name", "birthdate", "nationalities"):
+            self.assertNotIn(hidden, claims)
+        self.assertCountEqual(
+            result.credential.disclosed, ["/age_equal_or_over", "/age_equal_or_over/18"]
+        )
+        self.assertTrue(result.credential.holder_bound)
+        self.assertEqual(result.credential.issuer, ISSUER)
+        self.assertEqual(self.wallet.list()[0].remaining, 1)
+
+    def test_errors_arrive_as_typed_kinds(self):
+        batch = self.receive(copies=1)
+        nonce = credkit.new_nonce()
+        presentation = self.wallet.present(batch, ["/given_name"], AUDIENCE, nonce)
+
+        with self.assertRaises(CredkitError.KeyBinding) as e:
+            self.verifier.verify(presentation, AUDIENCE, "another-nonce")
+        self.assertEqual(e.exception.code, "nonce_mismatch")
+
+        with self.assertRaises(CredkitError.KeyBinding) as e:
+            self.verifier.verify(presentation, "https://evil.example", nonce)
+        self.assertEqual(e.exception.code, "aud_mismatch")
+
+        jwt, rest = presentation.split(".", 1)
+        tampered_payload = rest.split(".")[0][:-2] + ("AA" if not rest.startswith("AA") else "BB")
+        with self.assertRaises((CredkitError.Malformed, CredkitError.InvalidSignature)):
+            self.verifier.verify(
+                jwt + "." + tampered_payload + "." + rest.split(".", 1)[1], AUDIENCE, nonce
+            )
+
+        # One-time use: the only copy is spent.
+        with self.assertRaises(CredkitError.Exhausted) as e:
+            self.wallet.present(batch, ["/given_name"], AUDIENCE, nonce)
+        self.assertEqual(e.exception.code, "credential_exhausted")
+
+        with self.assertRaises(CredkitError.NotFound):
+            self.wallet.present("no-such-batch", [], AUDIENCE, nonce)
+
+        # A credential of an issuer the verifier does not trust.
+        stranger = credkit.Verifier(
+            credkit.VerifierConfig(
+                trust=credkit.TrustConfig(
+                    pinned=[credkit.PinnedIssuer(issuer="https://other.example", jwks=self.issuer.public_jwk())]
+                )
+            ),
+            None,
+        )
+        with self.assertRaises(CredkitError.UntrustedIssuer):
+            stranger.verify(presentation, AUDIENCE, nonce)
+
+        # Nothing held answers a query for another type.
+        query = json.loads(json.dumps(OVER_18))
+        query["credentials"][0]["meta"]["vct_values"] = ["urn:example:other"]
+        with self.assertRaises(CredkitError.Unsatisfiable):
+            self.wallet.query(json.dumps(query))
+        with self.assertRaises(CredkitError.InvalidInput):
+            self.wallet.query('{"credentials": []}')
+
+        # A credential bound to a key the wallet does not hold is refused (HOL-02).
+        other = Keystore()
+        foreign = other.create_key(credkit.KeyAlgorithm.ES256)
+        foreign_jwk = json.dumps(
+            credkit_jwk_of(other, foreign.key_id)
+        )
+        mine = self.wallet.create_holder_keys(1, credkit.KeyAlgorithm.ES256)[0]
+        with self.assertRaises(CredkitError.KeyBinding) as e:
+            self.wallet.add([self.issue(foreign_jwk)], [mine.key_id])
+        self.assertEqual(e.exception.code, "holder_key_unknown")
+        # Key ids the keystore does not know.
+        with self.assertRaises(CredkitError.NotFound):
+            self.wallet.add([self.issue(mine.public_jwk)], [foreign.key_id])
+
+    def test_keystore_failures_are_key_unavailable(self):
+        batch = self.receive(copies=2)
+        # The user cancels the biometric prompt.
+        self.keystore.fail_with = CredkitError.KeyUnavailable("key_unavailable", "cancelled")
+        with self.assertRaises(CredkitError.KeyUnavailable):
+            self.wallet.present(batch, [], AUDIENCE, "n-1")
+        # The keystore throws something it should not: still a typed error, and no crash.
+        self.keystore.fail_with = RuntimeError("keystore exploded")
+        with self.assertRaises(CredkitError.KeyUnavailable) as e:
+            self.wallet.present(batch, [], AUDIENCE, "n-2")
+        self.assertIn("keystore exploded", e.exception.detail)
+
+    def test_a_panic_is_an_internal_error_and_the_library_lives_on(self):
+        with self.assertRaises(CredkitError.Internal) as e:
+            credkit.self_test_panic("boom")
+        self.assertEqual(e.exception.code, "panic")
+        self.assertEqual(e.exception.detail, "boom")
+        # Still fully usable.
+        batch = self.receive(copies=1)
+        self.assertEqual(len(self.wallet.list()), 1)
+        self.wallet.remove(batch)
+        self.assertEqual(self.wallet.list(), [])
+        self.assertEqual(self.keystore.keys, {})
+
+    def test_host_store_and_sqlite_store(self):
+        store = DictStore()
+        wallet = credkit.Wallet.with_store(
+            store,
+            credkit.WalletConfig(trust=self.trust, use_policy=credkit.UsePolicy.ROTATE_USE),
+            self.keystore,
+            None,
+        )
+        keys = wallet.create_holder_keys(1, credkit.KeyAlgorithm.ES256)
+        batch = wallet.add([self.issue(keys[0].public_jwk)], [keys[0].key_id])
+        [record] = store.records.values()
+        self.assertEqual((record.batch, record.vct, record.presentations), (batch, PID_VCT, 0))
+        wallet.present(batch, ["/nationalities/0"], AUDIENCE, "n")
+        wallet.present(batch, ["/nationalities/0"], AUDIENCE, "n")
+        self.assertEqual(store.records[record.id].presentations, 2)
+
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "wallet.db")
+            key = os.urandom(32)
+            config = credkit.WalletConfig(
+                trust=self.trust, use_policy=credkit.UsePolicy.ONE_TIME_USE
+            )
+            w = credkit.Wallet.open(path, key, config, self.keystore, None)
+            keys = w.create_holder_keys(1, credkit.KeyAlgorithm.ES256)
+            batch = w.add([self.issue(keys[0].public_jwk)], [keys[0].key_id])
+            del w
+            w = credkit.Wallet.open(path, key, config, self.keystore, None)
+            self.assertEqual([h.batch for h in w.list()], [batch])
+            with self.assertRaises(CredkitError.Storage) as e:
+                credkit.Wallet.open(path, os.urandom(32), config, self.keystore, None)
+            self.assertEqual(e.exception.code, "storage_decrypt_failed")
+            with self.assertRaises(CredkitError.InvalidInput):
+                credkit.Wallet.open(path, b"short", config, self.keystore, None)
+
+    def test_revocation_through_the_status_list(self):
+        web = Web()
+        status = self.issuer.new_status_list(STATUS_URI, 2, 1000)
+        idx = status.allocate()
+        keys = self.wallet.create_holder_keys(1, credkit.KeyAlgorithm.ES256)
+        cred = self.issue(keys[0].public_jwk, status_index=idx, status_uri=STATUS_URI)
+        batch = self.wallet.add([cred], [keys[0].key_id])
+        web.pages[STATUS_URI] = status.token(300, 86400)
+
+        def verifier():
+            return credkit.Verifier(
+                credkit.VerifierConfig(trust=self.trust, check_status=True), web
+            )
+
+        nonce = credkit.new_nonce()
+        presentation = self.wallet.present(batch, [], AUDIENCE, nonce)
+        result = verifier().verify(presentation, AUDIENCE, nonce)
+        self.assertEqual(result.status, credkit.CredentialStatus.VALID)
+        self.assertEqual(web.requests[0].url, STATUS_URI)
+        self.assertEqual(web.requests[0].accept, "application/statuslist+jwt")
+
+        status.set(idx, credkit.CredentialStatus.REVOKED)
+        web.pages[STATUS_URI] = status.token(300, 86400)
+        with self.assertRaises(CredkitError.Revoked) as e:
+            verifier().verify(presentation, AUDIENCE, nonce)
+        self.assertEqual(e.exception.code, "credential_revoked")
+
+        with self.assertRaises(CredkitError.InvalidInput):
+            credkit.Verifier(credkit.VerifierConfig(trust=self.trust, check_status=True), None)
+
+    def test_software_issuer_key(self):
+        jwk = credkit.generate_private_jwk(credkit.KeyAlgorithm.ES256)
+        issuer = credkit.Issuer.with_private_jwk(ISSUER, jwk)
+        public = json.loads(issuer.public_jwk())
+        self.assertNotIn("d", public)
+        with self.assertRaises(CredkitError.Malformed):
+            credkit.Issuer.with_private_jwk(ISSUER, "{}")
+        with self.assertRaises(CredkitError.InvalidInput):
+            issuer.issue(credkit.IssueRequest(vct=PID_VCT, claims_json="[1]"))
+
+
+if __name__ == "__main__":
+    unittest.main()
