@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use credkit::crypto::default_provider;
+use crate::provider;
 use credkit::http::Fetcher;
 use credkit::jose::PublicJwk;
 use credkit::sd_jwt::StaticIssuerKeys;
@@ -49,7 +49,7 @@ pub(crate) fn fetcher(http: Option<&Arc<dyn HostHttpClient>>) -> Option<Fetcher>
 
 /// Builds the trust policy of a configuration.
 pub(crate) fn trust_policy(config: &TrustConfig, fetcher: Option<&Fetcher>) -> Result<TrustPolicy> {
-    let provider = default_provider();
+    let provider = provider();
     let mut policy = TrustPolicy::new();
     for p in &config.pinned {
         let json: Value = serde_json::from_str(&p.jwks)
@@ -74,7 +74,7 @@ pub(crate) fn trust_policy(config: &TrustConfig, fetcher: Option<&Fetcher>) -> R
         let fetcher = fetcher.ok_or_else(|| {
             CredkitError::invalid_input("issuer metadata trust needs a host HTTP client")
         })?;
-        let mechanism = Arc::new(IssuerMetadataTrust::new(fetcher.clone()));
+        let mechanism = Arc::new(IssuerMetadataTrust::new(fetcher.clone()).provider(provider));
         for iss in &config.issuer_metadata {
             policy = policy.issuer(iss.clone(), mechanism.clone());
         }
@@ -84,7 +84,7 @@ pub(crate) fn trust_policy(config: &TrustConfig, fetcher: Option<&Fetcher>) -> R
         for pem in &config.trust_anchors_pem {
             anchors.add_pem(pem)?;
         }
-        policy = policy.otherwise(Arc::new(X5cTrust::new(anchors)));
+        policy = policy.otherwise(Arc::new(X5cTrust::new(anchors).provider(provider)));
     }
     Ok(policy)
 }

@@ -239,7 +239,8 @@ impl CredkitError {
         self.parts().0
     }
 
-    /// The human-readable detail.
+    /// The detail, for logs: it may carry a host exception's stack trace, and is not meant
+    /// for the user.
     #[must_use]
     pub fn detail(&self) -> &str {
         self.parts().1
@@ -265,6 +266,16 @@ impl CredkitError {
         }
     }
 
+    /// The detail, prefixed with the code when the code is not `code` (for wrapping a host
+    /// error into a core error of one kind without losing what the host said).
+    pub(crate) fn detail_unless(&self, code: &str) -> String {
+        if self.code() == code {
+            self.detail().to_owned()
+        } else {
+            format!("{}: {}", self.code(), self.detail())
+        }
+    }
+
     /// An `invalid_input` error for a bad argument.
     pub(crate) fn invalid_input(detail: impl fmt::Display) -> Self {
         Self::InvalidInput {
@@ -285,7 +296,14 @@ impl CredkitError {
 impl From<credkit::Error> for CredkitError {
     fn from(e: credkit::Error) -> Self {
         let code = e.code();
-        Self::of(kind(code), code.to_owned(), e.to_string())
+        let message = e.to_string();
+        // Core messages start with their code; the code has its own field here.
+        let detail = message
+            .strip_prefix(code)
+            .and_then(|m| m.strip_prefix(": "))
+            .unwrap_or(&message)
+            .to_owned();
+        Self::of(kind(code), code.to_owned(), detail)
     }
 }
 
@@ -346,7 +364,7 @@ mod tests {
         let e: CredkitError = credkit::Error::InvalidSignature.into();
         assert!(matches!(e, CredkitError::InvalidSignature { .. }));
         assert_eq!(e.code(), "invalid_signature");
-        assert!(e.detail().contains("signature verification failed"));
+        assert_eq!(e.detail(), "signature verification failed");
         let e: CredkitError =
             credkit::Error::from(credkit::error::WalletError::Exhausted("b".into())).into();
         assert!(matches!(e, CredkitError::Exhausted { .. }), "{e:?}");

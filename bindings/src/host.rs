@@ -17,7 +17,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use credkit::crypto::{Signer, default_provider, der_to_jws_signature};
+use credkit::crypto::{Signer, der_to_jws_signature};
+
+use crate::provider;
 use credkit::error::{CryptoError, FetchError, KeyError, WalletError};
 use credkit::http::{FetchPolicy, HttpClient, HttpResponse, HttpsUrl};
 use credkit::jose::{Algorithm, Curve, PublicJwk};
@@ -197,7 +199,7 @@ pub(crate) fn public_key_from_host(
     };
     let alg = expected.unwrap_or_else(|| jwk.algorithm());
     // Validates the point (on the curve, not the identity) and the algorithm.
-    default_provider().verifying_key(&jwk, alg)?;
+    provider().verifying_key(&jwk, alg)?;
     Ok(jwk)
 }
 
@@ -221,7 +223,7 @@ fn check_host_signature(
             })
             .map_err(|_| CryptoError::Signer("the host returned a malformed signature".into()))?
     };
-    default_provider()
+    provider()
         .verifying_key(public, alg)?
         .verify(message, &jws)
         .map_err(|_| {
@@ -236,7 +238,7 @@ fn check_host_signature(
 fn key_error(e: CredkitError) -> credkit::Error {
     match e {
         CredkitError::NotFound { detail, .. } => WalletError::NotFound(detail).into(),
-        other => WalletError::KeyUnavailable(other.to_string()).into(),
+        other => WalletError::KeyUnavailable(other.detail_unless("key_unavailable")).into(),
     }
 }
 
@@ -403,7 +405,7 @@ pub trait HostCredentialStore: Send + Sync {
 fn store_error(e: CredkitError) -> credkit::Error {
     match e {
         CredkitError::NotFound { detail, .. } => WalletError::NotFound(detail).into(),
-        other => WalletError::Storage(other.to_string()).into(),
+        other => WalletError::Storage(other.detail_unless("storage_failed")).into(),
     }
 }
 
@@ -518,7 +520,7 @@ impl HttpClient for HostHttp {
                 max_bytes: u64::try_from(policy.max_bytes).unwrap_or(u64::MAX),
                 timeout_ms: u64::try_from(policy.timeout.as_millis()).unwrap_or(u64::MAX),
             })
-            .map_err(|e| FetchError::Transport(e.to_string()))?;
+            .map_err(|e| FetchError::Transport(e.detail_unless("fetch_failed")))?;
         // The body bound is ours to keep, whatever the host read.
         let mut body = reply.body;
         body.truncate(policy.max_bytes.saturating_add(1));
@@ -539,6 +541,7 @@ impl HttpClient for HostHttp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use credkit::crypto::default_provider;
     use credkit::rand::OsRandom;
 
     fn p256() -> credkit::jose::PrivateJwk {

@@ -5,7 +5,9 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use credkit::crypto::{Signer, default_provider};
+use credkit::crypto::Signer;
+
+use crate::provider;
 use credkit::jose::{PrivateJwk, PublicJwk};
 use credkit::rand::OsRandom;
 use credkit::sd_jwt_vc::{VcBuilder, Vct};
@@ -111,7 +113,7 @@ impl Issuer {
             let key = PrivateJwk::parse(&private_jwk)?;
             Ok(Arc::new(Self {
                 issuer,
-                signer: default_provider().signer(&key)?,
+                signer: provider().signer(&key)?,
                 clock: Arc::new(SystemClock),
             }))
         })
@@ -276,7 +278,7 @@ impl StatusList {
 #[uniffi::export]
 pub fn generate_private_jwk(algorithm: KeyAlgorithm) -> Result<String> {
     guard(|| {
-        let key = default_provider().generate(algorithm.into(), &OsRandom)?;
+        let key = provider().generate(algorithm.into(), &OsRandom)?;
         Ok(key.to_json_string().to_string())
     })
 }

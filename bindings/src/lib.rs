@@ -11,7 +11,7 @@
 //! The host may also supply its credential storage ([`HostCredentialStore`]) and its HTTP
 //! stack ([`HostHttpClient`]). Claims cross the boundary as JSON text, the form they have on
 //! the wire. Every failure is a [`CredkitError`] whose variant is the kind the app switches
-//! on; no panic crosses the boundary (each entry point runs under [`guard`]).
+//! on; no panic crosses the boundary (each entry point runs under a guard that catches panics).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -36,6 +36,19 @@ pub use wallet::{
     Choice, ClaimView, ConsentCandidate, HeldCredential, HolderKey, QueryAnswer, UsePolicy, Wallet,
     WalletConfig,
 };
+
+/// The crypto provider of this build: aws-lc-rs with the `aws-lc` feature (verifier
+/// servers), else RustCrypto (pure Rust; what mobile apps ship).
+pub(crate) fn provider() -> &'static dyn credkit::crypto::CryptoProvider {
+    #[cfg(feature = "aws-lc")]
+    {
+        &credkit::crypto::aws_lc::AwsLc
+    }
+    #[cfg(not(feature = "aws-lc"))]
+    {
+        credkit::crypto::default_provider()
+    }
+}
 
 /// Runs an entry point, turning a panic into [`CredkitError::Internal`] (code `panic`). UniFFI
 /// would also catch it, but as an untyped internal error; here the app gets its error type
@@ -72,7 +85,7 @@ pub fn self_test_panic(message: String) -> Result<()> {
 
 /// The credkit version of this library.
 #[uniffi::export]
-pub fn version() -> String {
+pub fn credkit_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 

@@ -105,7 +105,8 @@ impl Verifier {
                 audience: audience.to_owned(),
                 nonce: nonce.to_owned(),
             })
-            .accept_legacy_typ(self.config.accept_legacy_typ);
+            .accept_legacy_typ(self.config.accept_legacy_typ)
+            .sd_jwt(|b| b.provider(crate::provider()));
         if !vcts.is_empty() {
             b = b.accept_vcts(&vcts);
         }
@@ -141,7 +142,7 @@ impl Verifier {
     ///
     /// # Errors
     /// `InvalidInput` / `Malformed` for an unusable configuration.
-    #[uniffi::constructor]
+    #[uniffi::constructor(default(http = None))]
     pub fn new(config: VerifierConfig, http: Option<Arc<dyn HostHttpClient>>) -> Result<Arc<Self>> {
         guard(|| {
             let fetcher = fetcher(http.as_ref());

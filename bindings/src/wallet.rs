@@ -182,7 +182,8 @@ impl Wallet {
         let vcts: Vec<&str> = config.accepted_vcts.iter().map(String::as_str).collect();
         // Issued credentials carry no KB-JWT (RFC 9901 §7.2).
         let mut b = VcVerifier::builder_with_clock(trust, Arc::new(SystemClock))
-            .key_binding(KeyBindingPolicy::Forbidden);
+            .key_binding(KeyBindingPolicy::Forbidden)
+            .sd_jwt(|b| b.provider(crate::provider()));
         if !vcts.is_empty() {
             b = b.accept_vcts(&vcts);
         }
@@ -258,7 +259,7 @@ impl Wallet {
     ///
     /// # Errors
     /// `InvalidInput` / `Malformed` for an unusable configuration.
-    #[uniffi::constructor]
+    #[uniffi::constructor(default(http = None))]
     pub fn in_memory(
         config: WalletConfig,
         keys: Arc<dyn HostKeyManager>,
@@ -275,7 +276,7 @@ impl Wallet {
     /// `Storage` when the file cannot be opened or `store_key` is not its key;
     /// `InvalidInput` for a key that is not 32 bytes;
     /// `Unsupported` in a build without the `sqlite` feature.
-    #[uniffi::constructor]
+    #[uniffi::constructor(default(http = None))]
     pub fn open(
         path: String,
         store_key: Vec<u8>,
@@ -296,7 +297,7 @@ impl Wallet {
     ///
     /// # Errors
     /// `InvalidInput` / `Malformed` for an unusable configuration.
-    #[uniffi::constructor]
+    #[uniffi::constructor(default(http = None))]
     pub fn with_store(
         store: Arc<dyn HostCredentialStore>,
         config: WalletConfig,

@@ -528,3 +528,97 @@ fn software_holder_keys_persist_encrypted_in_the_store() {
     assert!(cnf_of(&p, &issuer).is_object());
     assert_eq!(w.remaining(&batch).unwrap(), 1);
 }
+
+/// A host keystore whose signing can be made to fail (the user cancels the prompt).
+#[derive(Debug)]
+struct CancellableKeys {
+    inner: SoftwareKeyManager,
+    cancel: std::sync::atomic::AtomicBool,
+}
+
+impl KeyManager for CancellableKeys {
+    fn create_key(&self, alg: Algorithm) -> credkit::Result<(String, PublicJwk)> {
+        self.inner.create_key(alg)
+    }
+    fn public_key(&self, id: &str) -> credkit::Result<PublicJwk> {
+        self.inner.public_key(id)
+    }
+    fn sign(&self, id: &str, message: &[u8]) -> credkit::Result<Vec<u8>> {
+        if self.cancel.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(credkit::error::WalletError::KeyUnavailable("cancelled".into()).into());
+        }
+        self.inner.sign(id, message)
+    }
+    fn delete_key(&self, id: &str) -> credkit::Result<()> {
+        self.inner.delete_key(id)
+    }
+}
+
+#[test]
+fn a_failed_signature_spends_no_one_time_copy() {
+    let issuer = Issuer::new();
+    let keys = Arc::new(CancellableKeys {
+        inner: SoftwareKeyManager::new(Arc::new(OsRandom)),
+        cancel: std::sync::atomic::AtomicBool::new(true),
+    });
+    let w = Wallet::new(
+        Arc::new(MemoryStore::new()),
+        keys.clone(),
+        issuer.verifier(KeyBindingPolicy::Forbidden),
+    )
+    .clock(Arc::new(FixedClock(NOW)));
+    let (batch, _) = add_batch(&w, &issuer, 1);
+    for _ in 0..3 {
+        let e = w.present(&batch, &["/given_name"], AUD, "n").unwrap_err();
+        assert_eq!(e.code(), "key_unavailable");
+    }
+    assert_eq!(w.remaining(&batch).unwrap(), 1);
+    keys.cancel
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let p = w.present(&batch, &["/given_name"], AUD, "n").unwrap();
+    assert_eq!(cnf_of(&p, &issuer)["jwk"]["kty"], "EC");
+    assert_eq!(w.remaining(&batch).unwrap(), 0);
+}
+
+#[test]
+fn consent_values_of_containers_hold_only_what_is_disclosed() {
+    use credkit::dcql::DcqlQuery;
+    let issuer = Issuer::new();
+    let w = wallet(&issuer, Arc::new(MemoryStore::new()));
+    let (id, holder) = w.create_holder_keys(1, Algorithm::Es256).unwrap().remove(0);
+    let claims = json!({"address": {"locality": "Köln", "street_address": "Heidestraße 17"}});
+    let issued = VcBuilder::new(
+        Vct::new("urn:example:id:1").unwrap(),
+        claims.as_object().cloned().unwrap(),
+    )
+    .issuer("https://issuer.example")
+    .issued_at(NOW - 10)
+    .holder_key(holder)
+    .disclose_all_claims()
+    .issue(&*issuer.signer, &OsRandom)
+    .unwrap()
+    .to_string();
+    let batch = w.add(&[&issued], &[id]).unwrap();
+    let query = DcqlQuery::parse(&json!({
+        "credentials": [{
+            "id": "city",
+            "format": "dc+sd-jwt",
+            "meta": {"vct_values": ["urn:example:id:1"]},
+            "claims": [{"path": ["address", "locality"]}]
+        }]
+    }))
+    .unwrap();
+    let answers = w.query(&query).unwrap();
+    let c = &answers[0].candidates[0];
+    assert_eq!(c.batch, batch);
+    let mut revealed = c.revealed.clone();
+    revealed.sort_by(|a, b| a.0.cmp(&b.0));
+    // The street stays in the wallet, and the consent screen does not show it either.
+    assert_eq!(
+        revealed,
+        [
+            ("/address".to_owned(), json!({"locality": "Köln"})),
+            ("/address/locality".to_owned(), json!("Köln")),
+        ]
+    );
+}

@@ -524,13 +524,13 @@ def _uniffi_check_contract_api_version(lib):
         raise InternalError("UniFFI contract version mismatch: try cleaning and rebuilding your project")
 
 def _uniffi_check_api_checksums(lib):
+    if lib.uniffi_credkit_ffi_checksum_func_credkit_version() != 50998:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_func_generate_private_jwk() != 5616:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_func_new_nonce() != 32815:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_func_self_test_panic() != 2613:
-        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_func_version() != 1297:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_hostcredentialstore_insert() != 22358:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -578,7 +578,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_verifier_verify_response() != 37041:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_constructor_verifier_new() != 51114:
+    if lib.uniffi_credkit_ffi_checksum_constructor_verifier_new() != 17240:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_add() != 45101:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -594,11 +594,11 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_respond() != 44557:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() != 62931:
+    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() != 2476:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_open() != 48961:
+    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_open() != 30357:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_with_store() != 56590:
+    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_with_store() != 49620:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -629,6 +629,9 @@ _UniffiLib.ffi_credkit_ffi_rustbuffer_reserve.restype = _UniffiRustBuffer
 _UniffiLib.ffi_credkit_ffi_uniffi_contract_version.argtypes = (
 )
 _UniffiLib.ffi_credkit_ffi_uniffi_contract_version.restype = ctypes.c_uint32
+_UniffiLib.uniffi_credkit_ffi_checksum_func_credkit_version.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_func_credkit_version.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_func_generate_private_jwk.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_func_generate_private_jwk.restype = ctypes.c_uint16
@@ -638,9 +641,6 @@ _UniffiLib.uniffi_credkit_ffi_checksum_func_new_nonce.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_func_self_test_panic.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_func_self_test_panic.restype = ctypes.c_uint16
-_UniffiLib.uniffi_credkit_ffi_checksum_func_version.argtypes = (
-)
-_UniffiLib.uniffi_credkit_ffi_checksum_func_version.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hostcredentialstore_insert.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hostcredentialstore_insert.restype = ctypes.c_uint16
@@ -743,6 +743,10 @@ _UniffiLib.uniffi_credkit_ffi_checksum_constructor_wallet_open.restype = ctypes.
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_wallet_with_store.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_wallet_with_store.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_fn_func_credkit_version.argtypes = (
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_func_credkit_version.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_credkit_ffi_fn_func_generate_private_jwk.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -757,10 +761,6 @@ _UniffiLib.uniffi_credkit_ffi_fn_func_self_test_panic.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_func_self_test_panic.restype = None
-_UniffiLib.uniffi_credkit_ffi_fn_func_version.argtypes = (
-    ctypes.POINTER(_UniffiRustCallStatus),
-)
-_UniffiLib.uniffi_credkit_ffi_fn_func_version.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_credkit_ffi_fn_method_hostcredentialstore_insert.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -4591,7 +4591,7 @@ class Verifier(VerifierProtocol):
 """
     
     _handle: ctypes.c_uint64
-    def __init__(self, config: VerifierConfig,http: typing.Optional[HostHttpClient]):
+    def __init__(self, config: VerifierConfig,http: typing.Union[object, typing.Optional[HostHttpClient]] = _DEFAULT):
         """
         A verifier; `http` is the app's HTTP stack, needed for issuer metadata and status
         checks.
@@ -4602,6 +4602,8 @@ class Verifier(VerifierProtocol):
         
         _UniffiFfiConverterTypeVerifierConfig.check_lower(config)
 
+        if http is _DEFAULT:
+            http = None
         _UniffiFfiConverterOptionalTypeHostHttpClient.check_lower(http)
         _uniffi_lowered_args = (
             _UniffiFfiConverterTypeVerifierConfig.lower(config),
@@ -4893,7 +4895,7 @@ class Wallet(WalletProtocol):
     
     _handle: ctypes.c_uint64
     @classmethod
-    def in_memory(cls, config: WalletConfig,keys: HostKeyManager,http: typing.Optional[HostHttpClient]) -> Wallet:
+    def in_memory(cls, config: WalletConfig,keys: HostKeyManager,http: typing.Union[object, typing.Optional[HostHttpClient]] = _DEFAULT) -> Wallet:
         """
         A wallet keeping credentials in memory (tests, ephemeral sessions).
 
@@ -4905,6 +4907,8 @@ class Wallet(WalletProtocol):
 
         _UniffiFfiConverterTypeHostKeyManager.check_lower(keys)
 
+        if http is _DEFAULT:
+            http = None
         _UniffiFfiConverterOptionalTypeHostHttpClient.check_lower(http)
         _uniffi_lowered_args = (
             _UniffiFfiConverterTypeWalletConfig.lower(config),
@@ -4920,7 +4924,7 @@ class Wallet(WalletProtocol):
         )
         return cls._uniffi_make_instance(_uniffi_ffi_result)
     @classmethod
-    def open(cls, path: str,store_key: bytes,config: WalletConfig,keys: HostKeyManager,http: typing.Optional[HostHttpClient]) -> Wallet:
+    def open(cls, path: str,store_key: bytes,config: WalletConfig,keys: HostKeyManager,http: typing.Union[object, typing.Optional[HostHttpClient]] = _DEFAULT) -> Wallet:
         """
         A wallet keeping credentials in the encrypted SQLite file at `path` (created when
         missing). `store_key` is 32 bytes from the platform keystore (Android Keystore
@@ -4940,6 +4944,8 @@ class Wallet(WalletProtocol):
 
         _UniffiFfiConverterTypeHostKeyManager.check_lower(keys)
 
+        if http is _DEFAULT:
+            http = None
         _UniffiFfiConverterOptionalTypeHostHttpClient.check_lower(http)
         _uniffi_lowered_args = (
             _UniffiFfiConverterString.lower(path),
@@ -4957,7 +4963,7 @@ class Wallet(WalletProtocol):
         )
         return cls._uniffi_make_instance(_uniffi_ffi_result)
     @classmethod
-    def with_store(cls, store: HostCredentialStore,config: WalletConfig,keys: HostKeyManager,http: typing.Optional[HostHttpClient]) -> Wallet:
+    def with_store(cls, store: HostCredentialStore,config: WalletConfig,keys: HostKeyManager,http: typing.Union[object, typing.Optional[HostHttpClient]] = _DEFAULT) -> Wallet:
         """
         A wallet keeping credentials in the app's own store.
 
@@ -4971,6 +4977,8 @@ class Wallet(WalletProtocol):
 
         _UniffiFfiConverterTypeHostKeyManager.check_lower(keys)
 
+        if http is _DEFAULT:
+            http = None
         _UniffiFfiConverterOptionalTypeHostHttpClient.check_lower(http)
         _uniffi_lowered_args = (
             _UniffiFfiConverterTypeHostCredentialStore.lower(store),
@@ -5234,6 +5242,20 @@ class _UniffiFfiConverterOptionalTypeHostHttpClient(_UniffiConverterRustBuffer):
             return _UniffiFfiConverterTypeHostHttpClient.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
+def credkit_version() -> str:
+    """
+    The credkit version of this library.
+"""
+    _uniffi_lowered_args = (
+    )
+    _uniffi_lift_return = _UniffiFfiConverterString.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_credkit_ffi_fn_func_credkit_version,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def generate_private_jwk(algorithm: KeyAlgorithm) -> str:
     """
     Generates a software private key (JWK JSON) for servers and tests. Mobile wallets keep
@@ -5294,20 +5316,6 @@ def self_test_panic(message: str) -> None:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
-def version() -> str:
-    """
-    The credkit version of this library.
-"""
-    _uniffi_lowered_args = (
-    )
-    _uniffi_lift_return = _UniffiFfiConverterString.lift
-    _uniffi_error_converter = None
-    _uniffi_ffi_result = _uniffi_rust_call_with_error(
-        _uniffi_error_converter,
-        _UniffiLib.uniffi_credkit_ffi_fn_func_version,
-        *_uniffi_lowered_args,
-    )
-    return _uniffi_lift_return(_uniffi_ffi_result)
 
 __all__ = [
     "InternalError",
@@ -5332,10 +5340,10 @@ __all__ = [
     "TrustConfig",
     "VerifierConfig",
     "WalletConfig",
+    "credkit_version",
     "generate_private_jwk",
     "new_nonce",
     "self_test_panic",
-    "version",
     "HostCredentialStoreImpl",
     "HostCredentialStore",
     "HostHttpClientImpl",

@@ -2400,7 +2400,7 @@ open class Verifier: VerifierProtocol, @unchecked Sendable {
      * # Errors
      * `InvalidInput` / `Malformed` for an unusable configuration.
      */
-public convenience init(config: VerifierConfig, http: HostHttpClient?)throws  {
+public convenience init(config: VerifierConfig, http: HostHttpClient? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeCredkitError_lift) {
         uniffiCallStatus in
@@ -2644,7 +2644,7 @@ open class Wallet: WalletProtocol, @unchecked Sendable {
      * # Errors
      * `InvalidInput` / `Malformed` for an unusable configuration.
      */
-public static func inMemory(config: WalletConfig, keys: HostKeyManager, http: HostHttpClient?)throws  -> Wallet  {
+public static func inMemory(config: WalletConfig, keys: HostKeyManager, http: HostHttpClient? = nil)throws  -> Wallet  {
     return try  FfiConverterTypeWallet_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
         uniffiCallStatus in
     uniffi_credkit_ffi_fn_constructor_wallet_in_memory(
@@ -2665,7 +2665,7 @@ public static func inMemory(config: WalletConfig, keys: HostKeyManager, http: Ho
      * `InvalidInput` for a key that is not 32 bytes;
      * `Unsupported` in a build without the `sqlite` feature.
      */
-public static func `open`(path: String, storeKey: Data, config: WalletConfig, keys: HostKeyManager, http: HostHttpClient?)throws  -> Wallet  {
+public static func `open`(path: String, storeKey: Data, config: WalletConfig, keys: HostKeyManager, http: HostHttpClient? = nil)throws  -> Wallet  {
     return try  FfiConverterTypeWallet_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
         uniffiCallStatus in
     uniffi_credkit_ffi_fn_constructor_wallet_open(
@@ -2684,7 +2684,7 @@ public static func `open`(path: String, storeKey: Data, config: WalletConfig, ke
      * # Errors
      * `InvalidInput` / `Malformed` for an unusable configuration.
      */
-public static func withStore(store: HostCredentialStore, config: WalletConfig, keys: HostKeyManager, http: HostHttpClient?)throws  -> Wallet  {
+public static func withStore(store: HostCredentialStore, config: WalletConfig, keys: HostKeyManager, http: HostHttpClient? = nil)throws  -> Wallet  {
     return try  FfiConverterTypeWallet_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
         uniffiCallStatus in
     uniffi_credkit_ffi_fn_constructor_wallet_with_store(
@@ -5535,6 +5535,16 @@ fileprivate struct FfiConverterSequenceTypeResponseCredential: FfiConverterRustB
     }
 }
 /**
+ * The credkit version of this library.
+ */
+public func credkitVersion() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_func_credkit_version(uniffiCallStatus
+    )
+})
+}
+/**
  * Panics inside the FFI guard. It exists so that apps and the binding tests can check, on
  * their platform, that a panic arrives as `CredkitError.Internal` (code `panic`) and that
  * the library keeps working after it.
@@ -5548,16 +5558,6 @@ public func selfTestPanic(message: String)throws   {try rustCallWithError(FfiCon
         FfiConverterString.lower(message),uniffiCallStatus
     )
 }
-}
-/**
- * The credkit version of this library.
- */
-public func version() -> String  {
-    return try!  FfiConverterString.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_credkit_ffi_fn_func_version(uniffiCallStatus
-    )
-})
 }
 /**
  * Generates a software private key (JWK JSON) for servers and tests. Mobile wallets keep
@@ -5603,10 +5603,10 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_credkit_ffi_checksum_func_self_test_panic() != 2613) {
+    if (uniffi_credkit_ffi_checksum_func_credkit_version() != 50998) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_func_version() != 1297) {
+    if (uniffi_credkit_ffi_checksum_func_self_test_panic() != 2613) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_func_generate_private_jwk() != 5616) {
@@ -5705,16 +5705,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk() != 16443) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_constructor_verifier_new() != 51114) {
+    if (uniffi_credkit_ffi_checksum_constructor_verifier_new() != 17240) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() != 62931) {
+    if (uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() != 2476) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_constructor_wallet_open() != 48961) {
+    if (uniffi_credkit_ffi_checksum_constructor_wallet_open() != 30357) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_constructor_wallet_with_store() != 56590) {
+    if (uniffi_credkit_ffi_checksum_constructor_wallet_with_store() != 49620) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -641,15 +641,15 @@ void uniffi_credkit_ffi_fn_method_wallet_remove(uint64_t ptr, RustBuffer batch, 
 RustBuffer uniffi_credkit_ffi_fn_method_wallet_respond(uint64_t ptr, RustBuffer choices, RustBuffer audience, RustBuffer nonce, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_CREDKIT_VERSION
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_CREDKIT_VERSION
+RustBuffer uniffi_credkit_ffi_fn_func_credkit_version(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_SELF_TEST_PANIC
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_SELF_TEST_PANIC
 void uniffi_credkit_ffi_fn_func_self_test_panic(RustBuffer message, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_VERSION
-#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_VERSION
-RustBuffer uniffi_credkit_ffi_fn_func_version(RustCallStatus *_Nonnull out_status
-    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_GENERATE_PRIVATE_JWK
@@ -923,15 +923,15 @@ void ffi_credkit_ffi_rust_future_free_void(uint64_t handle
 void ffi_credkit_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_SELF_TEST_PANIC
-#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_SELF_TEST_PANIC
-uint16_t uniffi_credkit_ffi_checksum_func_self_test_panic(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_CREDKIT_VERSION
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_CREDKIT_VERSION
+uint16_t uniffi_credkit_ffi_checksum_func_credkit_version(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_VERSION
-#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_VERSION
-uint16_t uniffi_credkit_ffi_checksum_func_version(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_SELF_TEST_PANIC
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_SELF_TEST_PANIC
+uint16_t uniffi_credkit_ffi_checksum_func_self_test_panic(void
     
 );
 #endif

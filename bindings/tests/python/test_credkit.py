@@ -330,6 +330,12 @@ class Flow(unittest.TestCase):
         with self.assertRaises(CredkitError.KeyUnavailable) as e:
             self.wallet.present(batch, [], AUDIENCE, "n-2")
         self.assertIn("keystore exploded", e.exception.detail)
+        self.assertFalse(e.exception.detail.startswith("key_unavailable"))
+        # Failed signatures spend no one-time copy.
+        self.assertEqual(self.wallet.list()[0].remaining, 2)
+        self.keystore.fail_with = None
+        self.wallet.present(batch, [], AUDIENCE, "n-3")
+        self.assertEqual(self.wallet.list()[0].remaining, 1)
 
     def test_a_panic_is_an_internal_error_and_the_library_lives_on(self):
         with self.assertRaises(CredkitError.Internal) as e:
@@ -349,7 +355,6 @@ class Flow(unittest.TestCase):
             store,
             credkit.WalletConfig(trust=self.trust, use_policy=credkit.UsePolicy.ROTATE_USE),
             self.keystore,
-            None,
         )
         keys = wallet.create_holder_keys(1, credkit.KeyAlgorithm.ES256)
         batch = wallet.add([self.issue(keys[0].public_jwk)], [keys[0].key_id])

@@ -411,9 +411,10 @@ impl Wallet {
     }
 
     /// Presents `pointers` of credential `batch` to the verifier `audience` with its `nonce`:
-    /// picks a copy under the use policy, records the use *before* building the
-    /// presentation (a copy is never presented twice under one-time use, even if the process
-    /// dies), and binds it with a KB-JWT signed by the copy's holder key.
+    /// picks a copy under the use policy, binds it with a KB-JWT signed by the copy's holder
+    /// key, and records the use *before* returning the presentation (a copy is never
+    /// presented twice under one-time use, even if the process dies; a signing failure spends
+    /// no copy).
     ///
     /// # Errors
     /// `not_found`, `credential_exhausted`, `disclosure_unknown`, key manager and store
@@ -433,9 +434,12 @@ impl Wallet {
         let mut record = chosen.ok_or_else(|| WalletError::Exhausted(batch.to_owned()))?;
         let credential = Credential::from_trusted_storage(&record.sd_jwt, &Limits::default())?;
         let presentation = credential.present(pointers)?;
+        let signer = ManagedKey::new(self.keys.clone(), &record.key_id)?;
+        let signed = presentation.with_key_binding(&signer, audience, nonce, self.clock.now())?;
+        // The use is committed before the presentation leaves the wallet; a failed signature
+        // (the user cancelled the keystore prompt) spends no copy.
         record.presentations = record.presentations.saturating_add(1);
         self.store.update(&record)?;
-        let signer = ManagedKey::new(self.keys.clone(), &record.key_id)?;
-        presentation.with_key_binding(&signer, audience, nonce, self.clock.now())
+        Ok(signed)
     }
 }

@@ -811,9 +811,9 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
-    external fun uniffi_credkit_ffi_checksum_func_self_test_panic(
+    external fun uniffi_credkit_ffi_checksum_func_credkit_version(
     ): Int
-    external fun uniffi_credkit_ffi_checksum_func_version(
+    external fun uniffi_credkit_ffi_checksum_func_self_test_panic(
     ): Int
     external fun uniffi_credkit_ffi_checksum_func_generate_private_jwk(
     ): Int
@@ -1019,10 +1019,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_credkit_ffi_fn_method_wallet_respond(`ptr`: Long,`choices`: RustBuffer.ByValue,`audience`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_func_credkit_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_func_self_test_panic(`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_credkit_ffi_fn_func_version(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_func_generate_private_jwk(`algorithm`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_func_new_nonce(uniffi_out_err: UniffiRustCallStatus, 
@@ -1146,10 +1146,10 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_credkit_ffi_checksum_func_self_test_panic() and 0xFFFF) != 2613) {
+    if ((lib.uniffi_credkit_ffi_checksum_func_credkit_version() and 0xFFFF) != 50998) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_func_version() and 0xFFFF) != 1297) {
+    if ((lib.uniffi_credkit_ffi_checksum_func_self_test_panic() and 0xFFFF) != 2613) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_func_generate_private_jwk() and 0xFFFF) != 5616) {
@@ -1248,16 +1248,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk() and 0xFFFF) != 16443) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_constructor_verifier_new() and 0xFFFF) != 51114) {
+    if ((lib.uniffi_credkit_ffi_checksum_constructor_verifier_new() and 0xFFFF) != 17240) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() and 0xFFFF) != 62931) {
+    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() and 0xFFFF) != 2476) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_open() and 0xFFFF) != 48961) {
+    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_open() and 0xFFFF) != 30357) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_with_store() and 0xFFFF) != 56590) {
+    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_with_store() and 0xFFFF) != 49620) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -4271,7 +4271,7 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
      * # Errors
      * `InvalidInput` / `Malformed` for an unusable configuration.
      */
-    constructor(`config`: VerifierConfig, `http`: HostHttpClient?) :
+    constructor(`config`: VerifierConfig, `http`: HostHttpClient? = null) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(CredkitException) { _status ->
     UniffiLib.uniffi_credkit_ffi_fn_constructor_verifier_new(
@@ -4892,7 +4892,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
      * # Errors
      * `InvalidInput` / `Malformed` for an unusable configuration.
      */
-    @Throws(CredkitException::class) fun `inMemory`(`config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient?): Wallet {
+    @Throws(CredkitException::class) fun `inMemory`(`config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient? = null): Wallet {
             return FfiConverterTypeWallet.lift(
     uniffiRustCallWithError(CredkitException) { _status ->
     UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_in_memory(
@@ -4917,7 +4917,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
      * `InvalidInput` for a key that is not 32 bytes;
      * `Unsupported` in a build without the `sqlite` feature.
      */
-    @Throws(CredkitException::class) fun `open`(`path`: kotlin.String, `storeKey`: kotlin.ByteArray, `config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient?): Wallet {
+    @Throws(CredkitException::class) fun `open`(`path`: kotlin.String, `storeKey`: kotlin.ByteArray, `config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient? = null): Wallet {
             return FfiConverterTypeWallet.lift(
     uniffiRustCallWithError(CredkitException) { _status ->
     UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_open(
@@ -4940,7 +4940,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
      * # Errors
      * `InvalidInput` / `Malformed` for an unusable configuration.
      */
-    @Throws(CredkitException::class) fun `withStore`(`store`: HostCredentialStore, `config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient?): Wallet {
+    @Throws(CredkitException::class) fun `withStore`(`store`: HostCredentialStore, `config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient? = null): Wallet {
             return FfiConverterTypeWallet.lift(
     uniffiRustCallWithError(CredkitException) { _status ->
     UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_with_store(
@@ -7317,6 +7317,19 @@ public object FfiConverterSequenceTypeResponseCredential: FfiConverterRustBuffer
     }
 }
         /**
+         * The credkit version of this library.
+         */ fun `credkitVersion`(): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_func_credkit_version(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
          * Panics inside the FFI guard. It exists so that apps and the binding tests can check, on
          * their platform, that a panic arrives as `CredkitError.Internal` (code `panic`) and that
          * the library keeps working after it.
@@ -7333,19 +7346,6 @@ public object FfiConverterSequenceTypeResponseCredential: FfiConverterRustBuffer
         FfiConverterString.lower(`message`),_status)
 }
     
-    
-
-        /**
-         * The credkit version of this library.
-         */ fun `version`(): kotlin.String {
-            return FfiConverterString.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_credkit_ffi_fn_func_version(
-    
-        _status)
-}
-    )
-    }
     
 
         /**

@@ -1,0 +1,615 @@
+// End-to-end tests of the Kotlin bindings (the Kotlin twin of tests/python/test_credkit.py).
+//
+// Keys live in a host key manager written with java.security that returns X.509
+// SubjectPublicKeyInfo public keys and DER signatures, exactly as Android Keystore does; the
+// issuer signs through a host signer that returns its public key as an uncompressed SEC1
+// point, as iOS's SecKeyCopyExternalRepresentation does. No test framework and no JSON
+// library: a plain `main`, a few assertion helpers and a tiny JSON reader. Run by
+// bindings/test-kotlin.
+
+import credkit.*
+import java.math.BigInteger
+import java.nio.file.Files
+import java.security.KeyPair
+import java.security.KeyPairGenerator
+import java.security.SecureRandom
+import java.security.Signature
+import java.security.interfaces.ECPublicKey
+import java.security.spec.ECGenParameterSpec
+import java.util.Base64
+import java.util.UUID
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.system.exitProcess
+
+const val PID_VCT = "urn:eudi:pid:1"
+const val ISSUER = "https://pid-provider.example.eu"
+const val AUDIENCE = "https://bar.example"
+const val STATUS_URI = "https://pid-provider.example.eu/status/1"
+
+val TYPE_METADATA = """
+    {"vct": "$PID_VCT", "name": "PID",
+     "display": [{"locale": "en", "name": "Person Identification Data"}],
+     "claims": [
+       {"path": ["given_name"], "display": [{"locale": "en", "label": "Given name"}]},
+       {"path": ["age_equal_or_over", "18"], "display": [{"locale": "en", "label": "Over 18"}]}
+     ]}
+""".trimIndent()
+
+val CLAIMS = """
+    {"given_name": "Erika", "family_name": "Mustermann", "birthdate": "1984-01-26",
+     "nationalities": ["DE"], "age_equal_or_over": {"18": true, "65": false}}
+""".trimIndent()
+
+fun over18(vct: String = PID_VCT) = """
+    {"credentials": [{"id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["$vct"]},
+                      "claims": [{"path": ["age_equal_or_over", "18"]}]}]}
+""".trimIndent()
+
+val OVER_18 = over18()
+
+// ---------------------------------------------------------------------------------------------
+// Assertions
+
+object Checks {
+    var passed = 0
+}
+
+class CheckFailed(message: String) : AssertionError(message)
+
+fun fail(message: String): Nothing = throw CheckFailed(message)
+
+fun assertTrue(condition: Boolean, what: String) {
+    if (!condition) fail(what)
+    Checks.passed++
+}
+
+fun <T> assertEq(actual: T, expected: T, what: String) {
+    if (actual != expected) fail("$what: expected <$expected>, got <$actual>")
+    Checks.passed++
+}
+
+/** Runs [block], which must throw a [T]; returns it. */
+inline fun <reified T : Throwable> assertThrows(what: String, block: () -> Unit): T {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is T) {
+            Checks.passed++
+            return e
+        }
+        throw CheckFailed("$what: expected ${T::class.qualifiedName}, got $e").also { it.initCause(e) }
+    }
+    fail("$what: expected ${T::class.qualifiedName}, nothing was thrown")
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tiny JSON reader (objects -> Map, arrays -> List, numbers -> Long/Double), enough to compare
+// what the library returns with exact values.
+
+fun parseJson(text: String): Any? = JsonReader(text).run { val v = value(); end(); v }
+
+class JsonReader(private val s: String) {
+    private var i = 0
+
+    fun end() {
+        ws()
+        if (i != s.length) error("trailing characters at $i in $s")
+    }
+
+    fun value(): Any? {
+        ws()
+        return when (val c = s.getOrNull(i) ?: error("unexpected end of $s")) {
+            '{' -> obj()
+            '[' -> arr()
+            '"' -> string()
+            't' -> literal("true", true)
+            'f' -> literal("false", false)
+            'n' -> literal("null", null)
+            else -> {
+                if (c != '-' && !c.isDigit()) error("unexpected '$c' at $i in $s")
+                val start = i
+                while (i < s.length && s[i] in "+-0123456789.eE") i++
+                val n = s.substring(start, i)
+                n.toLongOrNull() ?: n.toDouble()
+            }
+        }
+    }
+
+    private fun obj(): Map<String, Any?> {
+        expect('{')
+        val map = LinkedHashMap<String, Any?>()
+        ws()
+        if (s.getOrNull(i) == '}') { i++; return map }
+        do {
+            ws()
+            val key = string()
+            ws(); expect(':')
+            map[key] = value()
+            ws()
+        } while (s.getOrNull(i++) == ',')
+        if (s[i - 1] != '}') error("expected , or } at ${i - 1} in $s")
+        return map
+    }
+
+    private fun arr(): List<Any?> {
+        expect('[')
+        val list = ArrayList<Any?>()
+        ws()
+        if (s.getOrNull(i) == ']') { i++; return list }
+        do {
+            list.add(value())
+            ws()
+        } while (s.getOrNull(i++) == ',')
+        if (s[i - 1] != ']') error("expected , or ] at ${i - 1} in $s")
+        return list
+    }
+
+    private fun string(): String {
+        expect('"')
+        val out = StringBuilder()
+        while (true) {
+            when (val c = s[i++]) {
+                '"' -> return out.toString()
+                '\\' -> when (val e = s[i++]) {
+                    'n' -> out.append('\n'); 't' -> out.append('\t'); 'r' -> out.append('\r')
+                    'b' -> out.append('\b'); 'f' -> out.append('\u000c')
+                    'u' -> { out.append(s.substring(i, i + 4).toInt(16).toChar()); i += 4 }
+                    else -> out.append(e)
+                }
+                else -> out.append(c)
+            }
+        }
+    }
+
+    private fun literal(word: String, v: Any?): Any? {
+        if (!s.startsWith(word, i)) error("bad literal at $i in $s")
+        i += word.length
+        return v
+    }
+
+    private fun expect(c: Char) {
+        if (s.getOrNull(i) != c) error("expected '$c' at $i in $s")
+        i++
+    }
+
+    private fun ws() {
+        while (i < s.length && s[i].isWhitespace()) i++
+    }
+}
+
+@Suppress("UNCHECKED_CAST")
+fun jsonObject(text: String) = parseJson(text) as Map<String, Any?>
+
+// ---------------------------------------------------------------------------------------------
+// Host implementations
+
+val B64URL: Base64.Encoder = Base64.getUrlEncoder().withoutPadding()
+
+/** A coordinate as exactly 32 big-endian bytes (BigInteger adds a sign byte or drops zeros). */
+fun coordinate(n: BigInteger): ByteArray {
+    val raw = n.toByteArray().let { if (it.size > 32) it.copyOfRange(it.size - 32, it.size) else it }
+    return ByteArray(32 - raw.size) + raw
+}
+
+fun newP256(): KeyPair =
+    KeyPairGenerator.getInstance("EC").apply { initialize(ECGenParameterSpec("secp256r1")) }.generateKeyPair()
+
+fun derSign(pair: KeyPair, message: ByteArray): ByteArray =
+    Signature.getInstance("SHA256withECDSA").run {
+        initSign(pair.private)
+        update(message)
+        sign() // ASN.1 DER SEQUENCE { r, s }, as Android Keystore returns it
+    }
+
+/** A host keystore: P-256 keys; SPKI public keys and DER signatures (Android-like). */
+class Keystore : HostKeyManager {
+    val keys = ConcurrentHashMap<String, KeyPair>()
+    @Volatile var failWith: Exception? = null
+    val signatures = AtomicInteger()
+
+    override fun createKey(algorithm: KeyAlgorithm): HostKey {
+        if (algorithm != KeyAlgorithm.ES256) {
+            throw CredkitException.Unsupported("alg_unsupported", "only ES256 here")
+        }
+        val pair = newP256()
+        val keyId = UUID.randomUUID().toString()
+        keys[keyId] = pair
+        return HostKey(keyId = keyId, publicKey = pair.public.encoded) // X.509 SubjectPublicKeyInfo
+    }
+
+    override fun publicKey(keyId: String): ByteArray =
+        (keys[keyId] ?: throw CredkitException.NotFound("not_found", keyId)).public.encoded
+
+    override fun sign(keyId: String, message: ByteArray): ByteArray {
+        failWith?.let { throw it }
+        val pair = keys[keyId] ?: throw CredkitException.NotFound("not_found", keyId)
+        return derSign(pair, message).also { signatures.incrementAndGet() }
+    }
+
+    override fun deleteKey(keyId: String) {
+        keys.remove(keyId)
+    }
+
+    /** The JWK of a host key, as an issuer receives it in a proof. */
+    fun jwkOf(keyId: String): String {
+        val w = (keys.getValue(keyId).public as ECPublicKey).w
+        val x = B64URL.encodeToString(coordinate(w.affineX))
+        val y = B64URL.encodeToString(coordinate(w.affineY))
+        return """{"kty": "EC", "crv": "P-256", "x": "$x", "y": "$y"}"""
+    }
+}
+
+/** An issuer's HSM key: SEC1 uncompressed public key (iOS-like), DER signatures. */
+class IssuerHsm : HostSigner {
+    private val pair = newP256()
+
+    override fun algorithm() = KeyAlgorithm.ES256
+
+    override fun publicKey(): ByteArray {
+        val w = (pair.public as ECPublicKey).w
+        return byteArrayOf(0x04) + coordinate(w.affineX) + coordinate(w.affineY)
+    }
+
+    override fun sign(message: ByteArray) = derSign(pair, message)
+}
+
+/** The app's own credential store. */
+class MapStore : HostCredentialStore {
+    val records = LinkedHashMap<String, CredentialRecord>()
+
+    @Synchronized override fun insert(records: List<CredentialRecord>) {
+        if (records.any { it.id in this.records }) {
+            throw CredkitException.Storage("storage_failed", "duplicate id")
+        }
+        records.forEach { this.records[it.id] = it }
+    }
+
+    @Synchronized override fun list() = records.values.toList()
+
+    @Synchronized override fun update(record: CredentialRecord) {
+        if (record.id !in records) throw CredkitException.NotFound("not_found", record.id)
+        records[record.id] = record
+    }
+
+    @Synchronized override fun deleteBatch(batch: String): ULong {
+        val ids = records.filterValues { it.batch == batch }.keys.toList()
+        ids.forEach { records.remove(it) }
+        return ids.size.toULong()
+    }
+}
+
+/** The app's HTTP stack, serving what the issuer published. */
+class Web : HostHttpClient {
+    val pages = ConcurrentHashMap<String, String>()
+    val requests = java.util.Collections.synchronizedList(ArrayList<HttpRequest>())
+
+    override fun get(request: HttpRequest): HttpReply {
+        requests.add(request)
+        val body = pages[request.url] ?: return HttpReply(status = 404u, body = ByteArray(0))
+        return HttpReply(status = 200u, body = body.toByteArray(), contentType = "application/statuslist+jwt")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fixture (the Python test's setUp), fresh for every test
+
+class Flow : AutoCloseable {
+    val hsm = IssuerHsm()
+    val issuer = Issuer(ISSUER, hsm)
+    val trust = TrustConfig(pinned = listOf(PinnedIssuer(issuer = ISSUER, jwks = issuer.publicJwk())))
+    val keystore = Keystore()
+    val wallet = Wallet.inMemory(
+        WalletConfig(
+            trust = trust,
+            acceptedVcts = listOf(PID_VCT),
+            typeMetadata = listOf(TYPE_METADATA),
+            locales = listOf("en"),
+            usePolicy = UsePolicy.ONE_TIME_USE,
+        ),
+        keystore,
+        null,
+    )
+    val verifier = Verifier(VerifierConfig(trust = trust, acceptedVcts = listOf(PID_VCT)))
+
+    fun issue(holderJwk: String, statusIndex: ULong? = null, statusUri: String? = null): String =
+        issuer.issue(
+            IssueRequest(
+                vct = PID_VCT,
+                claimsJson = CLAIMS,
+                discloseAll = true,
+                holderJwk = holderJwk,
+                decoys = 2u,
+                statusIndex = statusIndex,
+                statusUri = statusUri,
+            )
+        )
+
+    fun receive(copies: Int = 2): String {
+        val keys = wallet.createHolderKeys(copies.toUInt(), KeyAlgorithm.ES256)
+        val creds = keys.map { issue(it.publicJwk) }
+        return wallet.add(creds, keys.map { it.keyId })
+    }
+
+    override fun close() {
+        verifier.close()
+        wallet.close()
+        issuer.close()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+
+fun testIssueStoreQueryConsentPresentVerify(f: Flow) {
+    val batch = f.receive()
+    val held = f.wallet.list().single()
+    assertEq(held.batch, batch, "batch")
+    assertEq(held.name, "Person Identification Data", "name")
+    assertEq(held.copies to held.remaining, 2uL to 2uL, "copies, remaining")
+    val labels = held.disclosable.associate { it.pointer to it.label }
+    assertEq(labels["/given_name"], "Given name", "label of /given_name")
+    assertEq(labels["/age_equal_or_over/18"], "Over 18", "label of /age_equal_or_over/18")
+
+    // The consent screen: exactly "over 18", nothing else.
+    val answer = f.wallet.query(OVER_18).single()
+    assertTrue(answer.required, "answer.required")
+    val candidate = answer.candidates.single()
+    assertEq(
+        candidate.revealed.map { Triple(it.pointer, it.label, parseJson(it.valueJson)) },
+        listOf(
+            Triple("/age_equal_or_over/18", "Over 18", true),
+            // The container, as the verifier will see it: only "18" inside.
+            Triple("/age_equal_or_over", null, mapOf("18" to true)),
+        ),
+        "revealed",
+    )
+    val nonce = newNonce()
+    val vpToken = f.wallet.respond(
+        listOf(Choice(queryId = "pid", batch = batch, disclose = candidate.disclose)),
+        AUDIENCE,
+        nonce,
+    )
+    assertEq(f.keystore.signatures.get(), 1, "keystore signatures")
+
+    val result = f.verifier.verifyResponse(OVER_18, vpToken, AUDIENCE, nonce).single()
+    assertEq(result.queryId, "pid", "queryId")
+    val claims = jsonObject(result.credential.claimsJson)
+    assertEq(claims["age_equal_or_over"], mapOf("18" to true), "age_equal_or_over")
+    for (hidden in listOf("given_name", "family_name", "birthdate", "nationalities")) {
+        assertTrue(hidden !in claims, "$hidden is hidden")
+        assertTrue(!result.credential.claimsJson.contains(hidden), "\"$hidden\" absent from claimsJson")
+    }
+    assertTrue(!result.credential.claimsJson.contains("Erika"), "given name value absent")
+    assertEq(
+        result.credential.disclosed.sorted(),
+        listOf("/age_equal_or_over", "/age_equal_or_over/18"),
+        "disclosed",
+    )
+    assertTrue(result.credential.holderBound, "holderBound")
+    assertEq(result.credential.issuer, ISSUER, "issuer")
+    assertEq(f.wallet.list()[0].remaining, 1uL, "remaining after presentation")
+}
+
+fun testErrorsArriveAsTypedKinds(f: Flow) {
+    val batch = f.receive(copies = 1)
+    val nonce = newNonce()
+    val presentation = f.wallet.present(batch, listOf("/given_name"), AUDIENCE, nonce)
+
+    val e1 = assertThrows<CredkitException.KeyBinding>("wrong nonce") {
+        f.verifier.verify(presentation, AUDIENCE, "another-nonce")
+    }
+    assertEq(e1.code, "nonce_mismatch", "wrong nonce code")
+
+    val e2 = assertThrows<CredkitException.KeyBinding>("wrong audience") {
+        f.verifier.verify(presentation, "https://evil.example", nonce)
+    }
+    assertEq(e2.code, "aud_mismatch", "wrong audience code")
+
+    // Tamper with the end of the issuer-signed JWT's payload.
+    val (header, payload, rest) = presentation.split(".", limit = 3)
+    val tail = if (payload.endsWith("AA")) "BB" else "AA"
+    val tampered = "$header.${payload.dropLast(2)}$tail.$rest"
+    assertTrue(tampered != presentation && tampered.length == presentation.length, "tampered differs")
+    val e3 = assertThrows<CredkitException>("tampered payload") {
+        f.verifier.verify(tampered, AUDIENCE, nonce)
+    }
+    assertTrue(
+        e3 is CredkitException.Malformed || e3 is CredkitException.InvalidSignature,
+        "tampered payload is Malformed or InvalidSignature, got $e3",
+    )
+
+    // One-time use: the only copy is spent.
+    val e4 = assertThrows<CredkitException.Exhausted>("spent copy") {
+        f.wallet.present(batch, listOf("/given_name"), AUDIENCE, nonce)
+    }
+    assertEq(e4.code, "credential_exhausted", "spent copy code")
+
+    assertThrows<CredkitException.NotFound>("unknown batch") {
+        f.wallet.present("no-such-batch", listOf(), AUDIENCE, nonce)
+    }
+
+    // A credential of an issuer the verifier does not trust.
+    Verifier(
+        VerifierConfig(
+            trust = TrustConfig(pinned = listOf(PinnedIssuer(issuer = "https://other.example", jwks = f.issuer.publicJwk()))),
+        ),
+        null,
+    ).use { stranger ->
+        assertThrows<CredkitException.UntrustedIssuer>("untrusted issuer") {
+            stranger.verify(presentation, AUDIENCE, nonce)
+        }
+    }
+
+    // Nothing held answers a query for another type.
+    assertThrows<CredkitException.Unsatisfiable>("query for another type") {
+        f.wallet.query(over18("urn:example:other"))
+    }
+    assertThrows<CredkitException.InvalidInput>("empty query") {
+        f.wallet.query("""{"credentials": []}""")
+    }
+
+    // A credential bound to a key the wallet does not hold is refused (HOL-02).
+    val other = Keystore()
+    val foreign = other.createKey(KeyAlgorithm.ES256)
+    val foreignJwk = other.jwkOf(foreign.keyId)
+    val mine = f.wallet.createHolderKeys(1u, KeyAlgorithm.ES256)[0]
+    val e5 = assertThrows<CredkitException.KeyBinding>("credential bound to a foreign key") {
+        f.wallet.add(listOf(f.issue(foreignJwk)), listOf(mine.keyId))
+    }
+    assertEq(e5.code, "holder_key_unknown", "foreign key code")
+    // Key ids the keystore does not know.
+    assertThrows<CredkitException.NotFound>("unknown key id") {
+        f.wallet.add(listOf(f.issue(mine.publicJwk)), listOf(foreign.keyId))
+    }
+}
+
+fun testKeystoreFailuresAreKeyUnavailable(f: Flow) {
+    val batch = f.receive(copies = 2)
+    // The user cancels the biometric prompt.
+    f.keystore.failWith = CredkitException.KeyUnavailable("key_unavailable", "cancelled")
+    assertThrows<CredkitException.KeyUnavailable>("cancelled prompt") {
+        f.wallet.present(batch, listOf(), AUDIENCE, "n-1")
+    }
+    // The keystore throws something it should not: still a typed error, and no crash.
+    f.keystore.failWith = RuntimeException("keystore exploded")
+    val e = assertThrows<CredkitException.KeyUnavailable>("keystore RuntimeException") {
+        f.wallet.present(batch, listOf(), AUDIENCE, "n-2")
+    }
+    assertTrue(e.detail.contains("keystore exploded"), "detail names the exception: ${e.detail}")
+    assertEq(e.detail.startsWith("key_unavailable"), false, "the code is not repeated in the detail")
+    // Failed signatures spend no one-time copy.
+    assertEq(f.wallet.list()[0].remaining, 2uL, "copies left after two failed signatures")
+    f.keystore.failWith = null
+    f.wallet.present(batch, listOf(), AUDIENCE, "n-3")
+    assertEq(f.wallet.list()[0].remaining, 1uL, "copies left after one presentation")
+}
+
+fun testAPanicIsAnInternalErrorAndTheLibraryLivesOn(f: Flow) {
+    val e = assertThrows<CredkitException.Internal>("selfTestPanic") { selfTestPanic("boom") }
+    assertEq(e.code, "panic", "panic code")
+    assertEq(e.detail, "boom", "panic detail")
+    // Still fully usable.
+    val batch = f.receive(copies = 1)
+    assertEq(f.wallet.list().size, 1, "held after the panic")
+    f.wallet.remove(batch)
+    assertEq(f.wallet.list(), listOf(), "held after remove")
+    assertEq(f.keystore.keys.size, 0, "keys left in the keystore")
+}
+
+fun testHostStoreAndSqliteStore(f: Flow) {
+    val store = MapStore()
+    Wallet.withStore(store, WalletConfig(trust = f.trust, usePolicy = UsePolicy.ROTATE_USE), f.keystore).use { wallet ->
+        val keys = wallet.createHolderKeys(1u, KeyAlgorithm.ES256)
+        val batch = wallet.add(listOf(f.issue(keys[0].publicJwk)), listOf(keys[0].keyId))
+        val record = store.records.values.single()
+        assertEq(Triple(record.batch, record.vct, record.presentations), Triple(batch, PID_VCT, 0uL), "stored record")
+        wallet.present(batch, listOf("/nationalities/0"), AUDIENCE, "n")
+        wallet.present(batch, listOf("/nationalities/0"), AUDIENCE, "n")
+        assertEq(store.records.getValue(record.id).presentations, 2uL, "presentations recorded")
+    }
+
+    val dir = Files.createTempDirectory("credkit-test")
+    try {
+        val path = dir.resolve("wallet.db").toString()
+        val random = SecureRandom()
+        val key = ByteArray(32).also(random::nextBytes)
+        val config = WalletConfig(trust = f.trust, usePolicy = UsePolicy.ONE_TIME_USE)
+        val batch = Wallet.open(path, key, config, f.keystore).use { w ->
+            val keys = w.createHolderKeys(1u, KeyAlgorithm.ES256)
+            w.add(listOf(f.issue(keys[0].publicJwk)), listOf(keys[0].keyId))
+        }
+        Wallet.open(path, key, config, f.keystore).use { w ->
+            assertEq(w.list().map { it.batch }, listOf(batch), "batches after reopening")
+            val e = assertThrows<CredkitException.Storage>("wrong store key") {
+                Wallet.open(path, ByteArray(32).also(random::nextBytes), config, f.keystore).close()
+            }
+            assertEq(e.code, "storage_decrypt_failed", "wrong store key code")
+            assertThrows<CredkitException.InvalidInput>("short store key") {
+                Wallet.open(path, "short".toByteArray(), config, f.keystore).close()
+            }
+        }
+    } finally {
+        dir.toFile().deleteRecursively()
+    }
+}
+
+fun testRevocationThroughTheStatusList(f: Flow) {
+    val web = Web()
+    val status = f.issuer.newStatusList(STATUS_URI, 2u, 1000uL)
+    val idx = status.allocate()
+    val keys = f.wallet.createHolderKeys(1u, KeyAlgorithm.ES256)
+    val cred = f.issue(keys[0].publicJwk, statusIndex = idx, statusUri = STATUS_URI)
+    val batch = f.wallet.add(listOf(cred), listOf(keys[0].keyId))
+    web.pages[STATUS_URI] = status.token(300uL, 86400uL)
+
+    fun verifier() = Verifier(VerifierConfig(trust = f.trust, checkStatus = true), web)
+
+    val nonce = newNonce()
+    val presentation = f.wallet.present(batch, listOf(), AUDIENCE, nonce)
+    val result = verifier().use { it.verify(presentation, AUDIENCE, nonce) }
+    assertEq(result.status, CredentialStatus.VALID, "status")
+    assertEq(web.requests[0].url, STATUS_URI, "status list url")
+    assertEq(web.requests[0].accept, "application/statuslist+jwt", "status list accept")
+
+    status.set(idx, CredentialStatus.REVOKED)
+    web.pages[STATUS_URI] = status.token(300uL, 86400uL)
+    val e = assertThrows<CredkitException.Revoked>("revoked") {
+        verifier().use { it.verify(presentation, AUDIENCE, nonce) }
+    }
+    assertEq(e.code, "credential_revoked", "revoked code")
+
+    assertThrows<CredkitException.InvalidInput>("checkStatus without an HTTP client") {
+        Verifier(VerifierConfig(trust = f.trust, checkStatus = true)).close()
+    }
+    status.close()
+}
+
+fun testSoftwareIssuerKey(@Suppress("UNUSED_PARAMETER") f: Flow) {
+    val jwk = generatePrivateJwk(KeyAlgorithm.ES256)
+    Issuer.withPrivateJwk(ISSUER, jwk).use { issuer ->
+        val public = jsonObject(issuer.publicJwk())
+        assertTrue("d" !in public, "public JWK has no \"d\": $public")
+        assertThrows<CredkitException.Malformed>("empty private JWK") {
+            Issuer.withPrivateJwk(ISSUER, "{}").close()
+        }
+        assertThrows<CredkitException.InvalidInput>("claims that are not an object") {
+            issuer.issue(IssueRequest(vct = PID_VCT, claimsJson = "[1]"))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+val TESTS: List<Pair<String, (Flow) -> Unit>> = listOf(
+    "issue_store_query_consent_present_verify" to ::testIssueStoreQueryConsentPresentVerify,
+    "errors_arrive_as_typed_kinds" to ::testErrorsArriveAsTypedKinds,
+    "keystore_failures_are_key_unavailable" to ::testKeystoreFailuresAreKeyUnavailable,
+    "a_panic_is_an_internal_error_and_the_library_lives_on" to ::testAPanicIsAnInternalErrorAndTheLibraryLivesOn,
+    "host_store_and_sqlite_store" to ::testHostStoreAndSqliteStore,
+    "revocation_through_the_status_list" to ::testRevocationThroughTheStatusList,
+    "software_issuer_key" to ::testSoftwareIssuerKey,
+)
+
+fun main() {
+    println("credkit ${credkitVersion()}")
+    val failed = mutableListOf<String>()
+    for ((name, test) in TESTS) {
+        print("$name ... ")
+        System.out.flush()
+        try {
+            Flow().use(test)
+            println("ok")
+        } catch (e: Throwable) {
+            println("FAIL")
+            e.printStackTrace(System.out)
+            failed += name
+        }
+    }
+    println()
+    println("${TESTS.size} tests, ${TESTS.size - failed.size} passed, ${failed.size} failed (${Checks.passed} checks passed)")
+    if (failed.isNotEmpty()) {
+        println("FAILED: ${failed.joinToString()}")
+        exitProcess(1)
+    }
+}
