@@ -52,8 +52,9 @@ pub(crate) fn trust_policy(config: &TrustConfig, fetcher: Option<&Fetcher>) -> R
     let provider = provider();
     let mut policy = TrustPolicy::new();
     for p in &config.pinned {
-        let json: Value = serde_json::from_str(&p.jwks)
-            .map_err(|e| CredkitError::invalid_input(format!("pinned key of {}: {e}", p.issuer)))?;
+        let json = crate::parse_json(&p.jwks, "pinned issuer key").map_err(|e| {
+            CredkitError::invalid_input(format!("pinned key of {}: {}", p.issuer, e.detail()))
+        })?;
         let jwks: Vec<&Value> = match json.get("keys") {
             Some(Value::Array(keys)) => keys.iter().collect(),
             Some(_) => {

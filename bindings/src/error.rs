@@ -86,7 +86,8 @@ pub enum CredkitError {
         /// What was wrong.
         detail: String,
     },
-    /// Every copy of a one-time-use credential has been presented.
+    /// Every copy of a one-time-use credential has been presented; every index of a status
+    /// list is allocated.
     #[error("{code}: {detail}")]
     Exhausted {
         /// The stable credkit code.
@@ -155,12 +156,14 @@ enum Kind {
     Network,
     Unsupported,
     InvalidInput,
+    Internal,
 }
 
-/// Classifies a stable credkit code. A code not listed here is `Malformed`: the failure of
-/// a received input, which is what most codes describe.
-fn kind(code: &str) -> Kind {
-    match code {
+/// Classifies a stable credkit code; `None` for a code this list does not know (a test
+/// checks that every code of the core crate is listed, so that a new code is classified on
+/// purpose). Unknown codes are treated as `Malformed`.
+fn kind(code: &str) -> Option<Kind> {
+    Some(match code {
         "invalid_signature" | "sig_malformed" => Kind::InvalidSignature,
         "kb_required" | "kb_unexpected" | "cnf_invalid" | "sd_hash_mismatch" | "nonce_mismatch"
         | "aud_mismatch" | "kb_too_old" | "holder_key_unknown" => Kind::KeyBinding,
@@ -168,8 +171,7 @@ fn kind(code: &str) -> Kind {
         | "not_yet_valid"
         | "issued_in_future"
         | "certificate_expired"
-        | "certificate_not_yet_valid"
-        | "status_list_expired" => Kind::Expired,
+        | "certificate_not_yet_valid" => Kind::Expired,
         "credential_revoked" | "credential_suspended" | "credential_status_unknown" => {
             Kind::Revoked
         }
@@ -181,14 +183,15 @@ fn kind(code: &str) -> Kind {
         | "certificate_usage"
         | "vct_not_accepted"
         | "unknown_key"
-        | "typ_mismatch"
-        | "alg_not_allowed"
-        | "did_resolution_failed" => Kind::UntrustedIssuer,
-        "key_unavailable" | "signer_failed" | "random_failed" => Kind::KeyUnavailable,
+        | "did_resolution_failed"
+        | "issuer_metadata_invalid" => Kind::UntrustedIssuer,
+        "key_unavailable" | "signer_failed" => Kind::KeyUnavailable,
         "storage_failed" | "storage_decrypt_failed" => Kind::Storage,
         "not_found" => Kind::NotFound,
-        "credential_exhausted" => Kind::Exhausted,
+        "credential_exhausted" | "status_list_full" => Kind::Exhausted,
         "dcql_unsatisfiable" | "dcql_response_mismatch" => Kind::Unsatisfiable,
+        // The status list could not be obtained fresh: the credential's status is unknown
+        // for now, which a retry may fix.
         "url_invalid"
         | "url_forbidden"
         | "too_many_redirects"
@@ -196,7 +199,8 @@ fn kind(code: &str) -> Kind {
         | "http_status"
         | "fetch_timeout"
         | "fetch_failed"
-        | "type_metadata_unavailable" => Kind::Network,
+        | "type_metadata_unavailable"
+        | "status_list_expired" => Kind::Network,
         "alg_unsupported" | "unsupported_key" | "crit_unsupported" | "sd_alg_unsupported" => {
             Kind::Unsupported
         }
@@ -205,11 +209,59 @@ fn kind(code: &str) -> Kind {
         | "invalid_pointer"
         | "dcql_invalid"
         | "not_selectively_disclosable"
-        | "disclosure_unknown"
+        | "disclosure_unknown" => Kind::InvalidInput,
+        "random_failed" => Kind::Internal,
+        // What a received credential, presentation, key or document can be wrong with.
+        "input_too_large"
+        | "too_many_disclosures"
+        | "json_depth_exceeded"
+        | "sd_recursion_depth"
+        | "too_many_digests"
+        | "b64_invalid"
+        | "json_invalid"
+        | "json_duplicate_key"
+        | "json_unexpected_type"
+        | "malformed_compact"
+        | "malformed_json_serialization"
+        | "malformed_sd_jwt"
+        | "alg_not_allowed"
+        | "header_invalid"
+        | "typ_mismatch"
+        | "invalid_key"
+        | "key_alg_mismatch"
         | "key_private_material"
-        | "status_index_out_of_range" => Kind::InvalidInput,
-        _ => Kind::Malformed,
-    }
+        | "claim_missing"
+        | "claim_invalid"
+        | "claim_mismatch"
+        | "disclosure_invalid"
+        | "disclosure_unreferenced"
+        | "digest_duplicate"
+        | "disclosure_wrong_shape"
+        | "claim_collision"
+        | "reserved_claim_name"
+        | "sd_alg_misplaced"
+        | "sd_invalid"
+        | "vct_invalid"
+        | "aka_vcts_invalid"
+        | "claim_selectively_disclosed"
+        | "vc_claim_invalid"
+        | "vc_structure_invalid"
+        | "type_metadata_invalid"
+        | "integrity_mismatch"
+        | "integrity_invalid"
+        | "type_metadata_vct_mismatch"
+        | "extends_cycle"
+        | "extends_too_deep"
+        | "claim_metadata_relaxed"
+        | "claim_metadata_violation"
+        | "status_list_invalid"
+        | "status_list_too_large"
+        | "status_index_out_of_range"
+        | "status_reference_invalid"
+        | "status_list_token_invalid"
+        | "status_list_sub_mismatch" => Kind::Malformed,
+        _ => return None,
+    })
 }
 
 impl CredkitError {
@@ -230,6 +282,7 @@ impl CredkitError {
             Kind::Network => Self::Network { code, detail },
             Kind::Unsupported => Self::Unsupported { code, detail },
             Kind::InvalidInput => Self::InvalidInput { code, detail },
+            Kind::Internal => Self::Internal { code, detail },
         }
     }
 
@@ -303,7 +356,11 @@ impl From<credkit::Error> for CredkitError {
             .and_then(|m| m.strip_prefix(": "))
             .unwrap_or(&message)
             .to_owned();
-        Self::of(kind(code), code.to_owned(), detail)
+        Self::of(
+            kind(code).unwrap_or(Kind::Malformed),
+            code.to_owned(),
+            detail,
+        )
     }
 }
 
@@ -346,6 +403,10 @@ mod tests {
         ("credential_exhausted", Kind::Exhausted),
         ("dcql_unsatisfiable", Kind::Unsatisfiable),
         ("fetch_failed", Kind::Network),
+        ("status_list_expired", Kind::Network),
+        ("typ_mismatch", Kind::Malformed),
+        ("key_private_material", Kind::Malformed),
+        ("random_failed", Kind::Internal),
         ("alg_unsupported", Kind::Unsupported),
         ("dcql_invalid", Kind::InvalidInput),
         ("disclosure_unreferenced", Kind::Malformed),
@@ -355,8 +416,29 @@ mod tests {
     #[test]
     fn codes_map_to_their_kinds() {
         for (code, want) in CLASSIFIED {
-            assert_eq!(kind(code), *want, "{code}");
+            assert_eq!(kind(code), Some(*want), "{code}");
         }
+    }
+
+    /// Every code the core crate defines (its `codes!` tables) has a kind chosen on purpose.
+    #[test]
+    fn every_core_code_is_classified() {
+        let source = include_str!("../../core/src/error.rs");
+        let mut codes = Vec::new();
+        for line in source.lines() {
+            let line = line.trim();
+            if let Some(rest) = line.split("=> \"").nth(1)
+                && let Some(code) = rest.split('"').next()
+            {
+                codes.push(code.to_owned());
+            }
+        }
+        assert!(codes.len() > 80, "found only {} codes", codes.len());
+        let unclassified: Vec<&String> = codes.iter().filter(|c| kind(c).is_none()).collect();
+        assert!(
+            unclassified.is_empty(),
+            "unclassified codes: {unclassified:?}"
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! Keys stay in the host: credkit asks for public keys and signatures only. Hosts return
 //! what their platform gives them, and the adapters convert:
 //! - public keys as X.509 SubjectPublicKeyInfo DER (Android/Java `PublicKey.getEncoded()`),
-//!   as an uncompressed SEC1 point `04‖x‖y` (iOS `SecKeyCopyExternalRepresentation`), or as
-//!   a JWK (JSON text);
+//!   as an uncompressed SEC1 point `04‖x‖y` (iOS `SecKeyCopyExternalRepresentation`), as
+//!   CryptoKit's `rawRepresentation` (P-256 `x‖y`, Ed25519 key bytes), or as a JWK (JSON);
 //! - ECDSA signatures in ASN.1 DER (Android Keystore `SHA256withECDSA`, iOS
 //!   `ecdsaSignatureMessageX962SHA256`) or in JWS form `r‖s`.
 //!
@@ -70,7 +70,8 @@ impl TryFrom<Algorithm> for KeyAlgorithm {
 pub struct HostKey {
     /// The id the host uses for the key (an alias in Android Keystore, a tag in Keychain).
     pub key_id: String,
-    /// The public key: SubjectPublicKeyInfo DER, an uncompressed SEC1 point, or JWK JSON.
+    /// The public key: SubjectPublicKeyInfo DER, an uncompressed SEC1 point, a CryptoKit raw
+    /// representation, or JWK JSON (UTF-8).
     pub public_key: Vec<u8>,
 }
 
@@ -162,6 +163,7 @@ pub(crate) fn public_key_from_host(
         ]
         .iter()
         .find_map(|(prefix, curve)| bytes.strip_prefix(*prefix).map(|p| (*curve, p)))
+        .map(|(curve, point)| (curve, point.to_vec()))
         .or_else(|| {
             // A bare SEC1 point: the curve follows from the length.
             let curve = match (bytes.first(), bytes.len()) {
@@ -170,18 +172,34 @@ pub(crate) fn public_key_from_host(
                 (Some(4), 133) => Curve::P521,
                 _ => return None,
             };
-            Some((curve, bytes))
+            Some((curve, bytes.to_vec()))
+        })
+        .or_else(|| {
+            // CryptoKit's `rawRepresentation`: x‖y for the NIST curves, the key bytes for
+            // Ed25519. The lengths differ from every other form's.
+            let curve = match bytes.len() {
+                32 => Curve::Ed25519,
+                64 => Curve::P256,
+                96 => Curve::P384,
+                132 => Curve::P521,
+                _ => return None,
+            };
+            Some(if curve == Curve::Ed25519 {
+                (curve, bytes.to_vec())
+            } else {
+                (curve, [&[4u8][..], bytes].concat())
+            })
         })
         .ok_or_else(|| {
             KeyError::Invalid(
                 "a public key that is neither SubjectPublicKeyInfo DER, an uncompressed SEC1 \
-                 point nor a JWK"
+                 point, a CryptoKit raw key nor a JWK"
                     .into(),
             )
         })?;
         let n = curve.coordinate_len();
         let (x, y) = if curve == Curve::Ed25519 {
-            (point.to_vec(), None)
+            (point.clone(), None)
         } else {
             match point.split_first() {
                 Some((4, xy)) if xy.len() == 2 * n => {
@@ -203,35 +221,34 @@ pub(crate) fn public_key_from_host(
     Ok(jwk)
 }
 
-/// Turns a host signature into JWS form and checks it against `public`.
+/// Turns a host signature into JWS form and checks it against `public`. A signature may be
+/// DER or `r‖s`; when a byte string could be either (64 bytes starting with `0x30` for
+/// P-256), both readings are tried and the one that verifies is kept.
 fn check_host_signature(
     public: &PublicJwk,
     message: &[u8],
     signature: &[u8],
 ) -> credkit::Result<Vec<u8>> {
     let alg = public.algorithm();
-    let jws = if signature.len() == alg.signature_len() && signature.first() != Some(&0x30) {
-        signature.to_vec()
+    let key = provider().verifying_key(public, alg)?;
+    let der = if signature.first() == Some(&0x30) {
+        der_to_jws_signature(alg, signature).ok()
     } else {
-        der_to_jws_signature(alg, signature)
-            .or_else(|e| {
-                if signature.len() == alg.signature_len() {
-                    Ok(signature.to_vec())
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(|_| CryptoError::Signer("the host returned a malformed signature".into()))?
+        None
     };
-    provider()
-        .verifying_key(public, alg)?
-        .verify(message, &jws)
-        .map_err(|_| {
+    let raw = (signature.len() == alg.signature_len()).then(|| signature.to_vec());
+    if der.is_none() && raw.is_none() {
+        return Err(CryptoError::Signer("the host returned a malformed signature".into()).into());
+    }
+    der.into_iter()
+        .chain(raw)
+        .find(|jws| key.verify(message, jws).is_ok())
+        .ok_or_else(|| {
             CryptoError::Signer(
                 "the host's signature does not verify under the key's public key".into(),
             )
-        })?;
-    Ok(jws)
+            .into()
+        })
 }
 
 /// A host error as a core error of the key manager.
@@ -475,6 +492,12 @@ pub struct HttpReply {
     /// The `Cache-Control` header, if any.
     #[uniffi(default)]
     pub cache_control: Option<String>,
+    /// The URL the response came from, when the HTTP stack reports it (OkHttp
+    /// `response.request.url`, `URLResponse.url`). A response from another URL than the
+    /// request's means the stack followed a redirect on its own, which bypasses credkit's
+    /// check of every redirect target: it is refused.
+    #[uniffi(default)]
+    pub final_url: Option<String>,
 }
 
 impl fmt::Debug for HttpReply {
@@ -489,9 +512,15 @@ impl fmt::Debug for HttpReply {
 /// The app's own HTTP stack (its proxy settings, certificate pinning, user agent), used for
 /// issuer metadata, type metadata and status lists.
 ///
-/// The implementation sends exactly one `GET` and does not follow redirects (credkit does,
-/// checking each target); it must refuse to connect to loopback, private and link-local
-/// addresses when a host name resolves to one (credkit checks address literals itself).
+/// The implementation must:
+/// - send exactly one `GET` and **not follow redirects** (OkHttp `followRedirects(false)`,
+///   a `URLSessionTaskDelegate` that refuses them); credkit follows them itself, checking
+///   each target. Report [`HttpReply::final_url`] so that a stack that followed one anyway
+///   is caught;
+/// - refuse to connect when the host name resolves to an internal address: filter resolved
+///   addresses with [`is_public_address`] (an OkHttp `Dns`; on servers, the resolver hook of
+///   the client). credkit checks address literals in URLs itself;
+/// - give up after `timeout_ms` and read at most `max_bytes + 1` body bytes.
 #[uniffi::export(with_foreign)]
 pub trait HostHttpClient: Send + Sync {
     /// Performs the request.
@@ -521,6 +550,16 @@ impl HttpClient for HostHttp {
                 timeout_ms: u64::try_from(policy.timeout.as_millis()).unwrap_or(u64::MAX),
             })
             .map_err(|e| FetchError::Transport(e.detail_unless("fetch_failed")))?;
+        if reply
+            .final_url
+            .as_deref()
+            .is_some_and(|u| u != url.as_str())
+        {
+            return Err(FetchError::Forbidden(
+                "the host's HTTP stack followed a redirect itself; disable redirects".into(),
+            )
+            .into());
+        }
         // The body bound is ours to keep, whatever the host read.
         let mut body = reply.body;
         body.truncate(policy.max_bytes.saturating_add(1));
@@ -536,6 +575,15 @@ impl HttpClient for HostHttp {
         }
         Ok(response)
     }
+}
+
+/// Whether `ip` (IPv4 or IPv6 text) is a public address that credkit may fetch documents
+/// from: not loopback, private, link-local, shared, documentation, multicast or otherwise
+/// special (RFC 6890), including IPv4 embedded in IPv6. For the host's DNS filter.
+#[uniffi::export]
+pub fn is_public_address(ip: String) -> bool {
+    ip.parse()
+        .is_ok_and(|ip: std::net::IpAddr| credkit::http::is_public_ip(ip))
 }
 
 #[cfg(test)]
@@ -582,6 +630,14 @@ mod tests {
         }
         // A P-256 key offered for ES384.
         assert!(public_key_from_host(&sec1, Some(Algorithm::Es384)).is_err());
+        // CryptoKit's raw x‖y.
+        let raw = [x, y].concat();
+        let got = public_key_from_host(&raw, None);
+        assert_eq!(
+            got.ok().map(|k| k.minimal_json()),
+            Some(public.minimal_json())
+        );
+        assert!(public_key_from_host(&raw, Some(Algorithm::Es384)).is_err());
     }
 
     #[test]
@@ -606,6 +662,23 @@ mod tests {
         assert_eq!(e.err().map(|e| e.code()), Some("signer_failed"));
         let e = check_host_signature(key.public(), msg, &der[..der.len() - 1]);
         assert_eq!(e.err().map(|e| e.code()), Some("signer_failed"));
+    }
+
+    #[test]
+    fn public_addresses_for_the_host_dns_filter() {
+        for ip in ["93.184.216.34", "2606:4700::1111"] {
+            assert!(is_public_address(ip.into()), "{ip}");
+        }
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "169.254.169.254",
+            "::1",
+            "::ffff:10.0.0.1",
+            "x",
+        ] {
+            assert!(!is_public_address(ip.into()), "{ip}");
+        }
     }
 
     fn der_encode(r: &[u8], s: &[u8]) -> Vec<u8> {

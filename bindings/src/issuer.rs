@@ -20,6 +20,9 @@ use crate::error::{CredkitError, Result};
 use crate::guard;
 use crate::host::{HostSigner, HostSignerAdapter, KeyAlgorithm};
 
+/// Most decoy digests per `_sd` array (more only inflates the credential).
+const MAX_DECOYS: u32 = 64;
+
 /// What to issue.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct IssueRequest {
@@ -51,7 +54,7 @@ pub struct IssueRequest {
     /// The Status List Token's URI (`sub` of the list).
     #[uniffi(default)]
     pub status_uri: Option<String>,
-    /// Decoy digests per `_sd` array (hides how many claims there are).
+    /// Decoy digests per `_sd` array (hides how many claims there are), at most 64.
     #[uniffi(default)]
     pub decoys: u32,
     /// The issuer's certificate chain (PEM, leaf first) for the `x5c` header.
@@ -120,8 +123,8 @@ impl Issuer {
     }
 
     /// The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
-    pub fn public_jwk(&self) -> String {
-        Value::Object(self.signer.public_jwk().to_json()).to_string()
+    pub fn public_jwk(&self) -> Result<String> {
+        guard(|| Ok(Value::Object(self.signer.public_jwk().to_json()).to_string()))
     }
 
     /// Issues a credential: an SD-JWT VC (`typ` `dc+sd-jwt`) in compact serialization.
@@ -131,10 +134,16 @@ impl Issuer {
     /// cannot sign.
     pub fn issue(&self, request: IssueRequest) -> Result<String> {
         guard(|| {
-            let claims: Map<String, Value> = match serde_json::from_str(&request.claims_json) {
+            let claims: Map<String, Value> = match crate::parse_json(&request.claims_json, "claims")
+            {
                 Ok(Value::Object(m)) => m,
                 _ => return Err(CredkitError::invalid_input("claims must be a JSON object")),
             };
+            if request.decoys > MAX_DECOYS {
+                return Err(CredkitError::invalid_input(format!(
+                    "at most {MAX_DECOYS} decoys per array"
+                )));
+            }
             let mut b = VcBuilder::new(Vct::new(request.vct)?, claims)
                 .issuer(self.issuer.clone())
                 .issued_at(request.issued_at.unwrap_or_else(|| self.clock.now()))
@@ -170,6 +179,24 @@ impl Issuer {
         })
     }
 
+    /// A status list restored from its saved [`StatusListState`].
+    ///
+    /// # Errors
+    /// `Malformed` for an inconsistent state.
+    pub fn restore_status_list(self: Arc<Self>, state: StatusListState) -> Result<Arc<StatusList>> {
+        guard(|| {
+            let bits = Bits::new(u64::from(state.bits))?;
+            let list = credkit::status_list::StatusList::from_bytes(bits, state.list);
+            let allocator =
+                credkit::status_list::IndexAllocator::with_allocated(state.size, state.allocated)?;
+            let list = IssuerStatusList::from_parts(state.uri, list, allocator)?;
+            Ok(Arc::new(StatusList {
+                issuer: self.clone(),
+                list: Mutex::new(list),
+            }))
+        })
+    }
+
     /// A new Token Status List at `uri` with `bits` per entry (1, 2, 4 or 8) and room for
     /// `capacity` credentials, signed by this issuer.
     ///
@@ -188,6 +215,32 @@ impl Issuer {
                 list: Mutex::new(list),
             }))
         })
+    }
+}
+
+/// What an issuer persists of a [`StatusList`] between restarts: without it, indices would
+/// be handed out again and revoking one credential would revoke another.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StatusListState {
+    /// The list's URI.
+    pub uri: String,
+    /// Bits per entry.
+    pub bits: u8,
+    /// Entries in the list (capacity of the allocator).
+    pub size: u64,
+    /// The uncompressed list bytes.
+    pub list: Vec<u8>,
+    /// The indices handed out so far.
+    pub allocated: Vec<u64>,
+}
+
+impl fmt::Debug for StatusListState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatusListState")
+            .field("uri", &self.uri)
+            .field("size", &self.size)
+            .field("allocated", &self.allocated.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -255,6 +308,20 @@ impl StatusList {
         })
     }
 
+    /// The state to persist after each change (see [`StatusListState`]).
+    pub fn state(&self) -> Result<StatusListState> {
+        guard(|| {
+            let l = self.lock()?;
+            Ok(StatusListState {
+                uri: l.uri().to_owned(),
+                bits: l.list().bits().get(),
+                size: l.allocator().size(),
+                list: l.list().as_bytes().to_vec(),
+                allocated: l.allocator().allocated().collect(),
+            })
+        })
+    }
+
     /// The signed Status List Token (JWT) to publish at the list's URI, cacheable for
     /// `ttl_seconds` and expiring after `validity_seconds`.
     ///
@@ -279,6 +346,8 @@ impl StatusList {
 pub fn generate_private_jwk(algorithm: KeyAlgorithm) -> Result<String> {
     guard(|| {
         let key = provider().generate(algorithm.into(), &OsRandom)?;
-        Ok(key.to_json_string().to_string())
+        // Moves the text out of its zeroizing buffer without another copy.
+        let mut text = key.to_json_string();
+        Ok(std::mem::take(&mut *text))
     })
 }

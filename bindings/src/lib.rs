@@ -28,9 +28,11 @@ pub use config::{PinnedIssuer, TrustConfig};
 pub use error::{CredkitError, Result};
 pub use host::{
     CredentialRecord, HostCredentialStore, HostHttpClient, HostKey, HostKeyManager, HostSigner,
-    HttpReply, HttpRequest, KeyAlgorithm,
+    HttpReply, HttpRequest, KeyAlgorithm, is_public_address,
 };
-pub use issuer::{CredentialStatus, IssueRequest, Issuer, StatusList, generate_private_jwk};
+pub use issuer::{
+    CredentialStatus, IssueRequest, Issuer, StatusList, StatusListState, generate_private_jwk,
+};
 pub use verifier::{ResponseCredential, VerifiedCredential, Verifier, VerifierConfig, new_nonce};
 pub use wallet::{
     Choice, ClaimView, ConsentCandidate, HeldCredential, HolderKey, QueryAnswer, UsePolicy, Wallet,
@@ -87,6 +89,12 @@ pub fn self_test_panic(message: String) -> Result<()> {
 #[uniffi::export]
 pub fn credkit_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// Parses JSON text from the app or the network strictly (no duplicate member names,
+/// bounded depth), as everything credkit receives.
+pub(crate) fn parse_json(text: &str, what: &'static str) -> Result<serde_json::Value> {
+    Ok(credkit::json::parse(text.as_bytes(), 64, what)?)
 }
 
 #[cfg(test)]

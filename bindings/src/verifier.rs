@@ -195,14 +195,16 @@ impl Verifier {
         nonce: String,
     ) -> Result<Vec<ResponseCredential>> {
         guard(|| {
-            let query: Value = serde_json::from_str(&query_json)
-                .map_err(|e| CredkitError::invalid_input(format!("DCQL query: {e}")))?;
-            let query = DcqlQuery::parse(&query)?;
-            let token: BTreeMap<String, Vec<String>> = serde_json::from_str(&vp_token_json)
-                .map_err(|e| CredkitError::Malformed {
-                    code: "vp_token_invalid".into(),
-                    detail: format!("a vp_token is an object of arrays of strings: {e}"),
-                })?;
+            let query = DcqlQuery::parse(&crate::parse_json(&query_json, "DCQL query")?)?;
+            let token = vp_token(&vp_token_json)?;
+            // Only what the query asked for is verified, and only so much of it.
+            let asked: Vec<&str> = query.credentials().iter().map(|q| q.id.as_str()).collect();
+            if let Some(id) = token.keys().find(|id| !asked.contains(&id.as_str())) {
+                return Err(CredkitError::Unsatisfiable {
+                    code: "dcql_response_mismatch".into(),
+                    detail: format!("the vp_token answers {id:?}, which the query did not ask"),
+                });
+            }
             let verifier = self.vc_verifier(&audience, &nonce)?;
             let mut verified: BTreeMap<String, Vec<VerifiedVc>> = BTreeMap::new();
             for (id, presentations) in &token {
@@ -241,6 +243,48 @@ impl Verifier {
             Ok(out)
         })
     }
+}
+
+/// Most presentations one `vp_token` may carry.
+const MAX_PRESENTATIONS: usize = 64;
+
+/// Parses a `vp_token` (OpenID4VP 1.0 §8.1): an object of query ids to non-empty arrays of
+/// presentations (strings).
+fn vp_token(text: &str) -> Result<BTreeMap<String, Vec<String>>> {
+    let malformed = |detail: &str| CredkitError::Malformed {
+        code: "vp_token_invalid".into(),
+        detail: detail.to_owned(),
+    };
+    let Value::Object(map) = crate::parse_json(text, "vp_token")? else {
+        return Err(malformed("a vp_token is a JSON object"));
+    };
+    let mut out = BTreeMap::new();
+    let mut n = 0usize;
+    for (id, list) in map {
+        let Value::Array(list) = list else {
+            return Err(malformed(
+                "each vp_token member is an array of presentations",
+            ));
+        };
+        if list.is_empty() {
+            return Err(malformed("an empty array of presentations"));
+        }
+        let mut presentations = Vec::with_capacity(list.len());
+        for p in list {
+            let Value::String(p) = p else {
+                return Err(malformed(
+                    "a presentation of a dc+sd-jwt credential is a string",
+                ));
+            };
+            n += 1;
+            if n > MAX_PRESENTATIONS {
+                return Err(malformed("too many presentations in one vp_token"));
+            }
+            presentations.push(p);
+        }
+        out.insert(id, presentations);
+    }
+    Ok(out)
 }
 
 /// A fresh random nonce for a presentation request (128 bits, hex).

@@ -2,7 +2,6 @@
 //! to keys of the host's keystore, answers OpenID4VP 1.0 DCQL queries (§6) with a consent
 //! summary of exactly what each choice reveals, and presents with a KB-JWT (RFC 9901 §4.3).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -249,6 +248,17 @@ impl Wallet {
     }
 }
 
+fn parse_query(text: &str) -> Result<DcqlQuery> {
+    let json = crate::parse_json(text, "DCQL query").map_err(|e| CredkitError::InvalidInput {
+        code: "dcql_invalid".into(),
+        detail: e.detail().to_owned(),
+    })?;
+    Ok(DcqlQuery::parse(&json)?)
+}
+
+/// Most holder keys (batch copies) created at once.
+const MAX_BATCH: u32 = 256;
+
 fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
@@ -307,7 +317,8 @@ impl Wallet {
         guard(|| Self::build(Arc::new(HostStore(store)), keys, config, http))
     }
 
-    /// Creates `count` holder keys for an issuance request (one per copy of a batch).
+    /// Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
+    /// batch.
     ///
     /// # Errors
     /// `KeyUnavailable`.
@@ -317,6 +328,11 @@ impl Wallet {
         algorithm: KeyAlgorithm,
     ) -> Result<Vec<HolderKey>> {
         guard(|| {
+            if count > MAX_BATCH {
+                return Err(CredkitError::invalid_input(format!(
+                    "at most {MAX_BATCH} keys at once"
+                )));
+            }
             let n = usize::try_from(count).unwrap_or(usize::MAX);
             Ok(self
                 .inner
@@ -451,31 +467,73 @@ impl Wallet {
         guard(|| self.present_one(&batch, &disclose, &audience, &nonce))
     }
 
-    /// Builds the OpenID4VP `vp_token` (JSON) for the user's choices. Under one-time use it
-    /// first checks that every chosen credential has copies enough, so that no copy is
-    /// spent on a response that cannot be completed.
+    /// Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+    /// Each choice must be one of the query's candidates (the same credential and pointers:
+    /// nothing beyond what the consent screen showed is disclosed), at most one per query
+    /// unless it allows `multiple`, and every required query answered. All KB-JWTs are
+    /// signed before any copy is marked used, so a cancelled prompt spends nothing.
     ///
     /// # Errors
-    /// As [`Wallet::present`].
-    pub fn respond(&self, choices: Vec<Choice>, audience: String, nonce: String) -> Result<String> {
+    /// `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+    /// query without a choice; otherwise as [`Wallet::present`].
+    pub fn respond(
+        &self,
+        dcql_json: String,
+        choices: Vec<Choice>,
+        audience: String,
+        nonce: String,
+    ) -> Result<String> {
         guard(|| {
-            if self.policy == UsePolicy::OneTimeUse {
-                let mut needed: BTreeMap<&str, usize> = BTreeMap::new();
-                for c in &choices {
-                    *needed.entry(c.batch.as_str()).or_default() += 1;
+            let answers = self.inner.query(&parse_query(&dcql_json)?)?;
+            for a in &answers {
+                let mine: Vec<&Choice> = choices
+                    .iter()
+                    .filter(|c| c.query_id == a.query_id)
+                    .collect();
+                if a.required && mine.is_empty() {
+                    return Err(CredkitError::Unsatisfiable {
+                        code: "dcql_unsatisfiable".into(),
+                        detail: format!("the required query {:?} has no choice", a.query_id),
+                    });
                 }
-                for (batch, n) in needed {
-                    if self.inner.remaining(batch)? < n {
-                        return Err(credkit::Error::from(credkit::error::WalletError::Exhausted(
-                            batch.to_owned(),
-                        ))
-                        .into());
-                    }
+                if !a.multiple && mine.len() > 1 {
+                    return Err(CredkitError::invalid_input(format!(
+                        "query {:?} takes one credential",
+                        a.query_id
+                    )));
                 }
             }
-            let mut token: Map<String, Value> = Map::new();
             for c in &choices {
-                let p = self.present_one(&c.batch, &c.disclose, &audience, &nonce)?;
+                let mut disclose = c.disclose.clone();
+                disclose.sort();
+                let ok = answers
+                    .iter()
+                    .filter(|a| a.query_id == c.query_id)
+                    .flat_map(|a| &a.candidates)
+                    .any(|k| {
+                        let mut d = k.disclose.clone();
+                        d.sort();
+                        k.batch == c.batch && d == disclose
+                    });
+                if !ok {
+                    return Err(CredkitError::invalid_input(format!(
+                        "the choice for {:?} is not one of the query's candidates",
+                        c.query_id
+                    )));
+                }
+            }
+            let pointers: Vec<Vec<&str>> = choices
+                .iter()
+                .map(|c| c.disclose.iter().map(String::as_str).collect())
+                .collect();
+            let requests: Vec<(&str, &[&str])> = choices
+                .iter()
+                .zip(&pointers)
+                .map(|(c, p)| (c.batch.as_str(), p.as_slice()))
+                .collect();
+            let presentations = self.inner.present_all(&requests, &audience, &nonce)?;
+            let mut token: Map<String, Value> = Map::new();
+            for (c, p) in choices.iter().zip(presentations) {
                 match token
                     .entry(c.query_id.clone())
                     .or_insert_with(|| Value::Array(Vec::new()))

@@ -690,6 +690,9 @@ pub enum StatusError {
     /// A malformed status list: `bits`, `lst`, ZLIB data, CBOR shape (§4).
     #[error("status_list_invalid: {0}")]
     Invalid(String),
+    /// Every index of an issuer's list is allocated (start a new list).
+    #[error("status_list_full: every index of the list is allocated; start a new list")]
+    Full,
     /// The decompressed list exceeds the limit (a zlib bomb, ATTACKS SL-04).
     #[error("status_list_too_large: more than {0} bytes decompressed")]
     TooLarge(usize),
@@ -726,6 +729,7 @@ pub enum StatusError {
 
 codes!(StatusError {
     Invalid(..) => "status_list_invalid",
+    Full => "status_list_full",
     TooLarge(..) => "status_list_too_large",
     IndexOutOfRange { .. } => "status_index_out_of_range",
     Reference(..) => "status_reference_invalid",

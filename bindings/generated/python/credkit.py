@@ -528,6 +528,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_func_generate_private_jwk() != 5616:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_func_is_public_address() != 22927:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_func_new_nonce() != 32815:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_func_self_test_panic() != 2613:
@@ -560,7 +562,9 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_issuer_new_status_list() != 40739:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk() != 27855:
+    if lib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk() != 21166:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_issuer_restore_status_list() != 19706:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_constructor_issuer_new() != 25729:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -569,6 +573,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_credkit_ffi_checksum_method_statuslist_allocate() != 58824:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_statuslist_set() != 49039:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_statuslist_state() != 53938:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_statuslist_token() != 63427:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -582,7 +588,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_add() != 45101:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys() != 11319:
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys() != 36033:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_list() != 53976:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -592,7 +598,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_remove() != 14713:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_method_wallet_respond() != 44557:
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_respond() != 15066:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() != 2476:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -635,6 +641,9 @@ _UniffiLib.uniffi_credkit_ffi_checksum_func_credkit_version.restype = ctypes.c_u
 _UniffiLib.uniffi_credkit_ffi_checksum_func_generate_private_jwk.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_func_generate_private_jwk.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_func_is_public_address.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_func_is_public_address.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_func_new_nonce.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_func_new_nonce.restype = ctypes.c_uint16
@@ -686,6 +695,9 @@ _UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_new_status_list.restype = c
 _UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_restore_status_list.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_restore_status_list.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_issuer_new.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_issuer_new.restype = ctypes.c_uint16
@@ -698,6 +710,9 @@ _UniffiLib.uniffi_credkit_ffi_checksum_method_statuslist_allocate.restype = ctyp
 _UniffiLib.uniffi_credkit_ffi_checksum_method_statuslist_set.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_statuslist_set.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_statuslist_state.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_statuslist_state.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_statuslist_token.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_statuslist_token.restype = ctypes.c_uint16
@@ -752,6 +767,11 @@ _UniffiLib.uniffi_credkit_ffi_fn_func_generate_private_jwk.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_func_generate_private_jwk.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_func_is_public_address.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_func_is_public_address.restype = ctypes.c_int8
 _UniffiLib.uniffi_credkit_ffi_fn_func_new_nonce.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -850,6 +870,12 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_issuer_public_jwk.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_method_issuer_public_jwk.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_issuer_restore_status_list.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_issuer_restore_status_list.restype = ctypes.c_uint64
 _UniffiLib.uniffi_credkit_ffi_fn_constructor_issuer_new.argtypes = (
     _UniffiRustBuffer,
     ctypes.c_uint64,
@@ -874,6 +900,11 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_statuslist_set.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_method_statuslist_set.restype = None
+_UniffiLib.uniffi_credkit_ffi_fn_method_statuslist_state.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_statuslist_state.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_credkit_ffi_fn_method_statuslist_token.argtypes = (
     ctypes.c_uint64,
     ctypes.c_uint64,
@@ -951,6 +982,7 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_remove.argtypes = (
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_remove.restype = None
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond.argtypes = (
     ctypes.c_uint64,
+    _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -1725,18 +1757,19 @@ class HttpReply:
     """
     The host's response.
 """
-    def __init__(self, *, status:int, body:bytes, location:typing.Optional[str] = None, content_type:typing.Optional[str] = None, cache_control:typing.Optional[str] = None):
+    def __init__(self, *, status:int, body:bytes, location:typing.Optional[str] = None, content_type:typing.Optional[str] = None, cache_control:typing.Optional[str] = None, final_url:typing.Optional[str] = None):
         self.status = status
         self.body = body
         self.location = location
         self.content_type = content_type
         self.cache_control = cache_control
+        self.final_url = final_url
         
         
 
     
     def __str__(self):
-        return "HttpReply(status={}, body={}, location={}, content_type={}, cache_control={})".format(self.status, self.body, self.location, self.content_type, self.cache_control)
+        return "HttpReply(status={}, body={}, location={}, content_type={}, cache_control={}, final_url={})".format(self.status, self.body, self.location, self.content_type, self.cache_control, self.final_url)
     def __eq__(self, other):
         if self.status != other.status:
             return False
@@ -1747,6 +1780,8 @@ class HttpReply:
         if self.content_type != other.content_type:
             return False
         if self.cache_control != other.cache_control:
+            return False
+        if self.final_url != other.final_url:
             return False
         return True
 
@@ -1759,6 +1794,7 @@ class _UniffiFfiConverterTypeHttpReply(_UniffiConverterRustBuffer):
             location=_UniffiFfiConverterOptionalString.read(buf),
             content_type=_UniffiFfiConverterOptionalString.read(buf),
             cache_control=_UniffiFfiConverterOptionalString.read(buf),
+            final_url=_UniffiFfiConverterOptionalString.read(buf),
         )
 
     @staticmethod
@@ -1768,6 +1804,7 @@ class _UniffiFfiConverterTypeHttpReply(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.check_lower(value.location)
         _UniffiFfiConverterOptionalString.check_lower(value.content_type)
         _UniffiFfiConverterOptionalString.check_lower(value.cache_control)
+        _UniffiFfiConverterOptionalString.check_lower(value.final_url)
 
     @staticmethod
     def write(value, buf):
@@ -1776,6 +1813,7 @@ class _UniffiFfiConverterTypeHttpReply(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.location, buf)
         _UniffiFfiConverterOptionalString.write(value.content_type, buf)
         _UniffiFfiConverterOptionalString.write(value.cache_control, buf)
+        _UniffiFfiConverterOptionalString.write(value.final_url, buf)
 
 @dataclass
 class HttpRequest:
@@ -2308,6 +2346,100 @@ class _UniffiFfiConverterTypeResponseCredential(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.query_id, buf)
         _UniffiFfiConverterTypeVerifiedCredential.write(value.credential, buf)
 
+class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u8"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**8
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u8()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u8(value)
+
+class _UniffiFfiConverterSequenceUInt64(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterUInt64.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterUInt64.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterUInt64.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class StatusListState:
+    """
+    What an issuer persists of a [`StatusList`] between restarts: without it, indices would
+    be handed out again and revoking one credential would revoke another.
+"""
+    def __init__(self, *, uri:str, bits:int, size:int, list:bytes, allocated:typing.List[int]):
+        self.uri = uri
+        self.bits = bits
+        self.size = size
+        self.list = list
+        self.allocated = allocated
+        
+        
+
+    
+    def __str__(self):
+        return "StatusListState(uri={}, bits={}, size={}, list={}, allocated={})".format(self.uri, self.bits, self.size, self.list, self.allocated)
+    def __eq__(self, other):
+        if self.uri != other.uri:
+            return False
+        if self.bits != other.bits:
+            return False
+        if self.size != other.size:
+            return False
+        if self.list != other.list:
+            return False
+        if self.allocated != other.allocated:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeStatusListState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return StatusListState(
+            uri=_UniffiFfiConverterString.read(buf),
+            bits=_UniffiFfiConverterUInt8.read(buf),
+            size=_UniffiFfiConverterUInt64.read(buf),
+            list=_UniffiFfiConverterBytes.read(buf),
+            allocated=_UniffiFfiConverterSequenceUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.uri)
+        _UniffiFfiConverterUInt8.check_lower(value.bits)
+        _UniffiFfiConverterUInt64.check_lower(value.size)
+        _UniffiFfiConverterBytes.check_lower(value.list)
+        _UniffiFfiConverterSequenceUInt64.check_lower(value.allocated)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.uri, buf)
+        _UniffiFfiConverterUInt8.write(value.bits, buf)
+        _UniffiFfiConverterUInt64.write(value.size, buf)
+        _UniffiFfiConverterBytes.write(value.list, buf)
+        _UniffiFfiConverterSequenceUInt64.write(value.allocated, buf)
+
 class _UniffiFfiConverterSequenceTypePinnedIssuer(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -2735,7 +2867,8 @@ class CredkitError:  # type: ignore
     _UniffiTempCredkitError.NotFound = NotFound # type: ignore
     class Exhausted(_UniffiTempCredkitError):
         """
-        Every copy of a one-time-use credential has been presented.
+        Every copy of a one-time-use credential has been presented; every index of a status
+        list is allocated.
 """
         
         def __init__(self, code, detail):
@@ -3444,9 +3577,15 @@ class HostHttpClient():
     The app's own HTTP stack (its proxy settings, certificate pinning, user agent), used for
     issuer metadata, type metadata and status lists.
 
-    The implementation sends exactly one `GET` and does not follow redirects (credkit does,
-    checking each target); it must refuse to connect to loopback, private and link-local
-    addresses when a host name resolves to one (credkit checks address literals itself).
+    The implementation must:
+    - send exactly one `GET` and **not follow redirects** (OkHttp `followRedirects(false)`,
+    a `URLSessionTaskDelegate` that refuses them); credkit follows them itself, checking
+    each target. Report [`HttpReply::final_url`] so that a stack that followed one anyway
+    is caught;
+    - refuse to connect when the host name resolves to an internal address: filter resolved
+    addresses with [`is_public_address`] (an OkHttp `Dns`; on servers, the resolver hook of
+    the client). credkit checks address literals in URLs itself;
+    - give up after `timeout_ms` and read at most `max_bytes + 1` body bytes.
 """
     
     def get(self, request: HttpRequest) -> HttpReply:
@@ -3463,9 +3602,15 @@ class HostHttpClientImpl(HostHttpClient):
     The app's own HTTP stack (its proxy settings, certificate pinning, user agent), used for
     issuer metadata, type metadata and status lists.
 
-    The implementation sends exactly one `GET` and does not follow redirects (credkit does,
-    checking each target); it must refuse to connect to loopback, private and link-local
-    addresses when a host name resolves to one (credkit checks address literals itself).
+    The implementation must:
+    - send exactly one `GET` and **not follow redirects** (OkHttp `followRedirects(false)`,
+    a `URLSessionTaskDelegate` that refuses them); credkit follows them itself, checking
+    each target. Report [`HttpReply::final_url`] so that a stack that followed one anyway
+    is caught;
+    - refuse to connect when the host name resolves to an internal address: filter resolved
+    addresses with [`is_public_address`] (an OkHttp `Dns`; on servers, the resolver hook of
+    the client). credkit checks address literals in URLs itself;
+    - give up after `timeout_ms` and read at most `max_bytes + 1` body bytes.
 """
     
     _handle: ctypes.c_uint64
@@ -4146,19 +4291,6 @@ class _UniffiFfiConverterTypeHostSigner:
     def write(cls, value: HostSigner, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
-class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u8"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**8
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u8()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u8(value)
-
 
 class StatusListProtocol(typing.Protocol):
     """
@@ -4181,6 +4313,11 @@ class StatusListProtocol(typing.Protocol):
 
         # Errors
         `InvalidInput` for an index outside the list.
+"""
+        raise NotImplementedError
+    def state(self, ) -> StatusListState:
+        """
+        The state to persist after each change (see [`StatusListState`]).
 """
         raise NotImplementedError
     def token(self, ttl_seconds: int,validity_seconds: int) -> str:
@@ -4266,6 +4403,21 @@ class StatusList(StatusListProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_credkit_ffi_fn_method_statuslist_set,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def state(self, ) -> StatusListState:
+        """
+        The state to persist after each change (see [`StatusListState`]).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeStatusListState.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_statuslist_state,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -4366,6 +4518,14 @@ class IssuerProtocol(typing.Protocol):
     def public_jwk(self, ) -> str:
         """
         The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
+"""
+        raise NotImplementedError
+    def restore_status_list(self, state: StatusListState) -> StatusList:
+        """
+        A status list restored from its saved [`StatusListState`].
+
+        # Errors
+        `Malformed` for an inconsistent state.
 """
         raise NotImplementedError
 
@@ -4499,10 +4659,31 @@ class Issuer(IssuerProtocol):
             self._uniffi_clone_handle(),
         )
         _uniffi_lift_return = _UniffiFfiConverterString.lift
-        _uniffi_error_converter = None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_credkit_ffi_fn_method_issuer_public_jwk,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def restore_status_list(self, state: StatusListState) -> StatusList:
+        """
+        A status list restored from its saved [`StatusListState`].
+
+        # Errors
+        `Malformed` for an inconsistent state.
+"""
+        
+        _UniffiFfiConverterTypeStatusListState.check_lower(state)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeStatusListState.lower(state),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeStatusList.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_issuer_restore_status_list,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -4836,7 +5017,8 @@ class WalletProtocol(typing.Protocol):
         raise NotImplementedError
     def create_holder_keys(self, count: int,algorithm: KeyAlgorithm) -> typing.List[HolderKey]:
         """
-        Creates `count` holder keys for an issuance request (one per copy of a batch).
+        Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
+        batch.
 
         # Errors
         `KeyUnavailable`.
@@ -4877,14 +5059,17 @@ class WalletProtocol(typing.Protocol):
         `NotFound`, `Storage`, `KeyUnavailable`.
 """
         raise NotImplementedError
-    def respond(self, choices: typing.List[Choice],audience: str,nonce: str) -> str:
+    def respond(self, dcql_json: str,choices: typing.List[Choice],audience: str,nonce: str) -> str:
         """
-        Builds the OpenID4VP `vp_token` (JSON) for the user's choices. Under one-time use it
-        first checks that every chosen credential has copies enough, so that no copy is
-        spent on a response that cannot be completed.
+        Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+        Each choice must be one of the query's candidates (the same credential and pointers:
+        nothing beyond what the consent screen showed is disclosed), at most one per query
+        unless it allows `multiple`, and every required query answered. All KB-JWTs are
+        signed before any copy is marked used, so a cancelled prompt spends nothing.
 
         # Errors
-        As [`Wallet::present`].
+        `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+        query without a choice; otherwise as [`Wallet::present`].
 """
         raise NotImplementedError
 
@@ -5044,7 +5229,8 @@ class Wallet(WalletProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     def create_holder_keys(self, count: int,algorithm: KeyAlgorithm) -> typing.List[HolderKey]:
         """
-        Creates `count` holder keys for an issuance request (one per copy of a batch).
+        Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
+        batch.
 
         # Errors
         `KeyUnavailable`.
@@ -5159,16 +5345,21 @@ class Wallet(WalletProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def respond(self, choices: typing.List[Choice],audience: str,nonce: str) -> str:
+    def respond(self, dcql_json: str,choices: typing.List[Choice],audience: str,nonce: str) -> str:
         """
-        Builds the OpenID4VP `vp_token` (JSON) for the user's choices. Under one-time use it
-        first checks that every chosen credential has copies enough, so that no copy is
-        spent on a response that cannot be completed.
+        Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+        Each choice must be one of the query's candidates (the same credential and pointers:
+        nothing beyond what the consent screen showed is disclosed), at most one per query
+        unless it allows `multiple`, and every required query answered. All KB-JWTs are
+        signed before any copy is marked used, so a cancelled prompt spends nothing.
 
         # Errors
-        As [`Wallet::present`].
+        `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+        query without a choice; otherwise as [`Wallet::present`].
 """
         
+        _UniffiFfiConverterString.check_lower(dcql_json)
+
         _UniffiFfiConverterSequenceTypeChoice.check_lower(choices)
 
         _UniffiFfiConverterString.check_lower(audience)
@@ -5176,6 +5367,7 @@ class Wallet(WalletProtocol):
         _UniffiFfiConverterString.check_lower(nonce)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(dcql_json),
             _UniffiFfiConverterSequenceTypeChoice.lower(choices),
             _UniffiFfiConverterString.lower(audience),
             _UniffiFfiConverterString.lower(nonce),
@@ -5277,6 +5469,25 @@ def generate_private_jwk(algorithm: KeyAlgorithm) -> str:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def is_public_address(ip: str) -> bool:
+    """
+    Whether `ip` (IPv4 or IPv6 text) is a public address that credkit may fetch documents
+    from: not loopback, private, link-local, shared, documentation, multicast or otherwise
+    special (RFC 6890), including IPv4 embedded in IPv6. For the host's DNS filter.
+"""
+    
+    _UniffiFfiConverterString.check_lower(ip)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(ip),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_credkit_ffi_fn_func_is_public_address,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def new_nonce() -> str:
     """
     A fresh random nonce for a presentation request (128 bits, hex).
@@ -5337,11 +5548,13 @@ __all__ = [
     "QueryAnswer",
     "VerifiedCredential",
     "ResponseCredential",
+    "StatusListState",
     "TrustConfig",
     "VerifierConfig",
     "WalletConfig",
     "credkit_version",
     "generate_private_jwk",
+    "is_public_address",
     "new_nonce",
     "self_test_panic",
     "HostCredentialStoreImpl",

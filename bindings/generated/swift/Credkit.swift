@@ -1005,9 +1005,15 @@ public func FfiConverterTypeHostCredentialStore_lower(_ value: HostCredentialSto
  * The app's own HTTP stack (its proxy settings, certificate pinning, user agent), used for
  * issuer metadata, type metadata and status lists.
  *
- * The implementation sends exactly one `GET` and does not follow redirects (credkit does,
- * checking each target); it must refuse to connect to loopback, private and link-local
- * addresses when a host name resolves to one (credkit checks address literals itself).
+ * The implementation must:
+ * - send exactly one `GET` and **not follow redirects** (OkHttp `followRedirects(false)`,
+ * a `URLSessionTaskDelegate` that refuses them); credkit follows them itself, checking
+ * each target. Report [`HttpReply::final_url`] so that a stack that followed one anyway
+ * is caught;
+ * - refuse to connect when the host name resolves to an internal address: filter resolved
+ * addresses with [`is_public_address`] (an OkHttp `Dns`; on servers, the resolver hook of
+ * the client). credkit checks address literals in URLs itself;
+ * - give up after `timeout_ms` and read at most `max_bytes + 1` body bytes.
  */
 public protocol HostHttpClient: AnyObject, Sendable {
     
@@ -1024,9 +1030,15 @@ public protocol HostHttpClient: AnyObject, Sendable {
  * The app's own HTTP stack (its proxy settings, certificate pinning, user agent), used for
  * issuer metadata, type metadata and status lists.
  *
- * The implementation sends exactly one `GET` and does not follow redirects (credkit does,
- * checking each target); it must refuse to connect to loopback, private and link-local
- * addresses when a host name resolves to one (credkit checks address literals itself).
+ * The implementation must:
+ * - send exactly one `GET` and **not follow redirects** (OkHttp `followRedirects(false)`,
+ * a `URLSessionTaskDelegate` that refuses them); credkit follows them itself, checking
+ * each target. Report [`HttpReply::final_url`] so that a stack that followed one anyway
+ * is caught;
+ * - refuse to connect when the host name resolves to an internal address: filter resolved
+ * addresses with [`is_public_address`] (an OkHttp `Dns`; on servers, the resolver hook of
+ * the client). credkit checks address literals in URLs itself;
+ * - give up after `timeout_ms` and read at most `max_bytes + 1` body bytes.
  */
 open class HostHttpClientImpl: HostHttpClient, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1929,7 +1941,15 @@ public protocol IssuerProtocol: AnyObject, Sendable {
     /**
      * The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
      */
-    func publicJwk()  -> String
+    func publicJwk() throws  -> String
+    
+    /**
+     * A status list restored from its saved [`StatusListState`].
+     *
+     * # Errors
+     * `Malformed` for an inconsistent state.
+     */
+    func restoreStatusList(state: StatusListState) throws  -> StatusList
     
 }
 /**
@@ -2060,11 +2080,27 @@ open func newStatusList(uri: String, bits: UInt8, capacity: UInt64)throws  -> St
     /**
      * The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
      */
-open func publicJwk() -> String  {
-    return try!  FfiConverterString.lift(try! rustCall() {
+open func publicJwk()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
         uniffiCallStatus in
     uniffi_credkit_ffi_fn_method_issuer_public_jwk(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A status list restored from its saved [`StatusListState`].
+     *
+     * # Errors
+     * `Malformed` for an inconsistent state.
+     */
+open func restoreStatusList(state: StatusListState)throws  -> StatusList  {
+    return try  FfiConverterTypeStatusList_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_issuer_restore_status_list(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeStatusListState_lower(state),uniffiCallStatus
     )
 })
 }
@@ -2141,6 +2177,11 @@ public protocol StatusListProtocol: AnyObject, Sendable {
      * `InvalidInput` for an index outside the list.
      */
     func set(index: UInt64, status: CredentialStatus) throws 
+    
+    /**
+     * The state to persist after each change (see [`StatusListState`]).
+     */
+    func state() throws  -> StatusListState
     
     /**
      * The signed Status List Token (JWT) to publish at the list's URI, cacheable for
@@ -2244,6 +2285,18 @@ open func set(index: UInt64, status: CredentialStatus)throws   {try rustCallWith
         FfiConverterTypeCredentialStatus_lower(status),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * The state to persist after each change (see [`StatusListState`]).
+     */
+open func state()throws  -> StatusListState  {
+    return try  FfiConverterTypeStatusListState_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_statuslist_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -2531,7 +2584,8 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func add(credentials: [String], keyIds: [String]) throws  -> String
     
     /**
-     * Creates `count` holder keys for an issuance request (one per copy of a batch).
+     * Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
+     * batch.
      *
      * # Errors
      * `KeyUnavailable`.
@@ -2574,14 +2628,17 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func remove(batch: String) throws 
     
     /**
-     * Builds the OpenID4VP `vp_token` (JSON) for the user's choices. Under one-time use it
-     * first checks that every chosen credential has copies enough, so that no copy is
-     * spent on a response that cannot be completed.
+     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+     * Each choice must be one of the query's candidates (the same credential and pointers:
+     * nothing beyond what the consent screen showed is disclosed), at most one per query
+     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
+     * signed before any copy is marked used, so a cancelled prompt spends nothing.
      *
      * # Errors
-     * As [`Wallet::present`].
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+     * query without a choice; otherwise as [`Wallet::present`].
      */
-    func respond(choices: [Choice], audience: String, nonce: String) throws  -> String
+    func respond(dcqlJson: String, choices: [Choice], audience: String, nonce: String) throws  -> String
     
 }
 /**
@@ -2719,7 +2776,8 @@ open func add(credentials: [String], keyIds: [String])throws  -> String  {
 }
     
     /**
-     * Creates `count` holder keys for an issuance request (one per copy of a batch).
+     * Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
+     * batch.
      *
      * # Errors
      * `KeyUnavailable`.
@@ -2804,18 +2862,22 @@ open func remove(batch: String)throws   {try rustCallWithError(FfiConverterTypeC
 }
     
     /**
-     * Builds the OpenID4VP `vp_token` (JSON) for the user's choices. Under one-time use it
-     * first checks that every chosen credential has copies enough, so that no copy is
-     * spent on a response that cannot be completed.
+     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+     * Each choice must be one of the query's candidates (the same credential and pointers:
+     * nothing beyond what the consent screen showed is disclosed), at most one per query
+     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
+     * signed before any copy is marked used, so a cancelled prompt spends nothing.
      *
      * # Errors
-     * As [`Wallet::present`].
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+     * query without a choice; otherwise as [`Wallet::present`].
      */
-open func respond(choices: [Choice], audience: String, nonce: String)throws  -> String  {
+open func respond(dcqlJson: String, choices: [Choice], audience: String, nonce: String)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
         uniffiCallStatus in
     uniffi_credkit_ffi_fn_method_wallet_respond(
             self.uniffiCloneHandle(),
+        FfiConverterString.lower(dcqlJson),
         FfiConverterSequenceTypeChoice.lower(choices),
         FfiConverterString.lower(audience),
         FfiConverterString.lower(nonce),uniffiCallStatus
@@ -3485,7 +3547,8 @@ public struct HostKey: Equatable, Hashable {
      */
     public var keyId: String
     /**
-     * The public key: SubjectPublicKeyInfo DER, an uncompressed SEC1 point, or JWK JSON.
+     * The public key: SubjectPublicKeyInfo DER, an uncompressed SEC1 point, a CryptoKit raw
+     * representation, or JWK JSON (UTF-8).
      */
     public var publicKey: Data
 
@@ -3496,7 +3559,8 @@ public struct HostKey: Equatable, Hashable {
          * The id the host uses for the key (an alias in Android Keystore, a tag in Keychain).
          */keyId: String, 
         /**
-         * The public key: SubjectPublicKeyInfo DER, an uncompressed SEC1 point, or JWK JSON.
+         * The public key: SubjectPublicKeyInfo DER, an uncompressed SEC1 point, a CryptoKit raw
+         * representation, or JWK JSON (UTF-8).
          */publicKey: Data) {
         self.keyId = keyId
         self.publicKey = publicKey
@@ -3569,6 +3633,13 @@ public struct HttpReply: Equatable, Hashable {
      * The `Cache-Control` header, if any.
      */
     public var cacheControl: String?
+    /**
+     * The URL the response came from, when the HTTP stack reports it (OkHttp
+     * `response.request.url`, `URLResponse.url`). A response from another URL than the
+     * request's means the stack followed a redirect on its own, which bypasses credkit's
+     * check of every redirect target: it is refused.
+     */
+    public var finalUrl: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3587,12 +3658,19 @@ public struct HttpReply: Equatable, Hashable {
          */contentType: String? = nil, 
         /**
          * The `Cache-Control` header, if any.
-         */cacheControl: String? = nil) {
+         */cacheControl: String? = nil, 
+        /**
+         * The URL the response came from, when the HTTP stack reports it (OkHttp
+         * `response.request.url`, `URLResponse.url`). A response from another URL than the
+         * request's means the stack followed a redirect on its own, which bypasses credkit's
+         * check of every redirect target: it is refused.
+         */finalUrl: String? = nil) {
         self.status = status
         self.body = body
         self.location = location
         self.contentType = contentType
         self.cacheControl = cacheControl
+        self.finalUrl = finalUrl
     }
 
     
@@ -3615,7 +3693,8 @@ public struct FfiConverterTypeHttpReply: FfiConverterRustBuffer {
                 body: FfiConverterData.read(from: &buf), 
                 location: FfiConverterOptionString.read(from: &buf), 
                 contentType: FfiConverterOptionString.read(from: &buf), 
-                cacheControl: FfiConverterOptionString.read(from: &buf)
+                cacheControl: FfiConverterOptionString.read(from: &buf), 
+                finalUrl: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -3625,6 +3704,7 @@ public struct FfiConverterTypeHttpReply: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.location, into: &buf)
         FfiConverterOptionString.write(value.contentType, into: &buf)
         FfiConverterOptionString.write(value.cacheControl, into: &buf)
+        FfiConverterOptionString.write(value.finalUrl, into: &buf)
     }
 }
 
@@ -3779,7 +3859,7 @@ public struct IssueRequest: Equatable, Hashable {
      */
     public var statusUri: String?
     /**
-     * Decoy digests per `_sd` array (hides how many claims there are).
+     * Decoy digests per `_sd` array (hides how many claims there are), at most 64.
      */
     public var decoys: UInt32
     /**
@@ -3821,7 +3901,7 @@ public struct IssueRequest: Equatable, Hashable {
          * The Status List Token's URI (`sub` of the list).
          */statusUri: String? = nil, 
         /**
-         * Decoy digests per `_sd` array (hides how many claims there are).
+         * Decoy digests per `_sd` array (hides how many claims there are), at most 64.
          */decoys: UInt32 = UInt32(0), 
         /**
          * The issuer's certificate chain (PEM, leaf first) for the `x5c` header.
@@ -4124,6 +4204,106 @@ public func FfiConverterTypeResponseCredential_lift(_ buf: RustBuffer) throws ->
 #endif
 public func FfiConverterTypeResponseCredential_lower(_ value: ResponseCredential) -> RustBuffer {
     return FfiConverterTypeResponseCredential.lower(value)
+}
+
+
+/**
+ * What an issuer persists of a [`StatusList`] between restarts: without it, indices would
+ * be handed out again and revoking one credential would revoke another.
+ */
+public struct StatusListState: Equatable, Hashable {
+    /**
+     * The list's URI.
+     */
+    public var uri: String
+    /**
+     * Bits per entry.
+     */
+    public var bits: UInt8
+    /**
+     * Entries in the list (capacity of the allocator).
+     */
+    public var size: UInt64
+    /**
+     * The uncompressed list bytes.
+     */
+    public var list: Data
+    /**
+     * The indices handed out so far.
+     */
+    public var allocated: [UInt64]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The list's URI.
+         */uri: String, 
+        /**
+         * Bits per entry.
+         */bits: UInt8, 
+        /**
+         * Entries in the list (capacity of the allocator).
+         */size: UInt64, 
+        /**
+         * The uncompressed list bytes.
+         */list: Data, 
+        /**
+         * The indices handed out so far.
+         */allocated: [UInt64]) {
+        self.uri = uri
+        self.bits = bits
+        self.size = size
+        self.list = list
+        self.allocated = allocated
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StatusListState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStatusListState: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StatusListState {
+        return
+            try StatusListState(
+                uri: FfiConverterString.read(from: &buf), 
+                bits: FfiConverterUInt8.read(from: &buf), 
+                size: FfiConverterUInt64.read(from: &buf), 
+                list: FfiConverterData.read(from: &buf), 
+                allocated: FfiConverterSequenceUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StatusListState, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.uri, into: &buf)
+        FfiConverterUInt8.write(value.bits, into: &buf)
+        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterData.write(value.list, into: &buf)
+        FfiConverterSequenceUInt64.write(value.allocated, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusListState_lift(_ buf: RustBuffer) throws -> StatusListState {
+    return try FfiConverterTypeStatusListState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusListState_lower(_ value: StatusListState) -> RustBuffer {
+    return FfiConverterTypeStatusListState.lower(value)
 }
 
 
@@ -4719,7 +4899,8 @@ enum CredkitError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */detail: String
     )
     /**
-     * Every copy of a one-time-use credential has been presented.
+     * Every copy of a one-time-use credential has been presented; every index of a status
+     * list is allocated.
      */
     case Exhausted(
         /**
@@ -5288,6 +5469,31 @@ fileprivate struct FfiConverterOptionTypeCredentialStatus: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = [UInt64]
+
+    public static func write(_ value: [UInt64], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterUInt64.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt64] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [UInt64]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterUInt64.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -5560,6 +5766,19 @@ public func selfTestPanic(message: String)throws   {try rustCallWithError(FfiCon
 }
 }
 /**
+ * Whether `ip` (IPv4 or IPv6 text) is a public address that credkit may fetch documents
+ * from: not loopback, private, link-local, shared, documentation, multicast or otherwise
+ * special (RFC 6890), including IPv4 embedded in IPv6. For the host's DNS filter.
+ */
+public func isPublicAddress(ip: String) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_func_is_public_address(
+        FfiConverterString.lower(ip),uniffiCallStatus
+    )
+})
+}
+/**
  * Generates a software private key (JWK JSON) for servers and tests. Mobile wallets keep
  * their keys in the platform keystore instead.
  *
@@ -5607,6 +5826,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_func_self_test_panic() != 2613) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_func_is_public_address() != 22927) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_func_generate_private_jwk() != 5616) {
@@ -5657,13 +5879,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_method_issuer_new_status_list() != 40739) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_method_issuer_public_jwk() != 27855) {
+    if (uniffi_credkit_ffi_checksum_method_issuer_public_jwk() != 21166) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_issuer_restore_status_list() != 19706) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_statuslist_allocate() != 58824) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_statuslist_set() != 49039) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_statuslist_state() != 53938) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_statuslist_token() != 63427) {
@@ -5681,7 +5909,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_method_wallet_add() != 45101) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys() != 11319) {
+    if (uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys() != 36033) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_wallet_list() != 53976) {
@@ -5696,7 +5924,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_method_wallet_remove() != 14713) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_method_wallet_respond() != 44557) {
+    if (uniffi_credkit_ffi_checksum_method_wallet_respond() != 15066) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_constructor_issuer_new() != 25729) {

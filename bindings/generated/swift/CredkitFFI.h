@@ -526,6 +526,11 @@ uint64_t uniffi_credkit_ffi_fn_method_issuer_new_status_list(uint64_t ptr, RustB
 RustBuffer uniffi_credkit_ffi_fn_method_issuer_public_jwk(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_ISSUER_RESTORE_STATUS_LIST
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_ISSUER_RESTORE_STATUS_LIST
+uint64_t uniffi_credkit_ffi_fn_method_issuer_restore_status_list(uint64_t ptr, RustBuffer state, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_STATUSLIST
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_STATUSLIST
 uint64_t uniffi_credkit_ffi_fn_clone_statuslist(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -544,6 +549,11 @@ uint64_t uniffi_credkit_ffi_fn_method_statuslist_allocate(uint64_t ptr, RustCall
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_STATUSLIST_SET
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_STATUSLIST_SET
 void uniffi_credkit_ffi_fn_method_statuslist_set(uint64_t ptr, uint64_t index, RustBuffer status, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_STATUSLIST_STATE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_STATUSLIST_STATE
+RustBuffer uniffi_credkit_ffi_fn_method_statuslist_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_STATUSLIST_TOKEN
@@ -638,7 +648,7 @@ void uniffi_credkit_ffi_fn_method_wallet_remove(uint64_t ptr, RustBuffer batch, 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESPOND
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESPOND
-RustBuffer uniffi_credkit_ffi_fn_method_wallet_respond(uint64_t ptr, RustBuffer choices, RustBuffer audience, RustBuffer nonce, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_credkit_ffi_fn_method_wallet_respond(uint64_t ptr, RustBuffer dcql_json, RustBuffer choices, RustBuffer audience, RustBuffer nonce, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_CREDKIT_VERSION
@@ -650,6 +660,11 @@ RustBuffer uniffi_credkit_ffi_fn_func_credkit_version(RustCallStatus *_Nonnull o
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_SELF_TEST_PANIC
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_SELF_TEST_PANIC
 void uniffi_credkit_ffi_fn_func_self_test_panic(RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_IS_PUBLIC_ADDRESS
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_IS_PUBLIC_ADDRESS
+int8_t uniffi_credkit_ffi_fn_func_is_public_address(RustBuffer ip, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_GENERATE_PRIVATE_JWK
@@ -935,6 +950,12 @@ uint16_t uniffi_credkit_ffi_checksum_func_self_test_panic(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_IS_PUBLIC_ADDRESS
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_IS_PUBLIC_ADDRESS
+uint16_t uniffi_credkit_ffi_checksum_func_is_public_address(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_GENERATE_PRIVATE_JWK
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_FUNC_GENERATE_PRIVATE_JWK
 uint16_t uniffi_credkit_ffi_checksum_func_generate_private_jwk(void
@@ -1037,6 +1058,12 @@ uint16_t uniffi_credkit_ffi_checksum_method_issuer_public_jwk(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_ISSUER_RESTORE_STATUS_LIST
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_ISSUER_RESTORE_STATUS_LIST
+uint16_t uniffi_credkit_ffi_checksum_method_issuer_restore_status_list(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_STATUSLIST_ALLOCATE
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_STATUSLIST_ALLOCATE
 uint16_t uniffi_credkit_ffi_checksum_method_statuslist_allocate(void
@@ -1046,6 +1073,12 @@ uint16_t uniffi_credkit_ffi_checksum_method_statuslist_allocate(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_STATUSLIST_SET
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_STATUSLIST_SET
 uint16_t uniffi_credkit_ffi_checksum_method_statuslist_set(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_STATUSLIST_STATE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_STATUSLIST_STATE
+uint16_t uniffi_credkit_ffi_checksum_method_statuslist_state(void
     
 );
 #endif

@@ -235,7 +235,19 @@ class Flow(unittest.TestCase):
             ],
         )
         nonce = credkit.new_nonce()
+        # A choice beyond what the consent screen showed is refused.
+        with self.assertRaises(CredkitError.InvalidInput):
+            self.wallet.respond(
+                json.dumps(OVER_18),
+                [credkit.Choice(query_id="pid", batch=batch, disclose=["/given_name"])],
+                AUDIENCE,
+                "n",
+            )
+        with self.assertRaises(CredkitError.Unsatisfiable):
+            self.wallet.respond(json.dumps(OVER_18), [], AUDIENCE, "n")
+        self.assertEqual(self.keystore.signatures, 0)
         vp_token = self.wallet.respond(
+            json.dumps(OVER_18),
             [credkit.Choice(query_id="pid", batch=batch, disclose=candidate.disclose)],
             AUDIENCE,
             nonce,
@@ -270,12 +282,20 @@ class Flow(unittest.TestCase):
             self.verifier.verify(presentation, "https://evil.example", nonce)
         self.assertEqual(e.exception.code, "aud_mismatch")
 
-        jwt, rest = presentation.split(".", 1)
-        tampered_payload = rest.split(".")[0][:-2] + ("AA" if not rest.startswith("AA") else "BB")
-        with self.assertRaises((CredkitError.Malformed, CredkitError.InvalidSignature)):
-            self.verifier.verify(
-                jwt + "." + tampered_payload + "." + rest.split(".", 1)[1], AUDIENCE, nonce
-            )
+        # A presentation whose issuer signature was altered.
+        issuer_jwt, rest = presentation.split("~", 1)
+        head, payload, sig = issuer_jwt.split(".")
+        flipped = ("B" if sig[0] == "A" else "A") + sig[1:]
+        with self.assertRaises(CredkitError.InvalidSignature) as e:
+            self.verifier.verify(f"{head}.{payload}.{flipped}~{rest}", AUDIENCE, nonce)
+        self.assertEqual(e.exception.code, "invalid_signature")
+
+        # A credential that has expired is refused by the wallet.
+        key = self.wallet.create_holder_keys(1, credkit.KeyAlgorithm.ES256)[0]
+        old = self.issue(key.public_jwk, issued_at=1_000_000_000, expires_at=1_000_086_400)
+        with self.assertRaises(CredkitError.Expired) as e:
+            self.wallet.add([old], [key.key_id])
+        self.assertEqual(e.exception.code, "expired")
 
         # One-time use: the only copy is spent.
         with self.assertRaises(CredkitError.Exhausted) as e:
@@ -411,6 +431,91 @@ class Flow(unittest.TestCase):
 
         with self.assertRaises(CredkitError.InvalidInput):
             credkit.Verifier(credkit.VerifierConfig(trust=self.trust, check_status=True), None)
+
+    def test_raw_signatures_and_cryptokit_keys(self):
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        class RawKeystore(Keystore):
+            """A keystore returning r||s signatures and raw x||y public keys (CryptoKit)."""
+
+            def create_key(self, algorithm):
+                key = super().create_key(algorithm)
+                return credkit.HostKey(key_id=key.key_id, public_key=self.public_key(key.key_id))
+
+            def public_key(self, key_id):
+                n = self.keys[key_id].public_key().public_numbers()
+                return n.x.to_bytes(32, "big") + n.y.to_bytes(32, "big")
+
+            def sign(self, key_id, message):
+                r, s = decode_dss_signature(super().sign(key_id, message))
+                return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+        keystore = RawKeystore()
+        wallet = credkit.Wallet.in_memory(
+            credkit.WalletConfig(trust=self.trust, use_policy=credkit.UsePolicy.ROTATE_USE),
+            keystore,
+        )
+        keys = wallet.create_holder_keys(1, credkit.KeyAlgorithm.ES256)
+        batch = wallet.add([self.issue(keys[0].public_jwk)], [keys[0].key_id])
+        for i in range(5):
+            nonce = f"nonce-{i}"
+            p = wallet.present(batch, ["/given_name"], AUDIENCE, nonce)
+            self.assertTrue(self.verifier.verify(p, AUDIENCE, nonce).holder_bound)
+
+        # A keystore that signs with another key is caught before anything leaves the wallet.
+        class WrongKeystore(Keystore):
+            def sign(self, key_id, message):
+                other = ec.generate_private_key(ec.SECP256R1())
+                return other.sign(message, ec.ECDSA(hashes.SHA256()))
+
+        wrong = WrongKeystore()
+        wallet = credkit.Wallet.in_memory(
+            credkit.WalletConfig(trust=self.trust, use_policy=credkit.UsePolicy.ONE_TIME_USE),
+            wrong,
+        )
+        keys = wallet.create_holder_keys(1, credkit.KeyAlgorithm.ES256)
+        batch = wallet.add([self.issue(keys[0].public_jwk)], [keys[0].key_id])
+        with self.assertRaises(CredkitError.KeyUnavailable) as e:
+            wallet.present(batch, [], AUDIENCE, "n")
+        self.assertEqual(e.exception.code, "signer_failed")
+        self.assertEqual(wallet.list()[0].remaining, 1)
+
+    def test_status_list_state_survives_a_restart(self):
+        status = self.issuer.new_status_list(STATUS_URI, 1, 64)
+        taken = {status.allocate() for _ in range(10)}
+        status.set(sorted(taken)[0], credkit.CredentialStatus.REVOKED)
+        state = status.state()
+        restored = self.issuer.restore_status_list(state)
+        self.assertEqual(restored.state(), state)
+        fresh = {restored.allocate() for _ in range(54)}
+        self.assertFalse(fresh & taken, "an index was handed out twice")
+        with self.assertRaises(CredkitError.Exhausted) as e:
+            restored.allocate()
+        self.assertEqual(e.exception.code, "status_list_full")
+
+    def test_host_http_stacks_that_follow_redirects_are_refused(self):
+        class Redirecting(Web):
+            def get(self, request):
+                reply = super().get(request)
+                reply.final_url = "https://internal.example/status"
+                return reply
+
+        web = Redirecting()
+        status = self.issuer.new_status_list(STATUS_URI, 1, 16)
+        idx = status.allocate()
+        keys = self.wallet.create_holder_keys(1, credkit.KeyAlgorithm.ES256)
+        cred = self.issue(keys[0].public_jwk, status_index=idx, status_uri=STATUS_URI)
+        batch = self.wallet.add([cred], [keys[0].key_id])
+        web.pages[STATUS_URI] = status.token(300, 86400)
+        verifier = credkit.Verifier(
+            credkit.VerifierConfig(trust=self.trust, check_status=True), web
+        )
+        p = self.wallet.present(batch, [], AUDIENCE, "n")
+        with self.assertRaises(CredkitError.Network) as e:
+            verifier.verify(p, AUDIENCE, "n")
+        self.assertEqual(e.exception.code, "url_forbidden")
+        self.assertTrue(credkit.is_public_address("93.184.216.34"))
+        self.assertFalse(credkit.is_public_address("169.254.169.254"))
 
     def test_software_issuer_key(self):
         jwk = credkit.generate_private_jwk(credkit.KeyAlgorithm.ES256)

@@ -118,13 +118,11 @@ impl IndexAllocator {
     /// A fresh index, uniformly at random among those never handed out.
     ///
     /// # Errors
-    /// `status_list_invalid` when the list is full (start a new list), `random_failed`.
+    /// `status_list_full` when every index is taken (start a new list), `random_failed`.
     pub fn allocate(&mut self, rng: &dyn RandomSource) -> Result<u64> {
         let free = self.remaining();
         if free == 0 {
-            return Err(
-                StatusError::Invalid("the status list is full: start a new one".into()).into(),
-            );
+            return Err(StatusError::Full.into());
         }
         // Mostly free: rejection sampling, a few draws. Nearly full: pick the k-th free index.
         let draw = |rng: &dyn RandomSource, bound: u64| -> Result<u64> {
@@ -184,7 +182,7 @@ mod tests {
         assert!(seen.iter().all(|i| *i < 100));
         assert_eq!(
             a.allocate(&OsRandom).unwrap_err().code(),
-            "status_list_invalid"
+            "status_list_full"
         );
         // Restored state continues without reuse.
         let restored = IndexAllocator::with_allocated(100, a.allocated()).unwrap();

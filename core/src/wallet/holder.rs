@@ -266,6 +266,18 @@ impl Wallet {
                 continue;
             };
             let cred = Credential::from_trusted_storage(&first.sd_jwt, &Limits::default())?;
+            // The record's index fields must describe its credential (a store that mixed
+            // records up, or was tampered with, is not trusted to label a consent screen).
+            let claims = cred.claims();
+            if claims.get("vct").and_then(Value::as_str) != Some(first.vct.as_str())
+                || claims.get("iss").and_then(Value::as_str) != first.issuer.as_deref()
+            {
+                return Err(WalletError::Storage(format!(
+                    "record {:?} does not match its credential",
+                    first.id
+                ))
+                .into());
+            }
             let authority_ids = cred
                 .sd_jwt()
                 .issuer_jwt()
@@ -426,20 +438,61 @@ impl Wallet {
         audience: &str,
         nonce: &str,
     ) -> Result<String> {
-        let copies = self.copies(batch)?;
-        let chosen = match self.policy {
-            UsePolicy::OneTimeUse => copies.into_iter().find(|c| c.presentations == 0),
-            UsePolicy::RotateUse => copies.into_iter().min_by_key(|c| c.presentations),
-        };
-        let mut record = chosen.ok_or_else(|| WalletError::Exhausted(batch.to_owned()))?;
-        let credential = Credential::from_trusted_storage(&record.sd_jwt, &Limits::default())?;
-        let presentation = credential.present(pointers)?;
-        let signer = ManagedKey::new(self.keys.clone(), &record.key_id)?;
-        let signed = presentation.with_key_binding(&signer, audience, nonce, self.clock.now())?;
-        // The use is committed before the presentation leaves the wallet; a failed signature
-        // (the user cancelled the keystore prompt) spends no copy.
-        record.presentations = record.presentations.saturating_add(1);
-        self.store.update(&record)?;
+        let mut out = self.present_all(&[(batch, pointers)], audience, nonce)?;
+        out.pop()
+            .ok_or_else(|| WalletError::NotFound(format!("credential {batch:?}")).into())
+    }
+
+    /// Presents several credentials for one response (an OpenID4VP `vp_token`): picks a copy
+    /// for each request (under one-time use, a different unused copy each time), signs every
+    /// KB-JWT, and only when all succeeded records the uses and returns the presentations,
+    /// in request order. A failure (a cancelled keystore prompt, a batch with too few
+    /// copies) spends no copy.
+    ///
+    /// # Errors
+    /// As [`Wallet::present`].
+    pub fn present_all(
+        &self,
+        requests: &[(&str, &[&str])],
+        audience: &str,
+        nonce: &str,
+    ) -> Result<Vec<String>> {
+        let mut picked: Vec<StoredCredential> = Vec::with_capacity(requests.len());
+        let mut signed = Vec::with_capacity(requests.len());
+        for (batch, pointers) in requests {
+            let copies = self.copies(batch)?;
+            let uses = |c: &StoredCredential| {
+                let here = picked.iter().filter(|p| p.id == c.id).count();
+                c.presentations
+                    .saturating_add(u64::try_from(here).unwrap_or(u64::MAX))
+            };
+            let chosen = match self.policy {
+                UsePolicy::OneTimeUse => copies.iter().find(|c| uses(c) == 0),
+                UsePolicy::RotateUse => copies.iter().min_by_key(|c| uses(c)),
+            };
+            let record = chosen
+                .cloned()
+                .ok_or_else(|| WalletError::Exhausted((*batch).to_owned()))?;
+            let credential = Credential::from_trusted_storage(&record.sd_jwt, &Limits::default())?;
+            let presentation = credential.present(pointers)?;
+            let signer = ManagedKey::new(self.keys.clone(), &record.key_id)?;
+            signed.push(presentation.with_key_binding(
+                &signer,
+                audience,
+                nonce,
+                self.clock.now(),
+            )?);
+            picked.push(record);
+        }
+        // Every use is committed before any presentation leaves the wallet.
+        let mut counts: BTreeMap<String, (StoredCredential, u64)> = BTreeMap::new();
+        for r in picked {
+            counts.entry(r.id.clone()).or_insert((r, 0)).1 += 1;
+        }
+        for (_, (mut record, n)) in counts {
+            record.presentations = record.presentations.saturating_add(n);
+            self.store.update(&record)?;
+        }
         Ok(signed)
     }
 }

@@ -815,6 +815,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_credkit_ffi_checksum_func_self_test_panic(
     ): Int
+    external fun uniffi_credkit_ffi_checksum_func_is_public_address(
+    ): Int
     external fun uniffi_credkit_ffi_checksum_func_generate_private_jwk(
     ): Int
     external fun uniffi_credkit_ffi_checksum_func_new_nonce(
@@ -849,9 +851,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_issuer_public_jwk(
     ): Int
+    external fun uniffi_credkit_ffi_checksum_method_issuer_restore_status_list(
+    ): Int
     external fun uniffi_credkit_ffi_checksum_method_statuslist_allocate(
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_statuslist_set(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_statuslist_state(
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_statuslist_token(
     ): Int
@@ -973,6 +979,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_credkit_ffi_fn_method_issuer_public_jwk(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_issuer_restore_status_list(`ptr`: Long,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_credkit_ffi_fn_clone_statuslist(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_credkit_ffi_fn_free_statuslist(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -981,6 +989,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_credkit_ffi_fn_method_statuslist_set(`ptr`: Long,`index`: Long,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_credkit_ffi_fn_method_statuslist_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_method_statuslist_token(`ptr`: Long,`ttlSeconds`: Long,`validitySeconds`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_method_statuslist_uri(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1017,12 +1027,14 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_method_wallet_remove(`ptr`: Long,`batch`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_credkit_ffi_fn_method_wallet_respond(`ptr`: Long,`choices`: RustBuffer.ByValue,`audience`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_credkit_ffi_fn_method_wallet_respond(`ptr`: Long,`dcqlJson`: RustBuffer.ByValue,`choices`: RustBuffer.ByValue,`audience`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_func_credkit_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_func_self_test_panic(`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_credkit_ffi_fn_func_is_public_address(`ip`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_credkit_ffi_fn_func_generate_private_jwk(`algorithm`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_func_new_nonce(uniffi_out_err: UniffiRustCallStatus, 
@@ -1152,6 +1164,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_func_self_test_panic() and 0xFFFF) != 2613) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_credkit_ffi_checksum_func_is_public_address() and 0xFFFF) != 22927) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_credkit_ffi_checksum_func_generate_private_jwk() and 0xFFFF) != 5616) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1200,13 +1215,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_method_issuer_new_status_list() and 0xFFFF) != 40739) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk() and 0xFFFF) != 27855) {
+    if ((lib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk() and 0xFFFF) != 21166) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_issuer_restore_status_list() and 0xFFFF) != 19706) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_statuslist_allocate() and 0xFFFF) != 58824) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_statuslist_set() and 0xFFFF) != 49039) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_statuslist_state() and 0xFFFF) != 53938) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_statuslist_token() and 0xFFFF) != 63427) {
@@ -1224,7 +1245,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_method_wallet_add() and 0xFFFF) != 45101) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys() and 0xFFFF) != 11319) {
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys() and 0xFFFF) != 36033) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_wallet_list() and 0xFFFF) != 53976) {
@@ -1239,7 +1260,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_method_wallet_remove() and 0xFFFF) != 14713) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_respond() and 0xFFFF) != 44557) {
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_respond() and 0xFFFF) != 15066) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_constructor_issuer_new() and 0xFFFF) != 25729) {
@@ -2245,9 +2266,15 @@ public object FfiConverterTypeHostCredentialStore: FfiConverter<HostCredentialSt
  * The app's own HTTP stack (its proxy settings, certificate pinning, user agent), used for
  * issuer metadata, type metadata and status lists.
  *
- * The implementation sends exactly one `GET` and does not follow redirects (credkit does,
- * checking each target); it must refuse to connect to loopback, private and link-local
- * addresses when a host name resolves to one (credkit checks address literals itself).
+ * The implementation must:
+ * - send exactly one `GET` and **not follow redirects** (OkHttp `followRedirects(false)`,
+ * a `URLSessionTaskDelegate` that refuses them); credkit follows them itself, checking
+ * each target. Report [`HttpReply::final_url`] so that a stack that followed one anyway
+ * is caught;
+ * - refuse to connect when the host name resolves to an internal address: filter resolved
+ * addresses with [`is_public_address`] (an OkHttp `Dns`; on servers, the resolver hook of
+ * the client). credkit checks address literals in URLs itself;
+ * - give up after `timeout_ms` and read at most `max_bytes + 1` body bytes.
  */
 public interface HostHttpClient {
     
@@ -2266,9 +2293,15 @@ public interface HostHttpClient {
  * The app's own HTTP stack (its proxy settings, certificate pinning, user agent), used for
  * issuer metadata, type metadata and status lists.
  *
- * The implementation sends exactly one `GET` and does not follow redirects (credkit does,
- * checking each target); it must refuse to connect to loopback, private and link-local
- * addresses when a host name resolves to one (credkit checks address literals itself).
+ * The implementation must:
+ * - send exactly one `GET` and **not follow redirects** (OkHttp `followRedirects(false)`,
+ * a `URLSessionTaskDelegate` that refuses them); credkit follows them itself, checking
+ * each target. Report [`HttpReply::final_url`] so that a stack that followed one anyway
+ * is caught;
+ * - refuse to connect when the host name resolves to an internal address: filter resolved
+ * addresses with [`is_public_address`] (an OkHttp `Dns`; on servers, the resolver hook of
+ * the client). credkit checks address literals in URLs itself;
+ * - give up after `timeout_ms` and read at most `max_bytes + 1` body bytes.
  */
 open class HostHttpClientImpl: Disposable, AutoCloseable, HostHttpClient
 {
@@ -3511,6 +3544,14 @@ public interface IssuerInterface {
      */
     fun `publicJwk`(): kotlin.String
     
+    /**
+     * A status list restored from its saved [`StatusListState`].
+     *
+     * # Errors
+     * `Malformed` for an inconsistent state.
+     */
+    fun `restoreStatusList`(`state`: StatusListState): StatusList
+    
     companion object
 }
 
@@ -3683,13 +3724,35 @@ open class Issuer: Disposable, AutoCloseable, IssuerInterface
     
     /**
      * The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
-     */override fun `publicJwk`(): kotlin.String {
+     */
+    @Throws(CredkitException::class)override fun `publicJwk`(): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(CredkitException) { _status ->
     UniffiLib.uniffi_credkit_ffi_fn_method_issuer_public_jwk(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A status list restored from its saved [`StatusListState`].
+     *
+     * # Errors
+     * `Malformed` for an inconsistent state.
+     */
+    @Throws(CredkitException::class)override fun `restoreStatusList`(`state`: StatusListState): StatusList {
+            return FfiConverterTypeStatusList.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_issuer_restore_status_list(
+        it,
+        
+        FfiConverterTypeStatusListState.lower(`state`),_status)
 }
     }
     )
@@ -3873,6 +3936,11 @@ public interface StatusListInterface {
     fun `set`(`index`: kotlin.ULong, `status`: CredentialStatus)
     
     /**
+     * The state to persist after each change (see [`StatusListState`]).
+     */
+    fun `state`(): StatusListState
+    
+    /**
      * The signed Status List Token (JWT) to publish at the list's URI, cacheable for
      * `ttl_seconds` and expiring after `validity_seconds`.
      *
@@ -4034,6 +4102,23 @@ open class StatusList: Disposable, AutoCloseable, StatusListInterface
 }
     }
     
+    
+
+    
+    /**
+     * The state to persist after each change (see [`StatusListState`]).
+     */
+    @Throws(CredkitException::class)override fun `state`(): StatusListState {
+            return FfiConverterTypeStatusListState.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_statuslist_state(
+        it,
+        _status)
+}
+    }
+    )
+    }
     
 
     
@@ -4559,7 +4644,8 @@ public interface WalletInterface {
     fun `add`(`credentials`: List<kotlin.String>, `keyIds`: List<kotlin.String>): kotlin.String
     
     /**
-     * Creates `count` holder keys for an issuance request (one per copy of a batch).
+     * Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
+     * batch.
      *
      * # Errors
      * `KeyUnavailable`.
@@ -4602,14 +4688,17 @@ public interface WalletInterface {
     fun `remove`(`batch`: kotlin.String)
     
     /**
-     * Builds the OpenID4VP `vp_token` (JSON) for the user's choices. Under one-time use it
-     * first checks that every chosen credential has copies enough, so that no copy is
-     * spent on a response that cannot be completed.
+     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+     * Each choice must be one of the query's candidates (the same credential and pointers:
+     * nothing beyond what the consent screen showed is disclosed), at most one per query
+     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
+     * signed before any copy is marked used, so a cancelled prompt spends nothing.
      *
      * # Errors
-     * As [`Wallet::present`].
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+     * query without a choice; otherwise as [`Wallet::present`].
      */
-    fun `respond`(`choices`: List<Choice>, `audience`: kotlin.String, `nonce`: kotlin.String): kotlin.String
+    fun `respond`(`dcqlJson`: kotlin.String, `choices`: List<Choice>, `audience`: kotlin.String, `nonce`: kotlin.String): kotlin.String
     
     companion object
 }
@@ -4745,7 +4834,8 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
 
     
     /**
-     * Creates `count` holder keys for an issuance request (one per copy of a batch).
+     * Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
+     * batch.
      *
      * # Errors
      * `KeyUnavailable`.
@@ -4855,20 +4945,24 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
 
     
     /**
-     * Builds the OpenID4VP `vp_token` (JSON) for the user's choices. Under one-time use it
-     * first checks that every chosen credential has copies enough, so that no copy is
-     * spent on a response that cannot be completed.
+     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+     * Each choice must be one of the query's candidates (the same credential and pointers:
+     * nothing beyond what the consent screen showed is disclosed), at most one per query
+     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
+     * signed before any copy is marked used, so a cancelled prompt spends nothing.
      *
      * # Errors
-     * As [`Wallet::present`].
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+     * query without a choice; otherwise as [`Wallet::present`].
      */
-    @Throws(CredkitException::class)override fun `respond`(`choices`: List<Choice>, `audience`: kotlin.String, `nonce`: kotlin.String): kotlin.String {
+    @Throws(CredkitException::class)override fun `respond`(`dcqlJson`: kotlin.String, `choices`: List<Choice>, `audience`: kotlin.String, `nonce`: kotlin.String): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
     uniffiRustCallWithError(CredkitException) { _status ->
     UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond(
         it,
         
+        FfiConverterString.lower(`dcqlJson`),
         FfiConverterSequenceTypeChoice.lower(`choices`),
         FfiConverterString.lower(`audience`),
         FfiConverterString.lower(`nonce`),_status)
@@ -5431,7 +5525,8 @@ data class HostKey (
     var `keyId`: kotlin.String
     , 
     /**
-     * The public key: SubjectPublicKeyInfo DER, an uncompressed SEC1 point, or JWK JSON.
+     * The public key: SubjectPublicKeyInfo DER, an uncompressed SEC1 point, a CryptoKit raw
+     * representation, or JWK JSON (UTF-8).
      */
     var `publicKey`: kotlin.ByteArray
     
@@ -5496,6 +5591,14 @@ data class HttpReply (
      * The `Cache-Control` header, if any.
      */
     var `cacheControl`: kotlin.String? = null 
+    , 
+    /**
+     * The URL the response came from, when the HTTP stack reports it (OkHttp
+     * `response.request.url`, `URLResponse.url`). A response from another URL than the
+     * request's means the stack followed a redirect on its own, which bypasses credkit's
+     * check of every redirect target: it is refused.
+     */
+    var `finalUrl`: kotlin.String? = null 
     
 ){
     
@@ -5517,6 +5620,7 @@ public object FfiConverterTypeHttpReply: FfiConverterRustBuffer<HttpReply> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -5525,7 +5629,8 @@ public object FfiConverterTypeHttpReply: FfiConverterRustBuffer<HttpReply> {
             FfiConverterByteArray.allocationSize(value.`body`) +
             FfiConverterOptionalString.allocationSize(value.`location`) +
             FfiConverterOptionalString.allocationSize(value.`contentType`) +
-            FfiConverterOptionalString.allocationSize(value.`cacheControl`)
+            FfiConverterOptionalString.allocationSize(value.`cacheControl`) +
+            FfiConverterOptionalString.allocationSize(value.`finalUrl`)
     )
 
     override fun write(value: HttpReply, buf: ByteBuffer) {
@@ -5534,6 +5639,7 @@ public object FfiConverterTypeHttpReply: FfiConverterRustBuffer<HttpReply> {
             FfiConverterOptionalString.write(value.`location`, buf)
             FfiConverterOptionalString.write(value.`contentType`, buf)
             FfiConverterOptionalString.write(value.`cacheControl`, buf)
+            FfiConverterOptionalString.write(value.`finalUrl`, buf)
     }
 }
 
@@ -5656,7 +5762,7 @@ data class IssueRequest (
     var `statusUri`: kotlin.String? = null 
     , 
     /**
-     * Decoy digests per `_sd` array (hides how many claims there are).
+     * Decoy digests per `_sd` array (hides how many claims there are), at most 64.
      */
     var `decoys`: kotlin.UInt = 0U 
     , 
@@ -5877,6 +5983,78 @@ public object FfiConverterTypeResponseCredential: FfiConverterRustBuffer<Respons
     override fun write(value: ResponseCredential, buf: ByteBuffer) {
             FfiConverterString.write(value.`queryId`, buf)
             FfiConverterTypeVerifiedCredential.write(value.`credential`, buf)
+    }
+}
+
+
+
+/**
+ * What an issuer persists of a [`StatusList`] between restarts: without it, indices would
+ * be handed out again and revoking one credential would revoke another.
+ */
+data class StatusListState (
+    /**
+     * The list's URI.
+     */
+    var `uri`: kotlin.String
+    , 
+    /**
+     * Bits per entry.
+     */
+    var `bits`: kotlin.UByte
+    , 
+    /**
+     * Entries in the list (capacity of the allocator).
+     */
+    var `size`: kotlin.ULong
+    , 
+    /**
+     * The uncompressed list bytes.
+     */
+    var `list`: kotlin.ByteArray
+    , 
+    /**
+     * The indices handed out so far.
+     */
+    var `allocated`: List<kotlin.ULong>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStatusListState: FfiConverterRustBuffer<StatusListState> {
+    override fun read(buf: ByteBuffer): StatusListState {
+        return StatusListState(
+            FfiConverterString.read(buf),
+            FfiConverterUByte.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterSequenceULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StatusListState) = (
+            FfiConverterString.allocationSize(value.`uri`) +
+            FfiConverterUByte.allocationSize(value.`bits`) +
+            FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterByteArray.allocationSize(value.`list`) +
+            FfiConverterSequenceULong.allocationSize(value.`allocated`)
+    )
+
+    override fun write(value: StatusListState, buf: ByteBuffer) {
+            FfiConverterString.write(value.`uri`, buf)
+            FfiConverterUByte.write(value.`bits`, buf)
+            FfiConverterULong.write(value.`size`, buf)
+            FfiConverterByteArray.write(value.`list`, buf)
+            FfiConverterSequenceULong.write(value.`allocated`, buf)
     }
 }
 
@@ -6393,7 +6571,8 @@ sealed class CredkitException: kotlin.Exception() {
     }
     
     /**
-     * Every copy of a one-time-use credential has been presented.
+     * Every copy of a one-time-use credential has been presented; every index of a status
+     * list is allocated.
      */
     class Exhausted(
         
@@ -7043,6 +7222,34 @@ public object FfiConverterOptionalTypeCredentialStatus: FfiConverterRustBuffer<C
 /**
  * @suppress
  */
+public object FfiConverterSequenceULong: FfiConverterRustBuffer<List<kotlin.ULong>> {
+    override fun read(buf: ByteBuffer): List<kotlin.ULong> {
+        val len = buf.getInt()
+        return List<kotlin.ULong>(len) {
+            FfiConverterULong.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.ULong>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterULong.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.ULong>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterULong.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -7346,6 +7553,22 @@ public object FfiConverterSequenceTypeResponseCredential: FfiConverterRustBuffer
         FfiConverterString.lower(`message`),_status)
 }
     
+    
+
+        /**
+         * Whether `ip` (IPv4 or IPv6 text) is a public address that credkit may fetch documents
+         * from: not loopback, private, link-local, shared, documentation, multicast or otherwise
+         * special (RFC 6890), including IPv4 embedded in IPv6. For the host's DNS filter.
+         */ fun `isPublicAddress`(`ip`: kotlin.String): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_func_is_public_address(
+    
+        
+        FfiConverterString.lower(`ip`),_status)
+}
+    )
+    }
     
 
         /**
