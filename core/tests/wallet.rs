@@ -534,6 +534,8 @@ fn software_holder_keys_persist_encrypted_in_the_store() {
 struct CancellableKeys {
     inner: SoftwareKeyManager,
     cancel: std::sync::atomic::AtomicBool,
+    /// Signatures allowed before every further one is cancelled.
+    allowed: std::sync::atomic::AtomicUsize,
 }
 
 impl KeyManager for CancellableKeys {
@@ -544,7 +546,12 @@ impl KeyManager for CancellableKeys {
         self.inner.public_key(id)
     }
     fn sign(&self, id: &str, message: &[u8]) -> credkit::Result<Vec<u8>> {
-        if self.cancel.load(std::sync::atomic::Ordering::SeqCst) {
+        let allowed = self.allowed.fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |n| n.checked_sub(1),
+        );
+        if self.cancel.load(std::sync::atomic::Ordering::SeqCst) || allowed.is_err() {
             return Err(credkit::error::WalletError::KeyUnavailable("cancelled".into()).into());
         }
         self.inner.sign(id, message)
@@ -560,6 +567,7 @@ fn a_failed_signature_spends_no_one_time_copy() {
     let keys = Arc::new(CancellableKeys {
         inner: SoftwareKeyManager::new(Arc::new(OsRandom)),
         cancel: std::sync::atomic::AtomicBool::new(true),
+        allowed: std::sync::atomic::AtomicUsize::new(usize::MAX),
     });
     let w = Wallet::new(
         Arc::new(MemoryStore::new()),
@@ -621,4 +629,60 @@ fn consent_values_of_containers_hold_only_what_is_disclosed() {
             ("/address/locality".to_owned(), json!("Köln")),
         ]
     );
+}
+
+#[test]
+fn a_response_of_several_presentations_spends_copies_only_when_all_are_signed() {
+    use std::sync::atomic::Ordering;
+    let issuer = Issuer::new();
+    let keys = Arc::new(CancellableKeys {
+        inner: SoftwareKeyManager::new(Arc::new(OsRandom)),
+        cancel: std::sync::atomic::AtomicBool::new(false),
+        allowed: std::sync::atomic::AtomicUsize::new(usize::MAX),
+    });
+    let w = Wallet::new(
+        Arc::new(MemoryStore::new()),
+        keys.clone(),
+        issuer.verifier(KeyBindingPolicy::Forbidden),
+    )
+    .clock(Arc::new(FixedClock(NOW)));
+    let (a, _) = add_batch(&w, &issuer, 2);
+    let (b, _) = add_batch(&w, &issuer, 1);
+    let name: &[&str] = &["/given_name"];
+    // The second signature is cancelled: nothing is spent.
+    keys.allowed.store(1, Ordering::SeqCst);
+    let e = w
+        .present_all(&[(&a, name), (&b, name)], AUD, "n")
+        .unwrap_err();
+    assert_eq!(e.code(), "key_unavailable");
+    assert_eq!((w.remaining(&a).unwrap(), w.remaining(&b).unwrap()), (2, 1));
+    keys.allowed.store(usize::MAX, Ordering::SeqCst);
+    // More copies asked of a batch than it has left: refused before anything is signed.
+    let e = w
+        .present_all(&[(&b, name), (&b, name)], AUD, "n")
+        .unwrap_err();
+    assert_eq!(e.code(), "credential_exhausted");
+    assert_eq!(w.remaining(&b).unwrap(), 1);
+    // Two presentations of one batch use its two different copies (different holder keys).
+    let out = w.present_all(&[(&a, name), (&a, name)], AUD, "n").unwrap();
+    assert_eq!(out.len(), 2);
+    assert_ne!(cnf_of(&out[0], &issuer), cnf_of(&out[1], &issuer));
+    assert_eq!(w.remaining(&a).unwrap(), 0);
+}
+
+#[test]
+fn records_whose_index_fields_do_not_match_their_credential_are_refused() {
+    let issuer = Issuer::new();
+    let store = Arc::new(MemoryStore::new());
+    let w = wallet(&issuer, store.clone());
+    add_batch(&w, &issuer, 1);
+    assert_eq!(w.list().unwrap().len(), 1);
+    let mut r = store.list().unwrap().remove(0);
+    r.vct = "urn:example:passport:1".into();
+    store.update(&r).unwrap();
+    assert_eq!(w.list().unwrap_err().code(), "storage_failed");
+    r.vct = "urn:example:id:1".into();
+    r.issuer = Some("https://other.example".into());
+    store.update(&r).unwrap();
+    assert_eq!(w.list().unwrap_err().code(), "storage_failed");
 }

@@ -202,8 +202,34 @@ fun derSign(pair: KeyPair, message: ByteArray): ByteArray =
         sign() // ASN.1 DER SEQUENCE { r, s }, as Android Keystore returns it
     }
 
+/** A DER ECDSA signature (SEQUENCE { INTEGER r, INTEGER s }) as raw r||s, 32 bytes each. */
+fun derToRaw(der: ByteArray): ByteArray {
+    var i = 0
+    fun byte(): Int = (der.getOrNull(i++) ?: error("truncated DER signature")).toInt() and 0xff
+    fun length(): Int {
+        val first = byte()
+        if (first < 0x80) return first
+        var n = 0
+        repeat(first and 0x7f) { n = (n shl 8) or byte() }
+        return n
+    }
+    fun integer(): ByteArray {
+        if (byte() != 0x02) error("expected an INTEGER in the DER signature")
+        val len = length()
+        val bytes = der.copyOfRange(i, i + len)
+        i += len
+        return coordinate(BigInteger(1, bytes))
+    }
+    if (byte() != 0x30) error("expected a SEQUENCE in the DER signature")
+    val end = length().let { it + i }
+    if (end != der.size) error("DER signature length mismatch")
+    val raw = integer() + integer()
+    if (i != end) error("trailing bytes in the DER signature")
+    return raw
+}
+
 /** A host keystore: P-256 keys; SPKI public keys and DER signatures (Android-like). */
-class Keystore : HostKeyManager {
+open class Keystore : HostKeyManager {
     val keys = ConcurrentHashMap<String, KeyPair>()
     @Volatile var failWith: Exception? = null
     val signatures = AtomicInteger()
@@ -280,7 +306,7 @@ class MapStore : HostCredentialStore {
 }
 
 /** The app's HTTP stack, serving what the issuer published. */
-class Web : HostHttpClient {
+open class Web : HostHttpClient {
     val pages = ConcurrentHashMap<String, String>()
     val requests = java.util.Collections.synchronizedList(ArrayList<HttpRequest>())
 
@@ -312,7 +338,13 @@ class Flow : AutoCloseable {
     )
     val verifier = Verifier(VerifierConfig(trust = trust, acceptedVcts = listOf(PID_VCT)))
 
-    fun issue(holderJwk: String, statusIndex: ULong? = null, statusUri: String? = null): String =
+    fun issue(
+        holderJwk: String,
+        statusIndex: ULong? = null,
+        statusUri: String? = null,
+        issuedAt: Long? = null,
+        expiresAt: Long? = null,
+    ): String =
         issuer.issue(
             IssueRequest(
                 vct = PID_VCT,
@@ -322,6 +354,8 @@ class Flow : AutoCloseable {
                 decoys = 2u,
                 statusIndex = statusIndex,
                 statusUri = statusUri,
+                issuedAt = issuedAt,
+                expiresAt = expiresAt,
             )
         )
 
@@ -365,7 +399,21 @@ fun testIssueStoreQueryConsentPresentVerify(f: Flow) {
         "revealed",
     )
     val nonce = newNonce()
+    // A choice beyond what the consent screen showed is refused.
+    assertThrows<CredkitException.InvalidInput>("choice beyond the candidates") {
+        f.wallet.respond(
+            OVER_18,
+            listOf(Choice(queryId = "pid", batch = batch, disclose = listOf("/given_name"))),
+            AUDIENCE,
+            "n",
+        )
+    }
+    assertThrows<CredkitException.Unsatisfiable>("no choice for a required query") {
+        f.wallet.respond(OVER_18, listOf(), AUDIENCE, "n")
+    }
+    assertEq(f.keystore.signatures.get(), 0, "keystore signatures after refused choices")
     val vpToken = f.wallet.respond(
+        OVER_18,
         listOf(Choice(queryId = "pid", batch = batch, disclose = candidate.disclose)),
         AUDIENCE,
         nonce,
@@ -406,18 +454,22 @@ fun testErrorsArriveAsTypedKinds(f: Flow) {
     }
     assertEq(e2.code, "aud_mismatch", "wrong audience code")
 
-    // Tamper with the end of the issuer-signed JWT's payload.
-    val (header, payload, rest) = presentation.split(".", limit = 3)
-    val tail = if (payload.endsWith("AA")) "BB" else "AA"
-    val tampered = "$header.${payload.dropLast(2)}$tail.$rest"
-    assertTrue(tampered != presentation && tampered.length == presentation.length, "tampered differs")
-    val e3 = assertThrows<CredkitException>("tampered payload") {
-        f.verifier.verify(tampered, AUDIENCE, nonce)
+    // A presentation whose issuer signature was altered.
+    val (issuerJwt, rest) = presentation.split("~", limit = 2)
+    val (head, payload, sig) = issuerJwt.split(".").also { assertEq(it.size, 3, "issuer JWT parts") }
+    val flipped = (if (sig[0] == 'A') "B" else "A") + sig.substring(1)
+    val e3 = assertThrows<CredkitException.InvalidSignature>("altered issuer signature") {
+        f.verifier.verify("$head.$payload.$flipped~$rest", AUDIENCE, nonce)
     }
-    assertTrue(
-        e3 is CredkitException.Malformed || e3 is CredkitException.InvalidSignature,
-        "tampered payload is Malformed or InvalidSignature, got $e3",
-    )
+    assertEq(e3.code, "invalid_signature", "altered issuer signature code")
+
+    // A credential that has expired is refused by the wallet.
+    val key = f.wallet.createHolderKeys(1u, KeyAlgorithm.ES256)[0]
+    val old = f.issue(key.publicJwk, issuedAt = 1_000_000_000L, expiresAt = 1_000_086_400L)
+    val eExpired = assertThrows<CredkitException.Expired>("expired credential") {
+        f.wallet.add(listOf(old), listOf(key.keyId))
+    }
+    assertEq(eExpired.code, "expired", "expired credential code")
 
     // One-time use: the only copy is spent.
     val e4 = assertThrows<CredkitException.Exhausted>("spent copy") {
@@ -565,6 +617,103 @@ fun testRevocationThroughTheStatusList(f: Flow) {
     status.close()
 }
 
+/** A keystore returning r||s signatures and raw x||y public keys (CryptoKit). */
+class RawKeystore : Keystore() {
+    override fun createKey(algorithm: KeyAlgorithm): HostKey {
+        val key = super.createKey(algorithm)
+        return HostKey(keyId = key.keyId, publicKey = publicKey(key.keyId))
+    }
+
+    override fun publicKey(keyId: String): ByteArray {
+        val w = ((keys[keyId] ?: throw CredkitException.NotFound("not_found", keyId)).public as ECPublicKey).w
+        return coordinate(w.affineX) + coordinate(w.affineY)
+    }
+
+    override fun sign(keyId: String, message: ByteArray): ByteArray = derToRaw(super.sign(keyId, message))
+}
+
+/** A keystore that signs with another key than the one it holds. */
+class WrongKeystore : Keystore() {
+    override fun sign(keyId: String, message: ByteArray): ByteArray = derSign(newP256(), message)
+}
+
+fun testRawSignaturesAndCryptokitKeys(f: Flow) {
+    val keystore = RawKeystore()
+    Wallet.inMemory(WalletConfig(trust = f.trust, usePolicy = UsePolicy.ROTATE_USE), keystore).use { wallet ->
+        val keys = wallet.createHolderKeys(1u, KeyAlgorithm.ES256)
+        assertEq(keys[0].let { keystore.publicKey(it.keyId).size }, 64, "raw public key size")
+        val batch = wallet.add(listOf(f.issue(keys[0].publicJwk)), listOf(keys[0].keyId))
+        for (i in 0 until 5) {
+            val nonce = "nonce-$i"
+            val p = wallet.present(batch, listOf("/given_name"), AUDIENCE, nonce)
+            assertTrue(f.verifier.verify(p, AUDIENCE, nonce).holderBound, "presentation $i is holder-bound")
+        }
+        assertEq(keystore.signatures.get(), 5, "raw signatures made")
+    }
+
+    // A keystore that signs with another key is caught before anything leaves the wallet.
+    val wrong = WrongKeystore()
+    Wallet.inMemory(WalletConfig(trust = f.trust, usePolicy = UsePolicy.ONE_TIME_USE), wrong).use { wallet ->
+        val keys = wallet.createHolderKeys(1u, KeyAlgorithm.ES256)
+        val batch = wallet.add(listOf(f.issue(keys[0].publicJwk)), listOf(keys[0].keyId))
+        val e = assertThrows<CredkitException.KeyUnavailable>("signature by another key") {
+            wallet.present(batch, listOf(), AUDIENCE, "n")
+        }
+        assertEq(e.code, "signer_failed", "signature by another key code")
+        assertEq(wallet.list()[0].remaining, 1uL, "copies left after a wrong signature")
+    }
+}
+
+/** Field-wise equality: a data class compares its ByteArray by reference. */
+fun sameState(a: StatusListState, b: StatusListState) =
+    a.uri == b.uri && a.bits == b.bits && a.size == b.size && a.list.contentEquals(b.list) &&
+        a.allocated == b.allocated
+
+fun testStatusListStateSurvivesARestart(f: Flow) {
+    f.issuer.newStatusList(STATUS_URI, 1u, 64uL).use { status ->
+        val taken = (0 until 10).map { status.allocate() }.toSet()
+        assertEq(taken.size, 10, "distinct indices before the restart")
+        status.set(taken.sorted().first(), CredentialStatus.REVOKED)
+        val state = status.state()
+        f.issuer.restoreStatusList(state).use { restored ->
+            assertTrue(sameState(restored.state(), state), "restored state equals the saved state")
+            val fresh = (0 until 54).map { restored.allocate() }.toSet()
+            assertEq(fresh.size, 54, "distinct indices after the restart")
+            assertTrue((fresh intersect taken).isEmpty(), "an index was handed out twice")
+            val e = assertThrows<CredkitException.Exhausted>("allocate on a full list") {
+                restored.allocate()
+            }
+            assertEq(e.code, "status_list_full", "full list code")
+        }
+    }
+}
+
+/** A host HTTP stack that followed a redirect on its own. */
+class Redirecting : Web() {
+    override fun get(request: HttpRequest): HttpReply =
+        super.get(request).copy(finalUrl = "https://internal.example/status")
+}
+
+fun testHostHttpStacksThatFollowRedirectsAreRefused(f: Flow) {
+    val web = Redirecting()
+    f.issuer.newStatusList(STATUS_URI, 1u, 16uL).use { status ->
+        val idx = status.allocate()
+        val keys = f.wallet.createHolderKeys(1u, KeyAlgorithm.ES256)
+        val cred = f.issue(keys[0].publicJwk, statusIndex = idx, statusUri = STATUS_URI)
+        val batch = f.wallet.add(listOf(cred), listOf(keys[0].keyId))
+        web.pages[STATUS_URI] = status.token(300uL, 86400uL)
+        Verifier(VerifierConfig(trust = f.trust, checkStatus = true), web).use { verifier ->
+            val p = f.wallet.present(batch, listOf(), AUDIENCE, "n")
+            val e = assertThrows<CredkitException.Network>("reply from another URL") {
+                verifier.verify(p, AUDIENCE, "n")
+            }
+            assertEq(e.code, "url_forbidden", "reply from another URL code")
+        }
+    }
+    assertTrue(isPublicAddress("93.184.216.34"), "93.184.216.34 is public")
+    assertTrue(!isPublicAddress("169.254.169.254"), "169.254.169.254 is not public")
+}
+
 fun testSoftwareIssuerKey(@Suppress("UNUSED_PARAMETER") f: Flow) {
     val jwk = generatePrivateJwk(KeyAlgorithm.ES256)
     Issuer.withPrivateJwk(ISSUER, jwk).use { issuer ->
@@ -588,6 +737,9 @@ val TESTS: List<Pair<String, (Flow) -> Unit>> = listOf(
     "a_panic_is_an_internal_error_and_the_library_lives_on" to ::testAPanicIsAnInternalErrorAndTheLibraryLivesOn,
     "host_store_and_sqlite_store" to ::testHostStoreAndSqliteStore,
     "revocation_through_the_status_list" to ::testRevocationThroughTheStatusList,
+    "raw_signatures_and_cryptokit_keys" to ::testRawSignaturesAndCryptokitKeys,
+    "status_list_state_survives_a_restart" to ::testStatusListStateSurvivesARestart,
+    "host_http_stacks_that_follow_redirects_are_refused" to ::testHostHttpStacksThatFollowRedirectsAreRefused,
     "software_issuer_key" to ::testSoftwareIssuerKey,
 )
 
