@@ -1,0 +1,122 @@
+//! How verification cost grows: with the number of selectively disclosable claims
+//! (10 / 100 / 1000, all disclosed), and with the number disclosed out of 100 (1 / 10 / 100);
+//! and how many heap allocations one verification makes, for every provider. Each
+//! presentation carries a KB-JWT. The allocation counts are printed once per case (they do
+//! not depend on timing): `cargo bench --bench scaling -- --list` shows them without timing.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stderr
+)]
+
+use std::alloc::System;
+use std::hint::black_box;
+use std::sync::Arc;
+
+use credkit::crypto::{CryptoProvider, all_providers};
+use credkit::jose::PrivateJwk;
+use credkit::rand::OsRandom;
+use credkit::sd_jwt::{Credential, KeyBindingPolicy, SdJwtBuilder, StaticIssuerKeys, Verifier};
+use credkit::time::FixedClock;
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Map, Value, json};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const KEYS: &str = include_str!("workload/keys.json");
+const NOW: i64 = 1_800_000_000;
+const AUD: &str = "https://verifier.example";
+const NONCE: &str = "n-0S6_WzA2Mj";
+
+struct Case {
+    verifier: Verifier,
+    presentation: String,
+}
+
+/// A credential with `claims` disclosable string claims, `disclosed` of them presented.
+fn case(provider: &'static dyn CryptoProvider, claims: usize, disclosed: usize) -> Case {
+    let keys: Value = serde_json::from_str(KEYS).unwrap();
+    let issuer = PrivateJwk::parse(&keys["issuer"].to_string()).unwrap();
+    let holder = PrivateJwk::parse(&keys["holder"].to_string()).unwrap();
+    let mut payload = Map::new();
+    payload.insert("iss".into(), json!("https://issuer.example"));
+    payload.insert("vct".into(), json!("urn:example:scaling:1"));
+    let mut pointers = Vec::new();
+    for i in 0..claims {
+        payload.insert(format!("claim_{i:04}"), json!(format!("value number {i}")));
+        pointers.push(format!("/claim_{i:04}"));
+    }
+    let mut b = SdJwtBuilder::new(payload)
+        .typ(Some("dc+sd-jwt"))
+        .holder_key(holder.public().clone());
+    for p in &pointers {
+        b = b.disclose(p).unwrap();
+    }
+    let signer = provider.signer(&issuer).unwrap();
+    let issued = b.issue(&*signer, &OsRandom).unwrap().to_string();
+    let keys = Arc::new(StaticIssuerKeys::single(issuer.public(), provider).unwrap());
+    let clock = Arc::new(FixedClock(NOW));
+    let receive = Verifier::builder_with_clock(keys.clone(), clock.clone())
+        .provider(provider)
+        .key_binding(KeyBindingPolicy::Forbidden)
+        .build()
+        .unwrap();
+    let credential = Credential::receive(&issued, &receive).unwrap();
+    let chosen: Vec<&str> = pointers
+        .iter()
+        .take(disclosed)
+        .map(String::as_str)
+        .collect();
+    let holder_signer = provider.signer(&holder).unwrap();
+    let presentation = credential
+        .present(&chosen)
+        .unwrap()
+        .with_key_binding(&*holder_signer, AUD, NONCE, NOW)
+        .unwrap();
+    let verifier = Verifier::builder_with_clock(keys, clock)
+        .provider(provider)
+        .require_key_binding(AUD.to_owned(), NONCE.to_owned())
+        .build()
+        .unwrap();
+    assert_eq!(
+        verifier.verify(&presentation).unwrap().disclosed.len(),
+        disclosed
+    );
+    Case {
+        verifier,
+        presentation,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let cases = [(10, 10), (100, 100), (1000, 1000), (100, 1), (100, 10)];
+    for provider in all_providers() {
+        let mut g = c.benchmark_group(format!("scaling/{}", provider.name()));
+        for (claims, disclosed) in cases {
+            let case = case(provider, claims, disclosed);
+            let region = Region::new(GLOBAL);
+            black_box(case.verifier.verify(&case.presentation).unwrap());
+            let stats = region.change();
+            eprintln!(
+                "allocations/{}/verify {claims} claims, {disclosed} disclosed: {} allocations, \
+                 {} bytes allocated, presentation {} bytes",
+                provider.name(),
+                stats.allocations + stats.reallocations,
+                stats.bytes_allocated,
+                case.presentation.len()
+            );
+            g.bench_function(
+                format!("verify/{claims}_claims/{disclosed}_disclosed"),
+                |b| b.iter(|| case.verifier.verify(black_box(&case.presentation)).unwrap()),
+            );
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(scaling, benches);
+criterion_main!(scaling);
