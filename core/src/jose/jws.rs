@@ -317,8 +317,10 @@ fn check_header(header: &Map<String, Value>) -> Result<Option<Algorithm>> {
 #[must_use]
 pub struct UnsignedJws {
     alg: Algorithm,
-    protected: String,
-    payload: String,
+    header: Map<String, Value>,
+    payload_bytes: Vec<u8>,
+    protected_len: usize,
+    payload_len: usize,
     signing_input: String,
     unprotected: Option<Map<String, Value>>,
 }
@@ -328,13 +330,15 @@ impl UnsignedJws {
     /// set to `alg`).
     pub fn new(alg: Algorithm, mut header: Map<String, Value>, payload: &[u8]) -> Self {
         header.insert("alg".into(), alg.name().into());
-        let protected = b64::encode(Value::Object(header).to_string().as_bytes());
-        let payload = b64::encode(payload);
-        let signing_input = format!("{protected}.{payload}");
+        let protected = b64::encode(Value::Object(header.clone()).to_string().as_bytes());
+        let encoded = b64::encode(payload);
+        let signing_input = format!("{protected}.{encoded}");
         Self {
             alg,
-            protected,
-            payload,
+            header,
+            payload_bytes: payload.to_vec(),
+            protected_len: protected.len(),
+            payload_len: encoded.len(),
             signing_input,
             unprotected: None,
         }
@@ -364,12 +368,31 @@ impl UnsignedJws {
     /// `sig_malformed` when the signature has the wrong length for the algorithm.
     pub fn finish(self, signature: &[u8]) -> Result<Jws> {
         crate::crypto::check_sig_len(self.alg, signature)?;
-        Jws::from_parts(
-            &self.protected,
-            &self.payload,
-            &b64::encode(signature),
-            self.unprotected,
-        )
+        let encoded = b64::encode(signature);
+        let (protected, payload) = self
+            .signing_input
+            .split_once('.')
+            .ok_or(FormatError::Compact("a signing input without a dot"))?;
+        if self.unprotected.is_some() {
+            // The unprotected header's rules are checked where parsing checks them.
+            return Jws::from_parts(protected, payload, &encoded, self.unprotected);
+        }
+        // The header and payload were built here: no need to decode what was just encoded,
+        // but the header must pass the rules a parser applies.
+        let alg = check_header(&self.header)?;
+        let mut compact = self.signing_input;
+        compact.push('.');
+        compact.push_str(&encoded);
+        Ok(Jws {
+            dot1: self.protected_len,
+            dot2: self.protected_len + 1 + self.payload_len,
+            compact,
+            header: self.header,
+            unprotected: None,
+            alg,
+            payload: self.payload_bytes,
+            signature: signature.to_vec(),
+        })
     }
 
     /// Signs with a synchronous signer and completes the JWS.
