@@ -87,8 +87,17 @@ pub struct HeldCredential {
     pub vct: String,
     /// The type's name in the preferred locale, from its metadata.
     pub name: Option<String>,
+    /// The type's description in the preferred locale, from its metadata.
+    pub description: Option<String>,
+    /// The type's rendering data in the preferred locale (`simple`: logo, colours;
+    /// `svg_templates`), JSON as the metadata has it. Data to show, never to execute.
+    pub rendering_json: Option<String>,
     /// The issuer.
     pub issuer: Option<String>,
+    /// `iat`, when the credential has one (Unix seconds).
+    pub issued_at: Option<i64>,
+    /// `exp`, when the credential has one (Unix seconds).
+    pub expires_at: Option<i64>,
     /// Copies in the batch.
     pub copies: u64,
     /// Copies that can still be presented.
@@ -373,8 +382,18 @@ impl Wallet {
                     UsePolicy::OneTimeUse => h.unused,
                     UsePolicy::RotateUse => h.copies,
                 };
+                let display = tm.as_ref().and_then(|t| t.display_for(&self.locales()));
+                let time = |name: &str| h.claims.get(name).and_then(Value::as_i64);
                 out.push(HeldCredential {
                     name: self.name(tm.as_ref()),
+                    description: display
+                        .and_then(|d| d.description.clone())
+                        .or_else(|| tm.as_ref().and_then(|t| t.description.clone())),
+                    rendering_json: display
+                        .and_then(|d| d.rendering.as_ref())
+                        .map(Value::to_string),
+                    issued_at: time("iat"),
+                    expires_at: time("exp"),
                     disclosable: h
                         .disclosable
                         .iter()

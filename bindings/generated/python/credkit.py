@@ -1566,16 +1566,45 @@ class _UniffiFfiConverterTypeCredentialRecord(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.presentations, buf)
         _UniffiFfiConverterInt64.write(value.added_at, buf)
 
+class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterInt64.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterInt64.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterInt64.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 @dataclass
 class HeldCredential:
     """
     A credential the wallet holds (one batch of copies).
 """
-    def __init__(self, *, batch:str, vct:str, name:typing.Optional[str], issuer:typing.Optional[str], copies:int, remaining:int, claims_json:str, disclosable:typing.List[ClaimView]):
+    def __init__(self, *, batch:str, vct:str, name:typing.Optional[str], description:typing.Optional[str], rendering_json:typing.Optional[str], issuer:typing.Optional[str], issued_at:typing.Optional[int], expires_at:typing.Optional[int], copies:int, remaining:int, claims_json:str, disclosable:typing.List[ClaimView]):
         self.batch = batch
         self.vct = vct
         self.name = name
+        self.description = description
+        self.rendering_json = rendering_json
         self.issuer = issuer
+        self.issued_at = issued_at
+        self.expires_at = expires_at
         self.copies = copies
         self.remaining = remaining
         self.claims_json = claims_json
@@ -1585,7 +1614,7 @@ class HeldCredential:
 
     
     def __str__(self):
-        return "HeldCredential(batch={}, vct={}, name={}, issuer={}, copies={}, remaining={}, claims_json={}, disclosable={})".format(self.batch, self.vct, self.name, self.issuer, self.copies, self.remaining, self.claims_json, self.disclosable)
+        return "HeldCredential(batch={}, vct={}, name={}, description={}, rendering_json={}, issuer={}, issued_at={}, expires_at={}, copies={}, remaining={}, claims_json={}, disclosable={})".format(self.batch, self.vct, self.name, self.description, self.rendering_json, self.issuer, self.issued_at, self.expires_at, self.copies, self.remaining, self.claims_json, self.disclosable)
     def __eq__(self, other):
         if self.batch != other.batch:
             return False
@@ -1593,7 +1622,15 @@ class HeldCredential:
             return False
         if self.name != other.name:
             return False
+        if self.description != other.description:
+            return False
+        if self.rendering_json != other.rendering_json:
+            return False
         if self.issuer != other.issuer:
+            return False
+        if self.issued_at != other.issued_at:
+            return False
+        if self.expires_at != other.expires_at:
             return False
         if self.copies != other.copies:
             return False
@@ -1612,7 +1649,11 @@ class _UniffiFfiConverterTypeHeldCredential(_UniffiConverterRustBuffer):
             batch=_UniffiFfiConverterString.read(buf),
             vct=_UniffiFfiConverterString.read(buf),
             name=_UniffiFfiConverterOptionalString.read(buf),
+            description=_UniffiFfiConverterOptionalString.read(buf),
+            rendering_json=_UniffiFfiConverterOptionalString.read(buf),
             issuer=_UniffiFfiConverterOptionalString.read(buf),
+            issued_at=_UniffiFfiConverterOptionalInt64.read(buf),
+            expires_at=_UniffiFfiConverterOptionalInt64.read(buf),
             copies=_UniffiFfiConverterUInt64.read(buf),
             remaining=_UniffiFfiConverterUInt64.read(buf),
             claims_json=_UniffiFfiConverterString.read(buf),
@@ -1624,7 +1665,11 @@ class _UniffiFfiConverterTypeHeldCredential(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.batch)
         _UniffiFfiConverterString.check_lower(value.vct)
         _UniffiFfiConverterOptionalString.check_lower(value.name)
+        _UniffiFfiConverterOptionalString.check_lower(value.description)
+        _UniffiFfiConverterOptionalString.check_lower(value.rendering_json)
         _UniffiFfiConverterOptionalString.check_lower(value.issuer)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.issued_at)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.expires_at)
         _UniffiFfiConverterUInt64.check_lower(value.copies)
         _UniffiFfiConverterUInt64.check_lower(value.remaining)
         _UniffiFfiConverterString.check_lower(value.claims_json)
@@ -1635,7 +1680,11 @@ class _UniffiFfiConverterTypeHeldCredential(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.batch, buf)
         _UniffiFfiConverterString.write(value.vct, buf)
         _UniffiFfiConverterOptionalString.write(value.name, buf)
+        _UniffiFfiConverterOptionalString.write(value.description, buf)
+        _UniffiFfiConverterOptionalString.write(value.rendering_json, buf)
         _UniffiFfiConverterOptionalString.write(value.issuer, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.issued_at, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.expires_at, buf)
         _UniffiFfiConverterUInt64.write(value.copies, buf)
         _UniffiFfiConverterUInt64.write(value.remaining, buf)
         _UniffiFfiConverterString.write(value.claims_json, buf)
@@ -1886,31 +1935,6 @@ class _UniffiFfiConverterBoolean:
     @classmethod
     def write(cls, value, buf):
         buf.write_u8(value)
-
-class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterInt64.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterInt64.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterInt64.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
 
 class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
     @classmethod

@@ -3357,9 +3357,26 @@ public struct HeldCredential: Equatable, Hashable {
      */
     public var name: String?
     /**
+     * The type's description in the preferred locale, from its metadata.
+     */
+    public var description: String?
+    /**
+     * The type's rendering data in the preferred locale (`simple`: logo, colours;
+     * `svg_templates`), JSON as the metadata has it. Data to show, never to execute.
+     */
+    public var renderingJson: String?
+    /**
      * The issuer.
      */
     public var issuer: String?
+    /**
+     * `iat`, when the credential has one (Unix seconds).
+     */
+    public var issuedAt: Int64?
+    /**
+     * `exp`, when the credential has one (Unix seconds).
+     */
+    public var expiresAt: Int64?
     /**
      * Copies in the batch.
      */
@@ -3390,8 +3407,21 @@ public struct HeldCredential: Equatable, Hashable {
          * The type's name in the preferred locale, from its metadata.
          */name: String?, 
         /**
+         * The type's description in the preferred locale, from its metadata.
+         */description: String?, 
+        /**
+         * The type's rendering data in the preferred locale (`simple`: logo, colours;
+         * `svg_templates`), JSON as the metadata has it. Data to show, never to execute.
+         */renderingJson: String?, 
+        /**
          * The issuer.
          */issuer: String?, 
+        /**
+         * `iat`, when the credential has one (Unix seconds).
+         */issuedAt: Int64?, 
+        /**
+         * `exp`, when the credential has one (Unix seconds).
+         */expiresAt: Int64?, 
         /**
          * Copies in the batch.
          */copies: UInt64, 
@@ -3407,7 +3437,11 @@ public struct HeldCredential: Equatable, Hashable {
         self.batch = batch
         self.vct = vct
         self.name = name
+        self.description = description
+        self.renderingJson = renderingJson
         self.issuer = issuer
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
         self.copies = copies
         self.remaining = remaining
         self.claimsJson = claimsJson
@@ -3433,7 +3467,11 @@ public struct FfiConverterTypeHeldCredential: FfiConverterRustBuffer {
                 batch: FfiConverterString.read(from: &buf), 
                 vct: FfiConverterString.read(from: &buf), 
                 name: FfiConverterOptionString.read(from: &buf), 
+                description: FfiConverterOptionString.read(from: &buf), 
+                renderingJson: FfiConverterOptionString.read(from: &buf), 
                 issuer: FfiConverterOptionString.read(from: &buf), 
+                issuedAt: FfiConverterOptionInt64.read(from: &buf), 
+                expiresAt: FfiConverterOptionInt64.read(from: &buf), 
                 copies: FfiConverterUInt64.read(from: &buf), 
                 remaining: FfiConverterUInt64.read(from: &buf), 
                 claimsJson: FfiConverterString.read(from: &buf), 
@@ -3445,7 +3483,11 @@ public struct FfiConverterTypeHeldCredential: FfiConverterRustBuffer {
         FfiConverterString.write(value.batch, into: &buf)
         FfiConverterString.write(value.vct, into: &buf)
         FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.description, into: &buf)
+        FfiConverterOptionString.write(value.renderingJson, into: &buf)
         FfiConverterOptionString.write(value.issuer, into: &buf)
+        FfiConverterOptionInt64.write(value.issuedAt, into: &buf)
+        FfiConverterOptionInt64.write(value.expiresAt, into: &buf)
         FfiConverterUInt64.write(value.copies, into: &buf)
         FfiConverterUInt64.write(value.remaining, into: &buf)
         FfiConverterString.write(value.claimsJson, into: &buf)

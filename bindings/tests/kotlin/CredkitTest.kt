@@ -29,7 +29,8 @@ const val STATUS_URI = "https://pid-provider.example.eu/status/1"
 
 val TYPE_METADATA = """
     {"vct": "$PID_VCT", "name": "PID",
-     "display": [{"locale": "en", "name": "Person Identification Data"}],
+     "display": [{"locale": "en", "name": "Person Identification Data", "description": "Your EU PID",
+                  "rendering": {"simple": {"background_color": "#12107c", "text_color": "#ffffff"}}}],
      "claims": [
        {"path": ["given_name"], "display": [{"locale": "en", "label": "Given name"}]},
        {"path": ["age_equal_or_over", "18"], "display": [{"locale": "en", "label": "Over 18"}]}
@@ -380,6 +381,11 @@ fun testIssueStoreQueryConsentPresentVerify(f: Flow) {
     val held = f.wallet.list().single()
     assertEq(held.batch, batch, "batch")
     assertEq(held.name, "Person Identification Data", "name")
+    assertEq(held.description, "Your EU PID", "description")
+    val rendering = parseJson(held.renderingJson!!) as Map<*, *>
+    assertEq((rendering["simple"] as Map<*, *>)["background_color"], "#12107c", "rendering")
+    assertTrue(held.issuedAt != null, "issuedAt")
+    assertEq(held.expiresAt, null, "expiresAt")
     assertEq(held.copies to held.remaining, 2uL to 2uL, "copies, remaining")
     val labels = held.disclosable.associate { it.pointer to it.label }
     assertEq(labels["/given_name"], "Given name", "label of /given_name")

@@ -28,7 +28,14 @@ TYPE_METADATA = json.dumps(
     {
         "vct": PID_VCT,
         "name": "PID",
-        "display": [{"locale": "en", "name": "Person Identification Data"}],
+        "display": [
+            {
+                "locale": "en",
+                "name": "Person Identification Data",
+                "description": "Your EU PID",
+                "rendering": {"simple": {"background_color": "#12107c", "text_color": "#ffffff"}},
+            }
+        ],
         "claims": [
             {"path": ["given_name"], "display": [{"locale": "en", "label": "Given name"}]},
             {
@@ -217,6 +224,12 @@ class Flow(unittest.TestCase):
         [held] = self.wallet.list()
         self.assertEqual(held.batch, batch)
         self.assertEqual(held.name, "Person Identification Data")
+        self.assertEqual(held.description, "Your EU PID")
+        self.assertEqual(
+            json.loads(held.rendering_json)["simple"]["background_color"], "#12107c"
+        )
+        self.assertIsNotNone(held.issued_at)
+        self.assertIsNone(held.expires_at)
         self.assertEqual((held.copies, held.remaining), (2, 2))
         labels = {c.pointer: c.label for c in held.disclosable}
         self.assertEqual(labels["/given_name"], "Given name")

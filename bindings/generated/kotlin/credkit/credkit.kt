@@ -5393,9 +5393,30 @@ data class HeldCredential (
     var `name`: kotlin.String?
     , 
     /**
+     * The type's description in the preferred locale, from its metadata.
+     */
+    var `description`: kotlin.String?
+    , 
+    /**
+     * The type's rendering data in the preferred locale (`simple`: logo, colours;
+     * `svg_templates`), JSON as the metadata has it. Data to show, never to execute.
+     */
+    var `renderingJson`: kotlin.String?
+    , 
+    /**
      * The issuer.
      */
     var `issuer`: kotlin.String?
+    , 
+    /**
+     * `iat`, when the credential has one (Unix seconds).
+     */
+    var `issuedAt`: kotlin.Long?
+    , 
+    /**
+     * `exp`, when the credential has one (Unix seconds).
+     */
+    var `expiresAt`: kotlin.Long?
     , 
     /**
      * Copies in the batch.
@@ -5436,6 +5457,10 @@ public object FfiConverterTypeHeldCredential: FfiConverterRustBuffer<HeldCredent
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterString.read(buf),
@@ -5447,7 +5472,11 @@ public object FfiConverterTypeHeldCredential: FfiConverterRustBuffer<HeldCredent
             FfiConverterString.allocationSize(value.`batch`) +
             FfiConverterString.allocationSize(value.`vct`) +
             FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`description`) +
+            FfiConverterOptionalString.allocationSize(value.`renderingJson`) +
             FfiConverterOptionalString.allocationSize(value.`issuer`) +
+            FfiConverterOptionalLong.allocationSize(value.`issuedAt`) +
+            FfiConverterOptionalLong.allocationSize(value.`expiresAt`) +
             FfiConverterULong.allocationSize(value.`copies`) +
             FfiConverterULong.allocationSize(value.`remaining`) +
             FfiConverterString.allocationSize(value.`claimsJson`) +
@@ -5458,7 +5487,11 @@ public object FfiConverterTypeHeldCredential: FfiConverterRustBuffer<HeldCredent
             FfiConverterString.write(value.`batch`, buf)
             FfiConverterString.write(value.`vct`, buf)
             FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`description`, buf)
+            FfiConverterOptionalString.write(value.`renderingJson`, buf)
             FfiConverterOptionalString.write(value.`issuer`, buf)
+            FfiConverterOptionalLong.write(value.`issuedAt`, buf)
+            FfiConverterOptionalLong.write(value.`expiresAt`, buf)
             FfiConverterULong.write(value.`copies`, buf)
             FfiConverterULong.write(value.`remaining`, buf)
             FfiConverterString.write(value.`claimsJson`, buf)
