@@ -561,12 +561,11 @@ impl KeyManager for CancellableKeys {
     }
 }
 
-#[test]
-fn a_failed_signature_spends_no_one_time_copy() {
-    let issuer = Issuer::new();
+/// A wallet whose keystore starts cancelling every signature when `cancel` is set.
+fn cancellable_wallet(issuer: &Issuer, cancel: bool) -> (Wallet, Arc<CancellableKeys>) {
     let keys = Arc::new(CancellableKeys {
         inner: SoftwareKeyManager::new(Arc::new(OsRandom)),
-        cancel: std::sync::atomic::AtomicBool::new(true),
+        cancel: std::sync::atomic::AtomicBool::new(cancel),
         allowed: std::sync::atomic::AtomicUsize::new(usize::MAX),
     });
     let w = Wallet::new(
@@ -575,6 +574,13 @@ fn a_failed_signature_spends_no_one_time_copy() {
         issuer.verifier(KeyBindingPolicy::Forbidden),
     )
     .clock(Arc::new(FixedClock(NOW)));
+    (w, keys)
+}
+
+#[test]
+fn a_failed_signature_spends_no_one_time_copy() {
+    let issuer = Issuer::new();
+    let (w, keys) = cancellable_wallet(&issuer, true);
     let (batch, _) = add_batch(&w, &issuer, 1);
     for _ in 0..3 {
         let e = w.present(&batch, &["/given_name"], AUD, "n").unwrap_err();
@@ -635,17 +641,7 @@ fn consent_values_of_containers_hold_only_what_is_disclosed() {
 fn a_response_of_several_presentations_spends_copies_only_when_all_are_signed() {
     use std::sync::atomic::Ordering;
     let issuer = Issuer::new();
-    let keys = Arc::new(CancellableKeys {
-        inner: SoftwareKeyManager::new(Arc::new(OsRandom)),
-        cancel: std::sync::atomic::AtomicBool::new(false),
-        allowed: std::sync::atomic::AtomicUsize::new(usize::MAX),
-    });
-    let w = Wallet::new(
-        Arc::new(MemoryStore::new()),
-        keys.clone(),
-        issuer.verifier(KeyBindingPolicy::Forbidden),
-    )
-    .clock(Arc::new(FixedClock(NOW)));
+    let (w, keys) = cancellable_wallet(&issuer, false);
     let (a, _) = add_batch(&w, &issuer, 2);
     let (b, _) = add_batch(&w, &issuer, 1);
     let name: &[&str] = &["/given_name"];
