@@ -207,6 +207,37 @@ fn bench_sd_jwt_rs(c: &mut Criterion) {
     g.bench_function("present", |b| b.iter(&mut present));
     g.bench_function("verify", |b| b.iter(|| verify(black_box(&presentation))));
     g.finish();
+
+    // sd-jwt-rs's own floor: ring's ES256, which jsonwebtoken uses (the key parsed once).
+    use ring::signature::{self as rsig, KeyPair as _};
+    let pkcs8 = pem_body(include_str!("workload/issuer_priv_pkcs8.pem"));
+    let rng = ring::rand::SystemRandom::new();
+    let pair = rsig::EcdsaKeyPair::from_pkcs8(&rsig::ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng)
+        .unwrap();
+    // ring has no parsed-key type: it parses the point on every verification, as
+    // jsonwebtoken does.
+    let public = rsig::UnparsedPublicKey::new(
+        &rsig::ECDSA_P256_SHA256_FIXED,
+        pair.public_key().as_ref().to_vec(),
+    );
+    let msg = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0";
+    let sig = pair.sign(&rng, msg).unwrap();
+    public.verify(msg, sig.as_ref()).unwrap();
+    let mut g = c.benchmark_group("pid/ring");
+    g.bench_function("floor/es256_sign", |b| {
+        b.iter(|| pair.sign(&rng, black_box(msg)).unwrap())
+    });
+    g.bench_function("floor/es256_verify", |b| {
+        b.iter(|| public.verify(black_box(msg), sig.as_ref()).unwrap())
+    });
+    g.finish();
+}
+
+/// The DER body of a PEM document.
+fn pem_body(pem: &str) -> Vec<u8> {
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64ct::Encoding as _;
+    base64ct::Base64::decode_vec(&b64).unwrap()
 }
 
 fn benches(c: &mut Criterion) {
