@@ -20,6 +20,7 @@ use crate::guard;
 use crate::host::{
     HostCredentialStore, HostHttpClient, HostKeyManager, HostKeys, HostStore, KeyAlgorithm,
 };
+use crate::issuer::CredentialStatus;
 
 /// How the copies of a credential batch are used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Enum)]
@@ -164,6 +165,7 @@ pub struct Choice {
 #[derive(uniffi::Object)]
 pub struct Wallet {
     inner: credkit::wallet::Wallet,
+    status: Option<credkit::status_list::StatusChecker>,
     types: Option<Arc<TypeMetadataResolver>>,
     locales: Vec<String>,
     policy: UsePolicy,
@@ -186,6 +188,7 @@ impl Wallet {
     ) -> Result<Arc<Self>> {
         let fetcher = fetcher(http.as_ref());
         let trust = Arc::new(trust_policy(&config.trust, fetcher.as_ref())?);
+        let status = fetcher.map(|f| credkit::status_list::StatusChecker::new(f, trust.clone()));
         let types = type_metadata(&config.type_metadata)?;
         let vcts: Vec<&str> = config.accepted_vcts.iter().map(String::as_str).collect();
         // Issued credentials carry no KB-JWT (RFC 9901 §7.2).
@@ -206,6 +209,7 @@ impl Wallet {
             .use_policy(policy);
         Ok(Arc::new(Self {
             inner,
+            status,
             types,
             locales: config.locales,
             policy: config.use_policy,
@@ -408,6 +412,36 @@ impl Wallet {
                 });
             }
             Ok(out)
+        })
+    }
+
+    /// The issuer's current status of credential `batch` from its Token Status List (fetched
+    /// with the app's HTTP stack, cached for the list's `ttl`); `None` when the credential
+    /// references no status list. A status value other than valid, revoked and suspended is
+    /// an error of kind `Revoked` (code `credential_status_unknown`).
+    ///
+    /// # Errors
+    /// `InvalidInput` for a wallet made without an HTTP client; `Network`; `NotFound`;
+    /// `Expired` for a credential that is no longer valid.
+    pub fn status(&self, batch: String) -> Result<Option<CredentialStatus>> {
+        guard(|| {
+            let checker = self.status.as_ref().ok_or_else(|| {
+                CredkitError::invalid_input("status checks need a host HTTP client")
+            })?;
+            Ok(match self.inner.status(&batch, checker)? {
+                credkit::status_list::CredentialStatus::Listed(s) => Some(match s {
+                    credkit::status_list::Status::Valid => CredentialStatus::Valid,
+                    credkit::status_list::Status::Invalid => CredentialStatus::Revoked,
+                    credkit::status_list::Status::Suspended => CredentialStatus::Suspended,
+                    other => {
+                        return Err(credkit::Error::from(credkit::error::StatusError::Unknown(
+                            other.value(),
+                        ))
+                        .into());
+                    }
+                }),
+                _ => None,
+            })
         })
     }
 

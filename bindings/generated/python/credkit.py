@@ -600,6 +600,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_respond() != 15066:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_status() != 4128:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() != 2476:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_constructor_wallet_open() != 30357:
@@ -749,6 +751,9 @@ _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_remove.restype = ctypes.c_u
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_respond.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_respond.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_status.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_status.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory.restype = ctypes.c_uint16
@@ -989,6 +994,12 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_status.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_status.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_in_memory.argtypes = (
     _UniffiRustBuffer,
     ctypes.c_uint64,
@@ -5096,6 +5107,18 @@ class WalletProtocol(typing.Protocol):
         query without a choice; otherwise as [`Wallet::present`].
 """
         raise NotImplementedError
+    def status(self, batch: str) -> typing.Optional[CredentialStatus]:
+        """
+        The issuer's current status of credential `batch` from its Token Status List (fetched
+        with the app's HTTP stack, cached for the list's `ttl`); `None` when the credential
+        references no status list. A status value other than valid, revoked and suspended is
+        an error of kind `Revoked` (code `credential_status_unknown`).
+
+        # Errors
+        `InvalidInput` for a wallet made without an HTTP client; `Network`; `NotFound`;
+        `Expired` for a credential that is no longer valid.
+"""
+        raise NotImplementedError
 
 class Wallet(WalletProtocol):
     """
@@ -5401,6 +5424,31 @@ class Wallet(WalletProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def status(self, batch: str) -> typing.Optional[CredentialStatus]:
+        """
+        The issuer's current status of credential `batch` from its Token Status List (fetched
+        with the app's HTTP stack, cached for the list's `ttl`); `None` when the credential
+        references no status list. A status value other than valid, revoked and suspended is
+        an error of kind `Revoked` (code `credential_status_unknown`).
+
+        # Errors
+        `InvalidInput` for a wallet made without an HTTP client; `Network`; `NotFound`;
+        `Expired` for a credential that is no longer valid.
+"""
+        
+        _UniffiFfiConverterString.check_lower(batch)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(batch),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeCredentialStatus.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_status,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)

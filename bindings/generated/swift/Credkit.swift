@@ -2640,6 +2640,18 @@ public protocol WalletProtocol: AnyObject, Sendable {
      */
     func respond(dcqlJson: String, choices: [Choice], audience: String, nonce: String) throws  -> String
     
+    /**
+     * The issuer's current status of credential `batch` from its Token Status List (fetched
+     * with the app's HTTP stack, cached for the list's `ttl`); `None` when the credential
+     * references no status list. A status value other than valid, revoked and suspended is
+     * an error of kind `Revoked` (code `credential_status_unknown`).
+     *
+     * # Errors
+     * `InvalidInput` for a wallet made without an HTTP client; `Network`; `NotFound`;
+     * `Expired` for a credential that is no longer valid.
+     */
+    func status(batch: String) throws  -> CredentialStatus?
+    
 }
 /**
  * A holder's wallet.
@@ -2881,6 +2893,26 @@ open func respond(dcqlJson: String, choices: [Choice], audience: String, nonce: 
         FfiConverterSequenceTypeChoice.lower(choices),
         FfiConverterString.lower(audience),
         FfiConverterString.lower(nonce),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The issuer's current status of credential `batch` from its Token Status List (fetched
+     * with the app's HTTP stack, cached for the list's `ttl`); `None` when the credential
+     * references no status list. A status value other than valid, revoked and suspended is
+     * an error of kind `Revoked` (code `credential_status_unknown`).
+     *
+     * # Errors
+     * `InvalidInput` for a wallet made without an HTTP client; `Network`; `NotFound`;
+     * `Expired` for a credential that is no longer valid.
+     */
+open func status(batch: String)throws  -> CredentialStatus?  {
+    return try  FfiConverterOptionTypeCredentialStatus.lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_wallet_status(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(batch),uniffiCallStatus
     )
 })
 }
@@ -5967,6 +5999,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_wallet_respond() != 15066) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_wallet_status() != 4128) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_constructor_issuer_new() != 25729) {

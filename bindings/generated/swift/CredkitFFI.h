@@ -651,6 +651,11 @@ void uniffi_credkit_ffi_fn_method_wallet_remove(uint64_t ptr, RustBuffer batch, 
 RustBuffer uniffi_credkit_ffi_fn_method_wallet_respond(uint64_t ptr, RustBuffer dcql_json, RustBuffer choices, RustBuffer audience, RustBuffer nonce, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_STATUS
+RustBuffer uniffi_credkit_ffi_fn_method_wallet_status(uint64_t ptr, RustBuffer batch, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_CREDKIT_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FUNC_CREDKIT_VERSION
 RustBuffer uniffi_credkit_ffi_fn_func_credkit_version(RustCallStatus *_Nonnull out_status
@@ -1145,6 +1150,12 @@ uint16_t uniffi_credkit_ffi_checksum_method_wallet_remove(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_RESPOND
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_RESPOND
 uint16_t uniffi_credkit_ffi_checksum_method_wallet_respond(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_STATUS
+uint16_t uniffi_credkit_ffi_checksum_method_wallet_status(void
     
 );
 #endif

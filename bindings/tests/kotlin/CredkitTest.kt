@@ -623,6 +623,39 @@ fun testRevocationThroughTheStatusList(f: Flow) {
     status.close()
 }
 
+fun testTheWalletShowsTheStatusOfWhatItHolds(f: Flow) {
+    val web = Web()
+    val store = MapStore()
+    val status = f.issuer.newStatusList(STATUS_URI, 2u, 1000uL)
+    val idx = status.allocate()
+    web.pages[STATUS_URI] = status.token(300uL, 86400uL)
+    val config = WalletConfig(trust = f.trust, usePolicy = UsePolicy.ONE_TIME_USE)
+    // A fresh status cache each time, over the same store.
+    fun <T> wallet(block: (Wallet) -> T): T = Wallet.withStore(store, config, f.keystore, web).use(block)
+
+    val keys = wallet { it.createHolderKeys(1u, KeyAlgorithm.ES256) }
+    val cred = f.issue(keys[0].publicJwk, statusIndex = idx, statusUri = STATUS_URI)
+    val batch = wallet { it.add(listOf(cred), listOf(keys[0].keyId)) }
+    assertEq(wallet { it.status(batch) }, CredentialStatus.VALID, "valid")
+    status.set(idx, CredentialStatus.SUSPENDED)
+    web.pages[STATUS_URI] = status.token(300uL, 86400uL)
+    assertEq(wallet { it.status(batch) }, CredentialStatus.SUSPENDED, "suspended")
+    status.set(idx, CredentialStatus.REVOKED)
+    web.pages[STATUS_URI] = status.token(300uL, 86400uL)
+    assertEq(wallet { it.status(batch) }, CredentialStatus.REVOKED, "revoked")
+
+    val other = wallet { w ->
+        val k = w.createHolderKeys(1u, KeyAlgorithm.ES256)
+        w.add(listOf(f.issue(k[0].publicJwk)), listOf(k[0].keyId))
+    }
+    assertEq(wallet { it.status(other) }, null, "no status reference")
+    assertThrows<CredkitException.InvalidInput>("status without an HTTP client") {
+        Wallet.withStore(store, config, f.keystore).use { it.status(batch) }
+    }
+    assertThrows<CredkitException.NotFound>("unknown batch") { wallet { it.status("no-such-batch") } }
+    status.close()
+}
+
 /** A keystore returning r||s signatures and raw x||y public keys (CryptoKit). */
 class RawKeystore : Keystore() {
     override fun createKey(algorithm: KeyAlgorithm): HostKey {
@@ -743,6 +776,7 @@ val TESTS: List<Pair<String, (Flow) -> Unit>> = listOf(
     "a_panic_is_an_internal_error_and_the_library_lives_on" to ::testAPanicIsAnInternalErrorAndTheLibraryLivesOn,
     "host_store_and_sqlite_store" to ::testHostStoreAndSqliteStore,
     "revocation_through_the_status_list" to ::testRevocationThroughTheStatusList,
+    "the_wallet_shows_the_status_of_what_it_holds" to ::testTheWalletShowsTheStatusOfWhatItHolds,
     "raw_signatures_and_cryptokit_keys" to ::testRawSignaturesAndCryptokitKeys,
     "status_list_state_survives_a_restart" to ::testStatusListStateSurvivesARestart,
     "host_http_stacks_that_follow_redirects_are_refused" to ::testHostHttpStacksThatFollowRedirectsAreRefused,

@@ -445,6 +445,36 @@ class Flow(unittest.TestCase):
         with self.assertRaises(CredkitError.InvalidInput):
             credkit.Verifier(credkit.VerifierConfig(trust=self.trust, check_status=True), None)
 
+    def test_the_wallet_shows_the_status_of_what_it_holds(self):
+        web, store = Web(), DictStore()
+        status = self.issuer.new_status_list(STATUS_URI, 2, 1000)
+        idx = status.allocate()
+        web.pages[STATUS_URI] = status.token(300, 86400)
+        config = credkit.WalletConfig(trust=self.trust, use_policy=credkit.UsePolicy.ONE_TIME_USE)
+
+        def wallet():  # a fresh status cache each time, over the same store
+            return credkit.Wallet.with_store(store, config, self.keystore, web)
+
+        keys = wallet().create_holder_keys(1, credkit.KeyAlgorithm.ES256)
+        cred = self.issue(keys[0].public_jwk, status_index=idx, status_uri=STATUS_URI)
+        batch = wallet().add([cred], [keys[0].key_id])
+        self.assertEqual(wallet().status(batch), credkit.CredentialStatus.VALID)
+        status.set(idx, credkit.CredentialStatus.SUSPENDED)
+        web.pages[STATUS_URI] = status.token(300, 86400)
+        self.assertEqual(wallet().status(batch), credkit.CredentialStatus.SUSPENDED)
+        status.set(idx, credkit.CredentialStatus.REVOKED)
+        web.pages[STATUS_URI] = status.token(300, 86400)
+        self.assertEqual(wallet().status(batch), credkit.CredentialStatus.REVOKED)
+        # A credential without a status reference has none; a wallet without HTTP cannot ask.
+        keys = wallet().create_holder_keys(1, credkit.KeyAlgorithm.ES256)
+        other = wallet().add([self.issue(keys[0].public_jwk)], [keys[0].key_id])
+        self.assertIsNone(wallet().status(other))
+        offline = credkit.Wallet.with_store(store, config, self.keystore)
+        with self.assertRaises(CredkitError.InvalidInput):
+            offline.status(batch)
+        with self.assertRaises(CredkitError.NotFound):
+            wallet().status("no-such-batch")
+
     def test_raw_signatures_and_cryptokit_keys(self):
         from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 

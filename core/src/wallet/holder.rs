@@ -326,6 +326,24 @@ impl Wallet {
         })
     }
 
+    /// The Token Status List status of credential `batch` (draft-ietf-oauth-status-list-20
+    /// §8.3): its first copy is verified again with the wallet's verifier, then `checker`
+    /// looks it up with the same trust. What a wallet shows next to a credential.
+    ///
+    /// # Errors
+    /// `not_found`; verification errors (for example `expired`); the checker's errors.
+    pub fn status(
+        &self,
+        batch: &str,
+        checker: &crate::status_list::StatusChecker,
+    ) -> Result<crate::status_list::CredentialStatus> {
+        let copies = self.copies(batch)?;
+        let first = copies
+            .first()
+            .ok_or_else(|| WalletError::NotFound(format!("credential {batch:?}")))?;
+        checker.check_held(&self.verifier.receive(&first.sd_jwt)?)
+    }
+
     /// Removes a credential (all its copies) and deletes its holder keys.
     ///
     /// # Errors

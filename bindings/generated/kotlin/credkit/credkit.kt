@@ -881,6 +881,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_wallet_respond(
     ): Int
+    external fun uniffi_credkit_ffi_checksum_method_wallet_status(
+    ): Int
     external fun uniffi_credkit_ffi_checksum_constructor_issuer_new(
     ): Int
     external fun uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk(
@@ -1028,6 +1030,8 @@ internal object UniffiLib {
     external fun uniffi_credkit_ffi_fn_method_wallet_remove(`ptr`: Long,`batch`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_credkit_ffi_fn_method_wallet_respond(`ptr`: Long,`dcqlJson`: RustBuffer.ByValue,`choices`: RustBuffer.ByValue,`audience`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_wallet_status(`ptr`: Long,`batch`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_func_credkit_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1261,6 +1265,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_wallet_respond() and 0xFFFF) != 15066) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_status() and 0xFFFF) != 4128) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_constructor_issuer_new() and 0xFFFF) != 25729) {
@@ -4700,6 +4707,18 @@ public interface WalletInterface {
      */
     fun `respond`(`dcqlJson`: kotlin.String, `choices`: List<Choice>, `audience`: kotlin.String, `nonce`: kotlin.String): kotlin.String
     
+    /**
+     * The issuer's current status of credential `batch` from its Token Status List (fetched
+     * with the app's HTTP stack, cached for the list's `ttl`); `None` when the credential
+     * references no status list. A status value other than valid, revoked and suspended is
+     * an error of kind `Revoked` (code `credential_status_unknown`).
+     *
+     * # Errors
+     * `InvalidInput` for a wallet made without an HTTP client; `Network`; `NotFound`;
+     * `Expired` for a credential that is no longer valid.
+     */
+    fun `status`(`batch`: kotlin.String): CredentialStatus?
+    
     companion object
 }
 
@@ -4966,6 +4985,31 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         FfiConverterSequenceTypeChoice.lower(`choices`),
         FfiConverterString.lower(`audience`),
         FfiConverterString.lower(`nonce`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The issuer's current status of credential `batch` from its Token Status List (fetched
+     * with the app's HTTP stack, cached for the list's `ttl`); `None` when the credential
+     * references no status list. A status value other than valid, revoked and suspended is
+     * an error of kind `Revoked` (code `credential_status_unknown`).
+     *
+     * # Errors
+     * `InvalidInput` for a wallet made without an HTTP client; `Network`; `NotFound`;
+     * `Expired` for a credential that is no longer valid.
+     */
+    @Throws(CredkitException::class)override fun `status`(`batch`: kotlin.String): CredentialStatus? {
+            return FfiConverterOptionalTypeCredentialStatus.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_wallet_status(
+        it,
+        
+        FfiConverterString.lower(`batch`),_status)
 }
     }
     )
