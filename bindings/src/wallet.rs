@@ -461,14 +461,7 @@ impl Wallet {
     /// answered.
     pub fn query(&self, dcql_json: String) -> Result<Vec<QueryAnswer>> {
         guard(|| {
-            let json: Value =
-                serde_json::from_str(&dcql_json).map_err(|e| CredkitError::InvalidInput {
-                    code: "dcql_invalid".into(),
-                    detail: format!("not JSON: {e}"),
-                })?;
-            let query = DcqlQuery::parse(&json)?;
-            let held = self.inner.list()?;
-            let answers = self.inner.query(&query)?;
+            let answers = self.inner.query(&parse_query(&dcql_json)?)?;
             Ok(answers
                 .into_iter()
                 .map(|a| QueryAnswer {
@@ -477,11 +470,7 @@ impl Wallet {
                         .into_iter()
                         .map(|c| {
                             let tm = self.metadata(&c.vct);
-                            let empty = Map::new();
-                            let claims = held
-                                .iter()
-                                .find(|h| h.batch == c.batch)
-                                .map_or(&empty, |h| &h.claims);
+                            let claims = &c.claims;
                             ConsentCandidate {
                                 name: self.name(tm.as_ref()),
                                 revealed: c

@@ -337,6 +337,17 @@ class Flow(unittest.TestCase):
             self.wallet.query(json.dumps(query))
         with self.assertRaises(CredkitError.InvalidInput):
             self.wallet.query('{"credentials": []}')
+        # JSON from the verifier is parsed strictly: a repeated member is refused.
+        twice = json.dumps(OVER_18).replace('"id": "pid"', '"id": "pid", "id": "pid"')
+        self.assertEqual(json.loads(twice), OVER_18)  # a lax parser would accept it
+        with self.assertRaises(CredkitError.InvalidInput) as e:
+            self.wallet.query(twice)
+        self.assertEqual(e.exception.code, "dcql_invalid")
+        with self.assertRaises(CredkitError.Malformed) as e:
+            self.verifier.verify_response(
+                json.dumps(OVER_18), '{"pid": ["a"], "pid": ["b"]}', AUDIENCE, nonce
+            )
+        self.assertEqual(e.exception.code, "json_duplicate_key")
 
         # A credential bound to a key the wallet does not hold is refused (HOL-02).
         other = Keystore()

@@ -80,6 +80,10 @@ pub struct ConsentCandidate {
     /// Exactly what the verifier would see beyond the always-visible claims: each revealed
     /// selectively disclosable claim with its value.
     pub revealed: Vec<(String, Value)>,
+    /// The credential's claims, fully disclosed (what the wallet knows; for labels and for
+    /// showing which credential this is). The verifier sees only `revealed` and the
+    /// always-visible claims.
+    pub claims: Map<String, Value>,
 }
 
 impl fmt::Debug for ConsentCandidate {
@@ -412,6 +416,7 @@ impl Wallet {
                             })
                             .collect();
                         Some(ConsentCandidate {
+                            claims: h.claims.clone(),
                             batch: h.batch.clone(),
                             vct: h.vct.clone(),
                             issuer: h.issuer.clone(),
