@@ -260,6 +260,11 @@ impl Wallet {
     /// # Errors
     /// Store errors; parse errors of a corrupted record.
     pub fn list(&self) -> Result<Vec<HeldCredential>> {
+        Ok(self.held()?.into_iter().map(|(h, _)| h).collect())
+    }
+
+    /// Every batch with its first copy parsed (one pass over the store).
+    fn held(&self) -> Result<Vec<(HeldCredential, Credential)>> {
         let mut batches: BTreeMap<String, Vec<StoredCredential>> = BTreeMap::new();
         for r in self.store.list()? {
             batches.entry(r.batch.clone()).or_default().push(r);
@@ -290,7 +295,7 @@ impl Wallet {
                 .and_then(|v| crate::x509::parse_x5c(v).ok())
                 .map(|chain| crate::x509::authority_key_ids(&chain))
                 .unwrap_or_default();
-            out.push(HeldCredential {
+            let held = HeldCredential {
                 authority_ids,
                 vct: first.vct.clone(),
                 issuer: first.issuer.clone(),
@@ -299,7 +304,8 @@ impl Wallet {
                 claims: cred.claims().clone(),
                 disclosable: cred.disclosable_claims(),
                 batch,
-            });
+            };
+            out.push((held, cred));
         }
         Ok(out)
     }
@@ -342,6 +348,7 @@ impl Wallet {
         checker: &crate::status_list::StatusChecker,
     ) -> Result<crate::status_list::CredentialStatus> {
         let copies = self.copies(batch)?;
+        // `copies` is never empty: an unknown batch is `not_found` already.
         let first = copies
             .first()
             .ok_or_else(|| WalletError::NotFound(format!("credential {batch:?}")))?;
@@ -369,19 +376,19 @@ impl Wallet {
     /// # Errors
     /// `dcql_unsatisfiable` when a required part cannot be answered; store errors.
     pub fn query(&self, query: &crate::dcql::DcqlQuery) -> Result<Vec<QueryAnswer>> {
-        let held: Vec<HeldCredential> = self
-            .list()?
+        let held: Vec<(HeldCredential, Credential)> = self
+            .held()?
             .into_iter()
-            .filter(|h| self.policy == UsePolicy::RotateUse || h.unused > 0)
+            .filter(|(h, _)| self.policy == UsePolicy::RotateUse || h.unused > 0)
             .collect();
         let pointers: Vec<Vec<String>> = held
             .iter()
-            .map(|h| h.disclosable.iter().map(|d| d.pointer.clone()).collect())
+            .map(|(h, _)| h.disclosable.iter().map(|d| d.pointer.clone()).collect())
             .collect();
         let candidates: Vec<crate::dcql::CandidateCredential<'_>> = held
             .iter()
             .zip(&pointers)
-            .map(|(h, p)| crate::dcql::CandidateCredential {
+            .map(|((h, _), p)| crate::dcql::CandidateCredential {
                 id: &h.batch,
                 format: crate::dcql::FORMAT_DC_SD_JWT,
                 vct: &h.vct,
@@ -402,10 +409,15 @@ impl Wallet {
                     .candidates
                     .into_iter()
                     .filter_map(|m| {
-                        let h = held.iter().find(|h| h.batch == m.credential_id)?;
+                        let (h, credential) =
+                            held.iter().find(|(h, _)| h.batch == m.credential_id)?;
                         // Values as the verifier will see them: a container holds only what
                         // is disclosed inside it.
-                        let seen = self.preview(&h.batch, &m.disclose).ok()?;
+                        let pointers: Vec<&str> = m.disclose.iter().map(String::as_str).collect();
+                        let seen = credential
+                            .present(&pointers)
+                            .and_then(|p| p.disclosed_claims(&Limits::default()))
+                            .ok()?;
                         let revealed = m
                             .revealed
                             .iter()
@@ -431,18 +443,6 @@ impl Wallet {
                     .collect(),
             })
             .collect())
-    }
-
-    /// The claims a verifier would see if `pointers` of `batch` were presented.
-    fn preview(&self, batch: &str, pointers: &[String]) -> Result<Map<String, Value>> {
-        let copies = self.copies(batch)?;
-        let first = copies
-            .first()
-            .ok_or_else(|| WalletError::NotFound(format!("credential {batch:?}")))?;
-        let limits = Limits::default();
-        let credential = Credential::from_trusted_storage(&first.sd_jwt, &limits)?;
-        let pointers: Vec<&str> = pointers.iter().map(String::as_str).collect();
-        credential.present(&pointers)?.disclosed_claims(&limits)
     }
 
     /// Presents `pointers` of credential `batch` to the verifier `audience` with its `nonce`:
