@@ -12,6 +12,15 @@ pub trait RandomSource: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// [`CryptoError::Random`] when no randomness is available.
     fn fill(&self, buf: &mut [u8]) -> Result<()>;
+
+    /// How many equal-sized draws a caller may combine into one [`RandomSource::fill`]
+    /// call (values below 1 count as 1). Sources whose every call is a system call return
+    /// more, so that an issuer draws the salts of a credential at once; sources that replay
+    /// a fixed sequence call by call (test vectors) keep the default, 1, and then see one
+    /// call per draw, in order.
+    fn batch_draws(&self) -> usize {
+        1
+    }
 }
 
 /// The operating system's CSPRNG (`getrandom`).
@@ -23,6 +32,11 @@ pub struct OsRandom;
 impl RandomSource for OsRandom {
     fn fill(&self, buf: &mut [u8]) -> Result<()> {
         getrandom::fill(buf).map_err(|_| CryptoError::Random.into())
+    }
+
+    /// 16: up to 256 bytes, the most Linux's `getrandom` always returns in one call.
+    fn batch_draws(&self) -> usize {
+        16
     }
 }
 

@@ -58,14 +58,28 @@ fn coordinate(obj: &Map<String, Value>, name: &str, len: usize) -> Result<Vec<u8
         .ok_or_else(|| KeyError::Invalid(format!("member {name:?} is missing")))?;
     let bytes = b64::decode(text, "jwk member")
         .map_err(|_| KeyError::Invalid(format!("{name:?} is not base64url")))?;
-    if bytes.len() != len {
+    check_len(name, bytes.len(), len)?;
+    Ok(bytes)
+}
+
+/// The private member `d`: decoded in constant time, zeroized whatever happens.
+fn private_scalar(obj: &Map<String, Value>, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let text =
+        member(obj, "d")?.ok_or_else(|| KeyError::Invalid("member \"d\" is missing".into()))?;
+    let bytes = b64::decode_secret(text, "jwk member")
+        .map_err(|_| KeyError::Invalid("\"d\" is not base64url".into()))?;
+    check_len("d", bytes.len(), len)?;
+    Ok(bytes)
+}
+
+fn check_len(name: &str, found: usize, len: usize) -> Result<()> {
+    if found != len {
         return Err(KeyError::Invalid(format!(
-            "{name:?} must be exactly {len} bytes, found {}",
-            bytes.len()
+            "{name:?} must be exactly {len} bytes, found {found}"
         ))
         .into());
     }
-    Ok(bytes)
+    Ok(())
 }
 
 impl PublicJwk {
@@ -233,6 +247,13 @@ impl PublicJwk {
         m
     }
 
+    /// Whether both are the same key (curve and coordinates), whatever their `kid`, `alg` or
+    /// `key_ops`.
+    #[must_use]
+    pub fn same_key(&self, other: &Self) -> bool {
+        self.curve == other.curve && self.x == other.x && self.y == other.y
+    }
+
     /// Only the members that define the key (`kty`, `crv`, `x`, `y`): what goes into `cnf`.
     #[must_use]
     pub fn minimal_json(&self) -> Map<String, Value> {
@@ -302,7 +323,7 @@ impl PrivateJwk {
     /// As [`PrivateJwk::parse`].
     pub fn from_json(obj: &Map<String, Value>) -> Result<Self> {
         let public = PublicJwk::from_json_lenient(obj)?;
-        let d = Zeroizing::new(coordinate(obj, "d", public.curve.coordinate_len())?);
+        let d = private_scalar(obj, public.curve.coordinate_len())?;
         Ok(Self { public, d })
     }
 
@@ -341,8 +362,16 @@ impl PrivateJwk {
     #[must_use]
     pub fn to_json_string(&self) -> Zeroizing<String> {
         let mut m = self.public.to_json();
-        m.insert("d".into(), b64::encode(&self.d).into());
-        Zeroizing::new(Value::Object(m).to_string())
+        m.insert("d".into(), Value::String(b64::encode_secret(&self.d)));
+        // Sized up front so that no reallocation leaves a copy of `d` behind; serialising a
+        // map of strings into a Vec cannot fail.
+        let mut out = Zeroizing::new(Vec::with_capacity(512));
+        let _ = serde_json::to_writer(&mut *out, &m);
+        let text = Zeroizing::new(String::from_utf8(out.to_vec()).unwrap_or_default());
+        if let Some(Value::String(mut copy)) = m.remove("d") {
+            zeroize::Zeroize::zeroize(&mut copy);
+        }
+        text
     }
 }
 

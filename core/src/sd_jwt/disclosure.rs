@@ -83,12 +83,11 @@ impl Disclosure {
         {
             return Err(DisclosureError::ReservedName(n.clone()).into());
         }
-        let mut array = vec![Value::String(salt.clone())];
-        if let Some(n) = &name {
-            array.push(Value::String(n.clone()));
-        }
-        array.push(value.clone());
-        let json = spaced_json(&Value::Array(array));
+        // A tuple serialises as the JSON array `[salt, name, value]`, without copying them.
+        let json = match &name {
+            Some(n) => spaced_json(&(&salt, n, &value)),
+            None => spaced_json(&(&salt, &value)),
+        };
         Ok(Self {
             encoded: b64::encode(json.as_bytes()),
             salt,
@@ -130,9 +129,8 @@ impl Disclosure {
 
 /// JSON with `", "` and `": "` separators and raw UTF-8, as Python's `json.dumps` writes it
 /// (the style of every RFC 9901 example).
-pub(crate) fn spaced_json(value: &Value) -> String {
-    use serde::Serialize;
-    let mut out = Vec::new();
+pub(crate) fn spaced_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let mut out = Vec::with_capacity(128);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, Spaced);
     // Serializing a Value into a Vec cannot fail.
     let _ = value.serialize(&mut ser);

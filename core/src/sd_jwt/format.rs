@@ -2,6 +2,7 @@
 //! flattened and general (§8).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -39,8 +40,9 @@ impl Serialization {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SdJwt {
     serialization: Serialization,
-    /// The issuer-signed JWT; more than one only in the general JSON serialization.
-    issuer: Vec<Jws>,
+    /// The issuer-signed JWT; more than one only in the general JSON serialization. Shared:
+    /// every presentation of a credential carries the same issuer JWT, so copies are cheap.
+    issuer: Arc<[Jws]>,
     disclosures: Vec<Disclosure>,
     kb: Option<Jws>,
 }
@@ -103,7 +105,7 @@ impl SdJwt {
         };
         Ok(Self {
             serialization: Serialization::Compact,
-            issuer: vec![issuer],
+            issuer: Arc::new([issuer]),
             disclosures,
             kb,
         })
@@ -196,7 +198,7 @@ impl SdJwt {
         }
         Ok(Self {
             serialization,
-            issuer,
+            issuer: issuer.into(),
             disclosures,
             kb,
         })
@@ -211,7 +213,7 @@ impl SdJwt {
     ) -> Self {
         Self {
             serialization,
-            issuer,
+            issuer: issuer.into(),
             disclosures,
             kb,
         }
@@ -272,14 +274,20 @@ impl SdJwt {
         out
     }
 
-    /// A copy with other Disclosures and Key Binding JWT.
+    /// A copy with other Disclosures and Key Binding JWT (the issuer JWT is shared).
     pub(crate) fn with(&self, disclosures: Vec<Disclosure>, kb: Option<Jws>) -> Self {
         Self {
             serialization: self.serialization,
-            issuer: self.issuer.clone(),
+            issuer: Arc::clone(&self.issuer),
             disclosures,
             kb,
         }
+    }
+
+    /// The same SD-JWT with `kb` as its Key Binding JWT.
+    pub(crate) fn with_key_binding(mut self, kb: Jws) -> Self {
+        self.kb = Some(kb);
+        self
     }
 
     fn to_json(&self) -> Value {

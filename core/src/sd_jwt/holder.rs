@@ -5,10 +5,12 @@ use serde_json::{Map, Value};
 
 use crate::crypto::Signer;
 use crate::error::{IssuanceError, KeyError, Result};
-use crate::jose::{Jws, UnsignedJws};
+use crate::jose::{Jws, PublicJwk, UnsignedJws};
 use crate::sd_jwt::process::Placed;
 use crate::sd_jwt::verifier::holder_key;
-use crate::sd_jwt::{KB_JWT_TYP, KeyBindingPolicy, SdJwt, VerifiedSdJwt, Verifier, pointer};
+use crate::sd_jwt::{
+    KB_JWT_TYP, KeyBindingPolicy, SdJwt, Serialization, VerifiedSdJwt, Verifier, pointer,
+};
 
 /// A claim the holder may choose to disclose.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +30,8 @@ pub struct DisclosableClaim {
 pub struct Credential {
     sd_jwt: SdJwt,
     verified: VerifiedSdJwt,
+    /// The `cnf` key, read once (an error when the credential has none usable).
+    holder_key: Result<PublicJwk>,
 }
 
 impl Credential {
@@ -41,12 +45,17 @@ impl Credential {
         v.set_key_binding(KeyBindingPolicy::Forbidden);
         let sd_jwt = SdJwt::parse(issued, v.limits())?;
         let verified = v.verify_parsed(&sd_jwt)?;
-        Ok(Self { sd_jwt, verified })
+        Ok(Self::from_verified(sd_jwt, verified))
     }
 
     /// A credential whose issued SD-JWT was verified by a profile's verifier.
     pub(crate) fn from_verified(sd_jwt: SdJwt, verified: VerifiedSdJwt) -> Self {
-        Self { sd_jwt, verified }
+        let holder_key = holder_key(&verified.claims);
+        Self {
+            sd_jwt,
+            verified,
+            holder_key,
+        }
     }
 
     /// Re-opens a credential from the holder's own storage, where it was put only after
@@ -74,7 +83,7 @@ impl Credential {
             limits,
         )?;
         let verified = VerifiedSdJwt::new(jwt.header().clone(), processed, None);
-        Ok(Self { sd_jwt, verified })
+        Ok(Self::from_verified(sd_jwt, verified))
     }
 
     /// The issued SD-JWT, serialized as received (for storage).
@@ -163,7 +172,7 @@ impl Credential {
         Ok(Presentation {
             sd_jwt: self.sd_jwt.with(disclosures, None),
             sd_alg: self.verified.sd_alg,
-            holder_key: holder_key(&self.verified.claims),
+            holder_key: self.holder_key.clone(),
         })
     }
 }
@@ -181,7 +190,7 @@ pub struct Presentation {
     /// `_sd_alg` of the credential, found when it was processed.
     sd_alg: crate::crypto::HashAlg,
     /// The `cnf` key of the credential (or why there is none), found when it was processed.
-    holder_key: Result<crate::jose::PublicJwk>,
+    holder_key: Result<PublicJwk>,
 }
 
 impl Presentation {
@@ -229,9 +238,8 @@ impl Presentation {
         nonce: &str,
         issued_at: i64,
     ) -> Result<UnsignedKeyBinding> {
-        let sd_hash = self
-            .sd_alg
-            .digest_b64(self.sd_jwt.sd_hash_input().as_bytes());
+        let prefix = self.sd_jwt.sd_hash_input();
+        let sd_hash = self.sd_alg.digest_b64(prefix.as_bytes());
         let mut claims = Map::new();
         claims.insert("iat".into(), issued_at.into());
         claims.insert("aud".into(), audience.into());
@@ -241,7 +249,9 @@ impl Presentation {
         header.insert("typ".into(), KB_JWT_TYP.into());
         let jws = UnsignedJws::new(alg, header, Value::Object(claims).to_string().as_bytes());
         Ok(UnsignedKeyBinding {
-            sd_jwt: self.sd_jwt.clone(),
+            json: (self.sd_jwt.serialization() != Serialization::Compact)
+                .then(|| self.sd_jwt.clone()),
+            prefix,
             jws,
         })
     }
@@ -258,8 +268,8 @@ impl Presentation {
         nonce: &str,
         issued_at: i64,
     ) -> Result<String> {
-        let cnf = self.holder_key.clone()?;
-        if cnf.minimal_json() != signer.public_jwk().minimal_json() {
+        let cnf = self.holder_key.as_ref().map_err(Clone::clone)?;
+        if !cnf.same_key(signer.public_jwk()) {
             return Err(KeyError::AlgMismatch(
                 "the signer's key is not the holder key in cnf".into(),
             )
@@ -275,7 +285,11 @@ impl Presentation {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct UnsignedKeyBinding {
-    sd_jwt: SdJwt,
+    /// `<JWT>~<D1>~...~<DN>~`: the `sd_hash` input, and the compact presentation but for
+    /// the KB-JWT.
+    prefix: String,
+    /// The SD-JWT, when it is written in a JSON serialization.
+    json: Option<SdJwt>,
     jws: UnsignedJws,
 }
 
@@ -292,7 +306,13 @@ impl UnsignedKeyBinding {
     /// `sig_malformed`.
     pub fn finish(self, signature: &[u8]) -> Result<String> {
         let kb: Jws = self.jws.finish(signature)?;
-        let disclosures = self.sd_jwt.disclosures().to_vec();
-        Ok(self.sd_jwt.with(disclosures, Some(kb)).to_string())
+        Ok(match self.json {
+            Some(sd_jwt) => sd_jwt.with_key_binding(kb).to_string(),
+            None => {
+                let mut out = self.prefix;
+                out.push_str(kb.as_compact());
+                out
+            }
+        })
     }
 }

@@ -1,8 +1,10 @@
 //! Issuance of SD-JWTs (RFC 9901 §4, §5, §8).
 
 use std::collections::{BTreeSet, HashSet};
+use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::b64;
 use crate::crypto::{HashAlg, Signer};
@@ -201,7 +203,7 @@ impl SdJwtBuilder {
     /// `invalid_claims` for reserved names in the claims, `random_failed`, and the pointer
     /// errors of [`SdJwtBuilder::disclose`].
     pub fn prepare(
-        self,
+        mut self,
         alg: Algorithm,
         kid: Option<&str>,
         rng: &dyn RandomSource,
@@ -210,13 +212,20 @@ impl SdJwtBuilder {
             sd: &self.sd,
             sd_all: self.sd_all,
             never: &self.never,
+            never_at: self
+                .never
+                .iter()
+                .filter(|n| *n != "aud")
+                .map(|n| pointer::push("", n))
+                .collect(),
             decoys: self.decoys,
             hash: self.hash,
             rng,
             disclosures: Vec::new(),
             salts: HashSet::new(),
+            pool: Zeroizing::new(Vec::new()),
         };
-        let claims = self.claims.clone();
+        let claims = std::mem::take(&mut self.claims);
         for name in claims.keys() {
             if name == "_sd_alg" {
                 return Err(IssuanceError::InvalidClaims(
@@ -228,7 +237,7 @@ impl SdJwtBuilder {
         if claims.contains_key("cnf") && self.holder_key.is_some() {
             return Err(IssuanceError::InvalidClaims("\"cnf\" is given twice".into()).into());
         }
-        let mut payload = b.object(claims, "", true)?;
+        let mut payload = b.object(claims, &mut String::with_capacity(64), true)?;
         // Without any digest there is nothing for `_sd_alg` to describe (SD-JWT VC §2.2.2.5
         // forbids SD structures in a credential without selectively disclosable claims).
         if !b.disclosures.is_empty() || self.decoys > 0 {
@@ -274,11 +283,16 @@ struct Build<'a> {
     sd: &'a BTreeSet<String>,
     sd_all: bool,
     never: &'a [String],
+    /// The pointers of `never` (but `aud`, whose entries may be disclosable).
+    never_at: Vec<String>,
     decoys: usize,
     hash: HashAlg,
     rng: &'a dyn RandomSource,
     disclosures: Vec<Disclosure>,
-    salts: HashSet<String>,
+    /// Every salt drawn so far (raw bytes), to catch a repeating source.
+    salts: HashSet<[u8; SALT_BYTES]>,
+    /// Salts drawn ahead in one call when the source prefers batches; used from the end.
+    pool: Zeroizing<Vec<u8>>,
 }
 
 impl Build<'_> {
@@ -292,18 +306,27 @@ impl Build<'_> {
     }
 
     fn under_never(&self, at: &str) -> bool {
-        self.never
-            .iter()
-            .any(|n| n != "aud" && pointer::is_within(at, &pointer::push("", n)))
+        self.never_at.iter().any(|n| pointer::is_within(at, n))
     }
 
     fn salt(&mut self) -> Result<String> {
-        let salt = b64::encode(&crate::rand::bytes(self.rng, SALT_BYTES)?);
-        if !self.salts.insert(salt.clone()) {
+        if self.pool.len() < SALT_BYTES {
+            let n = self.rng.batch_draws().clamp(1, 64);
+            self.pool.resize(n * SALT_BYTES, 0);
+            self.rng.fill(&mut self.pool)?;
+        }
+        let at = self.pool.len() - SALT_BYTES;
+        let mut raw = Zeroizing::new([0u8; SALT_BYTES]);
+        raw.copy_from_slice(self.pool.get(at..).ok_or(CryptoError::Random)?);
+        if let Some(used) = self.pool.get_mut(at..) {
+            used.zeroize();
+        }
+        self.pool.truncate(at);
+        if !self.salts.insert(*raw) {
             // Salts MUST be unique (§4.2.1); a repeating source is broken.
             return Err(CryptoError::Random.into());
         }
-        Ok(salt)
+        Ok(b64::encode_secret(&*raw))
     }
 
     fn decoy(&mut self) -> Result<String> {
@@ -311,7 +334,9 @@ impl Build<'_> {
         Ok(self.hash.digest_b64(salt.as_bytes()))
     }
 
-    fn value(&mut self, v: Value, at: &str) -> Result<Value> {
+    /// `at` is the pointer of `v`; the walk appends to it and restores it, so the whole walk
+    /// shares one buffer.
+    fn value(&mut self, v: Value, at: &mut String) -> Result<Value> {
         if self.under_never(at) {
             return Ok(v);
         }
@@ -325,18 +350,21 @@ impl Build<'_> {
     fn object(
         &mut self,
         obj: Map<String, Value>,
-        at: &str,
+        at: &mut String,
         top: bool,
     ) -> Result<Map<String, Value>> {
         let mut out = Map::new();
         let mut digests = Vec::new();
+        let len = at.len();
         for (k, v) in obj {
             if k == "_sd" || k == "..." || (!top && k == "_sd_alg") {
                 return Err(IssuanceError::InvalidClaims(format!("{k:?} is reserved")).into());
             }
-            let child = pointer::push(at, &k);
-            let v = self.value(v, &child)?;
-            if self.is_sd(&child, top.then_some(k.as_str())) {
+            pointer::push_onto(at, &k);
+            let v = self.value(v, at)?;
+            let sd = self.is_sd(at, top.then_some(k.as_str()));
+            at.truncate(len);
+            if sd {
                 let d = Disclosure::new(self.salt()?, Some(k), v)?;
                 digests.push(d.digest(self.hash));
                 self.disclosures.push(d);
@@ -358,12 +386,16 @@ impl Build<'_> {
         Ok(out)
     }
 
-    fn array(&mut self, items: Vec<Value>, at: &str) -> Result<Vec<Value>> {
+    fn array(&mut self, items: Vec<Value>, at: &mut String) -> Result<Vec<Value>> {
         let mut out = Vec::with_capacity(items.len());
+        let len = at.len();
         for (i, item) in items.into_iter().enumerate() {
-            let child = pointer::push(at, &i.to_string());
-            let v = self.value(item, &child)?;
-            if self.is_sd(&child, None) {
+            // An index needs no escaping; writing into a String cannot fail.
+            let _ = write!(at, "/{i}");
+            let v = self.value(item, at)?;
+            let sd = self.is_sd(at, None);
+            at.truncate(len);
+            if sd {
                 let d = Disclosure::new(self.salt()?, None, v)?;
                 let mut placeholder = Map::new();
                 placeholder.insert("...".into(), d.digest(self.hash).into());

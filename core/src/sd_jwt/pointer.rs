@@ -38,15 +38,24 @@ pub fn parse(pointer: &str) -> Result<Vec<String>> {
 pub fn push(pointer: &str, token: &str) -> String {
     let mut out = String::with_capacity(pointer.len() + token.len() + 1);
     out.push_str(pointer);
-    out.push('/');
+    push_onto(&mut out, token);
+    out
+}
+
+/// Appends one escaped reference token to `pointer` in place.
+pub fn push_onto(pointer: &mut String, token: &str) {
+    pointer.push('/');
+    if !token.contains(['~', '/']) {
+        pointer.push_str(token);
+        return;
+    }
     for c in token.chars() {
         match c {
-            '~' => out.push_str("~0"),
-            '/' => out.push_str("~1"),
-            c => out.push(c),
+            '~' => pointer.push_str("~0"),
+            '/' => pointer.push_str("~1"),
+            c => pointer.push(c),
         }
     }
-    out
 }
 
 /// Whether `ancestor` is `pointer` itself or a proper prefix of it on a token boundary.

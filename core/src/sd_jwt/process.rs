@@ -1,6 +1,7 @@
 //! Processing of Disclosures into the payload: RFC 9901 §7.1 steps 3 to 5.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
@@ -65,7 +66,7 @@ pub(crate) fn process(
         limits,
         placed: Vec::with_capacity(disclosures.len()),
     };
-    let payload = p.object(payload, "", 0, None, true)?;
+    let payload = p.object(payload, &mut String::with_capacity(64), 0, None, true)?;
     if p.used.iter().any(|u| !u) {
         return Err(DisclosureError::Unreferenced.into());
     }
@@ -87,17 +88,18 @@ struct Processor<'a> {
 
 impl Processor<'_> {
     /// Records a digest; every digest, decoys included, may appear once (§7.1 step 4).
-    fn see(&mut self, digest: &str) -> Result<Option<usize>> {
+    fn see(&mut self, digest: String) -> Result<Option<usize>> {
         if self.seen.len() >= self.limits.max_digests {
             return Err(LimitError::TooManyDigests {
                 limit: self.limits.max_digests,
             }
             .into());
         }
-        if !self.seen.insert(digest.to_owned()) {
+        let found = self.by_digest.get(&digest).copied();
+        if !self.seen.insert(digest) {
             return Err(DisclosureError::DuplicateDigest.into());
         }
-        Ok(self.by_digest.get(digest).copied())
+        Ok(found)
     }
 
     fn disclosed(&mut self, i: usize, sd_depth: usize) -> Result<&'_ Disclosure> {
@@ -115,10 +117,11 @@ impl Processor<'_> {
             .ok_or(DisclosureError::Invalid("disclosure index out of range").into())
     }
 
+    /// `at` is the pointer of `v`; the walk appends to it and restores it.
     fn value(
         &mut self,
         v: Value,
-        at: &str,
+        at: &mut String,
         sd_depth: usize,
         parent: Option<usize>,
     ) -> Result<Value> {
@@ -132,7 +135,7 @@ impl Processor<'_> {
     fn object(
         &mut self,
         mut obj: Map<String, Value>,
-        at: &str,
+        at: &mut String,
         sd_depth: usize,
         parent: Option<usize>,
         top: bool,
@@ -158,13 +161,20 @@ impl Processor<'_> {
             Some(_) => return Err(DisclosureError::InvalidSd("\"_sd\" must be an array").into()),
         };
         let mut out = Map::with_capacity(obj.len() + digests.len());
+        let len = at.len();
         for (k, v) in obj {
-            let child = pointer::push(at, &k);
-            let v = self.value(v, &child, sd_depth, parent)?;
+            let v = if matches!(v, Value::Object(_) | Value::Array(_)) {
+                pointer::push_onto(at, &k);
+                let v = self.value(v, at, sd_depth, parent);
+                at.truncate(len);
+                v?
+            } else {
+                v
+            };
             out.insert(k, v);
         }
         for digest in digests {
-            let Some(i) = self.see(&digest)? else {
+            let Some(i) = self.see(digest)? else {
                 continue;
             };
             let d = self.disclosed(i, sd_depth)?;
@@ -182,14 +192,16 @@ impl Processor<'_> {
             if out.contains_key(&name) {
                 return Err(DisclosureError::ClaimCollision(name).into());
             }
-            let child = pointer::push(at, &name);
-            let value = self.value(value, &child, sd_depth + 1, Some(i))?;
+            pointer::push_onto(at, &name);
+            let value = self.value(value, at, sd_depth + 1, Some(i));
+            let child = at.clone();
+            at.truncate(len);
             self.placed.push(Placed {
                 pointer: child,
                 disclosure: i,
                 parent,
             });
-            out.insert(name, value);
+            out.insert(name, value?);
         }
         Ok(out)
     }
@@ -197,11 +209,12 @@ impl Processor<'_> {
     fn array(
         &mut self,
         items: Vec<Value>,
-        at: &str,
+        at: &mut String,
         sd_depth: usize,
         parent: Option<usize>,
     ) -> Result<Vec<Value>> {
         let mut out = Vec::with_capacity(items.len());
+        let len = at.len();
         for item in items {
             let placeholder = match &item {
                 Value::Object(m) if m.contains_key("...") => {
@@ -222,31 +235,47 @@ impl Processor<'_> {
                 }
                 _ => None,
             };
-            let child = pointer::push(at, &out.len().to_string());
-            match placeholder {
-                None => out.push(self.value(item, &child, sd_depth, parent)?),
-                Some(digest) => {
-                    let Some(i) = self.see(&digest)? else {
-                        continue;
-                    };
-                    let d = self.disclosed(i, sd_depth)?;
-                    if d.name().is_some() {
-                        return Err(DisclosureError::WrongShape(
-                            "an object-property disclosure is referenced from an array",
-                        )
-                        .into());
-                    }
-                    let value = d.value().clone();
-                    let value = self.value(value, &child, sd_depth + 1, Some(i))?;
-                    self.placed.push(Placed {
-                        pointer: child,
-                        disclosure: i,
-                        parent,
-                    });
-                    out.push(value);
-                }
+            // An index needs no escaping; writing into a String cannot fail.
+            let _ = write!(at, "/{}", out.len());
+            let r = self.element(item, placeholder, at, sd_depth, parent);
+            at.truncate(len);
+            if let Some(v) = r? {
+                out.push(v);
             }
         }
         Ok(out)
+    }
+
+    /// One array element at `at`: kept, or replaced by its Disclosure's value, or dropped
+    /// (`None`) when its digest is a decoy.
+    fn element(
+        &mut self,
+        item: Value,
+        placeholder: Option<String>,
+        at: &mut String,
+        sd_depth: usize,
+        parent: Option<usize>,
+    ) -> Result<Option<Value>> {
+        let Some(digest) = placeholder else {
+            return Ok(Some(self.value(item, at, sd_depth, parent)?));
+        };
+        let Some(i) = self.see(digest)? else {
+            return Ok(None);
+        };
+        let d = self.disclosed(i, sd_depth)?;
+        if d.name().is_some() {
+            return Err(DisclosureError::WrongShape(
+                "an object-property disclosure is referenced from an array",
+            )
+            .into());
+        }
+        let value = d.value().clone();
+        let value = self.value(value, at, sd_depth + 1, Some(i))?;
+        self.placed.push(Placed {
+            pointer: at.clone(),
+            disclosure: i,
+            parent,
+        });
+        Ok(Some(value))
     }
 }
