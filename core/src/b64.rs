@@ -46,6 +46,11 @@ pub fn encode(bytes: &[u8]) -> String {
     URL.encode(bytes)
 }
 
+/// Appends public bytes as unpadded base64url to `out`.
+pub fn encode_into(bytes: &[u8], out: &mut String) {
+    URL.encode_string(bytes, out);
+}
+
 /// Decodes unpadded, canonical base64url of public bytes; `what` names the input in the error.
 ///
 /// # Errors
@@ -110,6 +115,9 @@ mod tests {
     #[test]
     fn round_trip_and_strictness() {
         assert_eq!(encode(b"hello"), "aGVsbG8");
+        let mut out = String::from("x.");
+        encode_into(b"hello", &mut out);
+        assert_eq!(out, "x.aGVsbG8");
         assert_eq!(encode_secret(b"hello"), "aGVsbG8");
         for (name, dec) in decoders() {
             let code = |t: &str| dec(t).map_or_else(|e| e.code(), |_| "ok");

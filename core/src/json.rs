@@ -190,11 +190,16 @@ impl<'de> Visitor<'de> for Strict<'_> {
                 failure: &mut *self.failure,
             };
             let value = map.next_value_seed(seed)?;
-            if out.contains_key(&key) {
-                *self.failure = Some(Failure::Duplicate(key));
-                return Err(serde::de::Error::custom("duplicate"));
+            // One hash per member: look up and insert through the entry.
+            match out.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                serde_json::map::Entry::Occupied(taken) => {
+                    *self.failure = Some(Failure::Duplicate(taken.key().clone()));
+                    return Err(serde::de::Error::custom("duplicate"));
+                }
             }
-            out.insert(key, value);
             next = map.next_key::<String>()?;
         }
         Ok(Value::Object(out))

@@ -38,6 +38,51 @@ pub fn der_to_jws_signature(alg: Algorithm, der: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Converts a fixed-length JWS ECDSA signature `R‖S` into a minimal DER `ECDSA-Sig-Value`,
+/// written into `out`; returns its length. `None` when `fixed` has an odd length or is
+/// longer than a P-521 signature.
+#[cfg_attr(not(feature = "aws-lc"), allow(dead_code))]
+pub(crate) fn jws_to_der(fixed: &[u8], out: &mut [u8; DER_MAX]) -> Option<usize> {
+    if !fixed.len().is_multiple_of(2) || fixed.len() > 132 {
+        return None;
+    }
+    let (r, s) = fixed.split_at(fixed.len() / 2);
+    let mut body = [0u8; DER_MAX];
+    let mut len = 0;
+    for int in [r, s] {
+        // Minimal: no leading zero bytes, but one when the high bit is set (positive).
+        let first = int
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(int.len().saturating_sub(1));
+        let int = int.get(first..)?;
+        let pad = usize::from(int.first().is_some_and(|&b| b >= 0x80));
+        let int_len = int.len() + pad;
+        body.get_mut(len..len + 2)?
+            .copy_from_slice(&[0x02, u8::try_from(int_len).ok()?]);
+        len += 2;
+        if pad == 1 {
+            *body.get_mut(len)? = 0;
+            len += 1;
+        }
+        body.get_mut(len..len + int.len())?.copy_from_slice(int);
+        len += int.len();
+    }
+    let header: &[u8] = if len < 0x80 {
+        &[0x30, u8::try_from(len).ok()?]
+    } else {
+        &[0x30, 0x81, u8::try_from(len).ok()?]
+    };
+    out.get_mut(..header.len())?.copy_from_slice(header);
+    out.get_mut(header.len()..header.len() + len)?
+        .copy_from_slice(body.get(..len)?);
+    Some(header.len() + len)
+}
+
+/// The longest DER `ECDSA-Sig-Value` of a P-521 signature: 3 header bytes and two
+/// INTEGERs of up to 2 + 67 bytes.
+pub(crate) const DER_MAX: usize = 3 + 2 * (2 + 67);
+
 /// Reads one DER TLV with the given tag; returns (contents, remainder).
 fn read_tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     let (&t, rest) = input.split_first()?;
@@ -76,6 +121,35 @@ fn strip_integer(int: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_to_der_round_trips_and_is_minimal() {
+        let mut out = [0u8; DER_MAX];
+        // High bit set in r (sign byte added), leading zeros in s (stripped).
+        let mut fixed = vec![0x80u8; 32];
+        fixed.extend_from_slice(&[0u8; 31]);
+        fixed.push(0x05);
+        let n = jws_to_der(&fixed, &mut out).unwrap();
+        let der = &out[..n];
+        assert_eq!(&der[..5], &[0x30, 0x26, 0x02, 0x21, 0x00]);
+        assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x05]);
+        assert_eq!(der_to_jws_signature(Algorithm::Es256, der).unwrap(), fixed);
+        // Zero stays one zero byte (the verifier rejects it as out of range).
+        let n = jws_to_der(&[0u8; 64], &mut out).unwrap();
+        assert_eq!(&out[..n], &[0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00]);
+        // P-521: the long length form.
+        let fixed = vec![0xffu8; 132];
+        let n = jws_to_der(&fixed, &mut out).unwrap();
+        assert_eq!(&out[..3], &[0x30, 0x81, 0x8a]);
+        assert_eq!(n, DER_MAX);
+        assert_eq!(
+            der_to_jws_signature(Algorithm::Es512, &out[..n]).unwrap(),
+            fixed
+        );
+        // Odd or oversized input.
+        assert!(jws_to_der(&[1u8; 63], &mut out).is_none());
+        assert!(jws_to_der(&[1u8; 134], &mut out).is_none());
+    }
 
     #[test]
     fn converts_der() {

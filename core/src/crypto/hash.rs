@@ -60,7 +60,12 @@ impl HashAlg {
     /// Hashes `data` and returns the base64url encoding (the form used in `_sd` and `sd_hash`).
     #[must_use]
     pub fn digest_b64(self, data: &[u8]) -> String {
-        crate::b64::encode(&self.digest(data))
+        // Encoded straight from the digest on the stack.
+        match self {
+            Self::Sha256 => crate::b64::encode(&sha2::Sha256::digest(data)),
+            Self::Sha384 => crate::b64::encode(&sha2::Sha384::digest(data)),
+            Self::Sha512 => crate::b64::encode(&sha2::Sha512::digest(data)),
+        }
     }
 }
 

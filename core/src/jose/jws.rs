@@ -110,7 +110,13 @@ impl Jws {
                 }
             }
         }
-        let compact = format!("{h}.{p}.{s}");
+        let mut compact = String::with_capacity(h.len() + p.len() + s.len() + 2);
+        for (i, part) in [h, p, s].into_iter().enumerate() {
+            if i > 0 {
+                compact.push('.');
+            }
+            compact.push_str(part);
+        }
         Ok(Self {
             dot1: h.len(),
             dot2: h.len() + 1 + p.len(),
@@ -330,15 +336,21 @@ impl UnsignedJws {
     /// set to `alg`).
     pub fn new(alg: Algorithm, mut header: Map<String, Value>, payload: &[u8]) -> Self {
         header.insert("alg".into(), alg.name().into());
-        let protected = b64::encode(Value::Object(header.clone()).to_string().as_bytes());
-        let encoded = b64::encode(payload);
-        let signing_input = format!("{protected}.{encoded}");
+        // Serialising a map of JSON values into a Vec cannot fail.
+        let header_json = serde_json::to_vec(&header).unwrap_or_default();
+        // Room for both parts and, later, the dot and the longest signature (P-521: 176).
+        let mut signing_input =
+            String::with_capacity((header_json.len() + payload.len()) * 4 / 3 + 184);
+        b64::encode_into(&header_json, &mut signing_input);
+        let protected_len = signing_input.len();
+        signing_input.push('.');
+        b64::encode_into(payload, &mut signing_input);
         Self {
             alg,
             header,
             payload_bytes: payload.to_vec(),
-            protected_len: protected.len(),
-            payload_len: encoded.len(),
+            protected_len,
+            payload_len: signing_input.len() - protected_len - 1,
             signing_input,
             unprotected: None,
         }
@@ -368,21 +380,25 @@ impl UnsignedJws {
     /// `sig_malformed` when the signature has the wrong length for the algorithm.
     pub fn finish(self, signature: &[u8]) -> Result<Jws> {
         crate::crypto::check_sig_len(self.alg, signature)?;
-        let encoded = b64::encode(signature);
-        let (protected, payload) = self
-            .signing_input
-            .split_once('.')
-            .ok_or(FormatError::Compact("a signing input without a dot"))?;
         if self.unprotected.is_some() {
+            let (protected, payload) = self
+                .signing_input
+                .split_once('.')
+                .ok_or(FormatError::Compact("a signing input without a dot"))?;
             // The unprotected header's rules are checked where parsing checks them.
-            return Jws::from_parts(protected, payload, &encoded, self.unprotected);
+            return Jws::from_parts(
+                protected,
+                payload,
+                &b64::encode(signature),
+                self.unprotected,
+            );
         }
         // The header and payload were built here: no need to decode what was just encoded,
         // but the header must pass the rules a parser applies.
         let alg = check_header(&self.header)?;
         let mut compact = self.signing_input;
         compact.push('.');
-        compact.push_str(&encoded);
+        b64::encode_into(signature, &mut compact);
         Ok(Jws {
             dot1: self.protected_len,
             dot2: self.protected_len + 1 + self.payload_len,

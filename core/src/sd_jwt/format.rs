@@ -255,6 +255,11 @@ impl SdJwt {
     /// first signature's compact form for the JSON serialization.
     #[must_use]
     pub fn sd_hash_input(&self) -> String {
+        self.sd_hash_input_with_room(0)
+    }
+
+    /// [`SdJwt::sd_hash_input`] with `room` more bytes of capacity (for the KB-JWT).
+    pub(crate) fn sd_hash_input_with_room(&self, room: usize) -> String {
         let jwt = self.issuer_jwt().as_compact();
         let mut out = String::with_capacity(
             jwt.len()
@@ -263,7 +268,8 @@ impl SdJwt {
                     .iter()
                     .map(|d| d.as_str().len() + 1)
                     .sum::<usize>()
-                + 1,
+                + 1
+                + room,
         );
         out.push_str(jwt);
         out.push('~');

@@ -137,10 +137,11 @@ impl Credential {
         let mut chosen = vec![false; self.sd_jwt.disclosures().len()];
         for p in pointers {
             let tokens = pointer::parse(p)?;
-            let normalized = tokens
-                .iter()
-                .fold(String::new(), |acc, t| pointer::push(&acc, t));
-            if lookup(&self.verified.claims, &normalized).is_none() {
+            let mut normalized = String::with_capacity(p.len());
+            for t in &tokens {
+                pointer::push_onto(&mut normalized, t);
+            }
+            if pointer::lookup(&self.verified.claims, &tokens).is_none() {
                 return Err(IssuanceError::InvalidPointer {
                     pointer: (*p).to_owned(),
                     reason: "no such claim in the credential",
@@ -238,7 +239,8 @@ impl Presentation {
         nonce: &str,
         issued_at: i64,
     ) -> Result<UnsignedKeyBinding> {
-        let prefix = self.sd_jwt.sd_hash_input();
+        // With room for the KB-JWT, which `finish` appends.
+        let prefix = self.sd_jwt.sd_hash_input_with_room(512);
         let sd_hash = self.sd_alg.digest_b64(prefix.as_bytes());
         let mut claims = Map::new();
         claims.insert("iat".into(), issued_at.into());
@@ -247,7 +249,9 @@ impl Presentation {
         claims.insert("sd_hash".into(), sd_hash.into());
         let mut header = Map::new();
         header.insert("typ".into(), KB_JWT_TYP.into());
-        let jws = UnsignedJws::new(alg, header, Value::Object(claims).to_string().as_bytes());
+        // Serialising a map of JSON values into a Vec cannot fail.
+        let payload = serde_json::to_vec(&claims).unwrap_or_default();
+        let jws = UnsignedJws::new(alg, header, &payload);
         Ok(UnsignedKeyBinding {
             json: (self.sd_jwt.serialization() != Serialization::Compact)
                 .then(|| self.sd_jwt.clone()),

@@ -255,8 +255,9 @@ impl SdJwtBuilder {
         if let Some(k) = kid {
             header.insert("kid".into(), k.into());
         }
-        let payload = Value::Object(payload).to_string();
-        let mut jws = UnsignedJws::new(alg, header, payload.as_bytes());
+        // Serialising a map of JSON values into a Vec cannot fail.
+        let payload = serde_json::to_vec(&payload).unwrap_or_default();
+        let mut jws = UnsignedJws::new(alg, header, &payload);
         if self.serialization != Serialization::Compact {
             jws = jws.with_unprotected(Map::new());
         }
