@@ -57,6 +57,24 @@ impl HashAlg {
         }
     }
 
+    /// Hashes the concatenation of `chunks` (without building it) and returns the base64url
+    /// encoding.
+    #[must_use]
+    pub fn digest_chunks_b64<'a>(self, chunks: impl IntoIterator<Item = &'a [u8]>) -> String {
+        fn run<'a, D: Digest>(chunks: impl IntoIterator<Item = &'a [u8]>) -> String {
+            let mut h = D::new();
+            for c in chunks {
+                h.update(c);
+            }
+            crate::b64::encode(&h.finalize())
+        }
+        match self {
+            Self::Sha256 => run::<sha2::Sha256>(chunks),
+            Self::Sha384 => run::<sha2::Sha384>(chunks),
+            Self::Sha512 => run::<sha2::Sha512>(chunks),
+        }
+    }
+
     /// Hashes `data` and returns the base64url encoding (the form used in `_sd` and `sd_hash`).
     #[must_use]
     pub fn digest_b64(self, data: &[u8]) -> String {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::crypto::HashAlg;
 use crate::error::{FormatError, LimitError, Result};
 use crate::jose::Jws;
 use crate::sd_jwt::{Disclosure, Limits};
@@ -258,6 +259,18 @@ impl SdJwt {
         self.sd_hash_input_with_room(0)
     }
 
+    /// The `sd_hash` value (RFC 9901 §4.3.1): the digest of [`SdJwt::sd_hash_input`] under
+    /// `alg`, hashed piece by piece without assembling the input.
+    #[must_use]
+    pub fn sd_hash(&self, alg: HashAlg) -> String {
+        let jwt = std::iter::once(self.issuer_jwt().as_compact().as_bytes());
+        let rest = self
+            .disclosures
+            .iter()
+            .flat_map(|d| [b"~".as_slice(), d.as_str().as_bytes()]);
+        alg.digest_chunks_b64(jwt.chain(rest).chain(std::iter::once(b"~".as_slice())))
+    }
+
     /// [`SdJwt::sd_hash_input`] with `room` more bytes of capacity (for the KB-JWT).
     pub(crate) fn sd_hash_input_with_room(&self, room: usize) -> String {
         let jwt = self.issuer_jwt().as_compact();
@@ -351,6 +364,36 @@ impl fmt::Display for SdJwt {
                 Ok(())
             }
             _ => write!(f, "{}", self.to_json()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::b64;
+
+    #[test]
+    fn sd_hash_streams_the_same_input() {
+        let jwt = format!(
+            "{}.{}.{}",
+            b64::encode(br#"{"alg":"ES256"}"#),
+            b64::encode(b"{}"),
+            b64::encode(&[7u8; 64])
+        );
+        let d1 = Disclosure::new("salt-1".into(), Some("a".into()), 1.into()).unwrap();
+        let d2 = Disclosure::new("salt-2".into(), None, "x".into()).unwrap();
+        for disclosures in [vec![], vec![d1.clone()], vec![d1, d2]] {
+            let mut text = format!("{jwt}~");
+            for d in &disclosures {
+                text.push_str(d.as_str());
+                text.push('~');
+            }
+            let sd_jwt = SdJwt::parse(&text, &Limits::default()).unwrap();
+            assert_eq!(sd_jwt.sd_hash_input(), text);
+            for alg in HashAlg::ALL {
+                assert_eq!(sd_jwt.sd_hash(alg), alg.digest_b64(text.as_bytes()));
+            }
         }
     }
 }

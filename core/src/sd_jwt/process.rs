@@ -160,19 +160,18 @@ impl Processor<'_> {
                 .collect::<Result<Vec<_>>>()?,
             Some(_) => return Err(DisclosureError::InvalidSd("\"_sd\" must be an array").into()),
         };
-        let mut out = Map::with_capacity(obj.len() + digests.len());
+        // Processed in place: the members stay where they are (no second map, no re-hashing)
+        // and disclosed claims are appended.
         let len = at.len();
-        for (k, v) in obj {
-            let v = if matches!(v, Value::Object(_) | Value::Array(_)) {
-                pointer::push_onto(at, &k);
-                let v = self.value(v, at, sd_depth, parent);
+        for (k, v) in &mut obj {
+            if matches!(v, Value::Object(_) | Value::Array(_)) {
+                pointer::push_onto(at, k);
+                let processed = self.value(std::mem::take(v), at, sd_depth, parent);
                 at.truncate(len);
-                v?
-            } else {
-                v
-            };
-            out.insert(k, v);
+                *v = processed?;
+            }
         }
+        self.seen.reserve(digests.len());
         for digest in digests {
             let Some(i) = self.see(digest)? else {
                 continue;
@@ -189,7 +188,7 @@ impl Processor<'_> {
                 return Err(DisclosureError::SdAlgMisplaced.into());
             }
             let value = d.value().clone();
-            if out.contains_key(&name) {
+            if obj.contains_key(&name) {
                 return Err(DisclosureError::ClaimCollision(name).into());
             }
             pointer::push_onto(at, &name);
@@ -201,9 +200,9 @@ impl Processor<'_> {
                 disclosure: i,
                 parent,
             });
-            out.insert(name, value?);
+            obj.insert(name, value?);
         }
-        Ok(out)
+        Ok(obj)
     }
 
     fn array(

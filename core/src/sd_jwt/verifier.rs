@@ -507,7 +507,7 @@ impl Verifier {
             return Err(KeyBindingError::NonceMismatch.into());
         }
         // 5.g: sd_hash over exactly what was presented.
-        let expected = sd_alg.digest_b64(sd_jwt.sd_hash_input().as_bytes());
+        let expected = sd_jwt.sd_hash(sd_alg);
         match payload.get("sd_hash") {
             Some(Value::String(h)) if *h == expected => {}
             _ => return Err(KeyBindingError::SdHashMismatch.into()),
