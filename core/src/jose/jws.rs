@@ -334,7 +334,16 @@ pub struct UnsignedJws {
 impl UnsignedJws {
     /// Prepares a JWS over `payload` with a protected header `header` (its `alg` member is
     /// set to `alg`).
-    pub fn new(alg: Algorithm, mut header: Map<String, Value>, payload: &[u8]) -> Self {
+    pub fn new(alg: Algorithm, header: Map<String, Value>, payload: &[u8]) -> Self {
+        Self::from_payload(alg, header, payload.to_vec())
+    }
+
+    /// As [`UnsignedJws::new`], taking the payload bytes it keeps.
+    pub(crate) fn from_payload(
+        alg: Algorithm,
+        mut header: Map<String, Value>,
+        payload: Vec<u8>,
+    ) -> Self {
         header.insert("alg".into(), alg.name().into());
         // Serialising a map of JSON values into a Vec cannot fail.
         let header_json = serde_json::to_vec(&header).unwrap_or_default();
@@ -344,11 +353,11 @@ impl UnsignedJws {
         b64::encode_into(&header_json, &mut signing_input);
         let protected_len = signing_input.len();
         signing_input.push('.');
-        b64::encode_into(payload, &mut signing_input);
+        b64::encode_into(&payload, &mut signing_input);
         Self {
             alg,
             header,
-            payload_bytes: payload.to_vec(),
+            payload_bytes: payload,
             protected_len,
             payload_len: signing_input.len() - protected_len - 1,
             signing_input,

@@ -78,18 +78,30 @@ impl Disclosure {
     /// # Errors
     /// `reserved_claim_name` for `_sd` and `...`.
     pub fn new(salt: String, name: Option<String>, value: Value) -> Result<Self> {
+        Self::new_in(salt, name, value, &mut Vec::new())
+    }
+
+    /// As [`Disclosure::new`], writing the JSON text into `scratch` (cleared first), so that
+    /// an issuer creating many Disclosures reuses one buffer.
+    pub(crate) fn new_in(
+        salt: String,
+        name: Option<String>,
+        value: Value,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Self> {
         if let Some(n) = &name
             && (n == "_sd" || n == "...")
         {
             return Err(DisclosureError::ReservedName(n.clone()).into());
         }
+        scratch.clear();
         // A tuple serialises as the JSON array `[salt, name, value]`, without copying them.
-        let json = match &name {
-            Some(n) => spaced_json(&(&salt, n, &value)),
-            None => spaced_json(&(&salt, &value)),
-        };
+        match &name {
+            Some(n) => spaced_json_into(&(&salt, n, &value), scratch),
+            None => spaced_json_into(&(&salt, &value), scratch),
+        }
         Ok(Self {
-            encoded: b64::encode(json.as_bytes()),
+            encoded: b64::encode(scratch),
             salt,
             name,
             value,
@@ -127,14 +139,12 @@ impl Disclosure {
     }
 }
 
-/// JSON with `", "` and `": "` separators and raw UTF-8, as Python's `json.dumps` writes it
-/// (the style of every RFC 9901 example).
-pub(crate) fn spaced_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    let mut out = Vec::with_capacity(128);
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, Spaced);
-    // Serializing a Value into a Vec cannot fail.
+/// Appends `value` to `out` as JSON with `", "` and `": "` separators and raw UTF-8, as
+/// Python's `json.dumps` writes it (the style of every RFC 9901 example).
+fn spaced_json_into<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    let mut ser = serde_json::Serializer::with_formatter(out, Spaced);
+    // Serializing JSON values into a Vec cannot fail.
     let _ = value.serialize(&mut ser);
-    String::from_utf8(out).unwrap_or_default()
 }
 
 struct Spaced;

@@ -251,7 +251,7 @@ impl Presentation {
         header.insert("typ".into(), KB_JWT_TYP.into());
         // Serialising a map of JSON values into a Vec cannot fail.
         let payload = serde_json::to_vec(&claims).unwrap_or_default();
-        let jws = UnsignedJws::new(alg, header, &payload);
+        let jws = UnsignedJws::from_payload(alg, header, payload);
         Ok(UnsignedKeyBinding {
             json: (self.sd_jwt.serialization() != Serialization::Compact)
                 .then(|| self.sd_jwt.clone()),

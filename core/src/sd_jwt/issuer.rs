@@ -1,5 +1,6 @@
 //! Issuance of SD-JWTs (RFC 9901 §4, §5, §8).
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 
@@ -51,7 +52,7 @@ pub struct SdJwtBuilder {
     holder_key: Option<PublicJwk>,
     serialization: Serialization,
     header: Map<String, Value>,
-    never: Vec<String>,
+    never: Vec<Cow<'static, str>>,
 }
 
 /// An SD-JWT waiting for the issuer's signature (two-phase signing for asynchronous keys).
@@ -104,7 +105,10 @@ impl SdJwtBuilder {
             holder_key: None,
             serialization: Serialization::Compact,
             header: Map::new(),
-            never: NEVER_DISCLOSABLE.iter().map(|s| (*s).to_owned()).collect(),
+            never: NEVER_DISCLOSABLE
+                .iter()
+                .map(|s| Cow::Borrowed(*s))
+                .collect(),
         }
     }
 
@@ -125,7 +129,7 @@ impl SdJwtBuilder {
             .into());
         };
         // `aud` entries may be disclosable, `aud` itself may not (§9.7).
-        if self.never.contains(first) && !(first == "aud" && tokens.len() > 1) {
+        if self.never.iter().any(|n| n == first) && !(first == "aud" && tokens.len() > 1) {
             return Err(IssuanceError::NotSelectivelyDisclosable(first.clone()).into());
         }
         if pointer::lookup(&self.claims, &tokens).is_none() {
@@ -136,9 +140,10 @@ impl SdJwtBuilder {
             .into());
         }
         // Normalize the escaping.
-        let normalized = tokens
-            .iter()
-            .fold(String::new(), |p, t| pointer::push(&p, t));
+        let mut normalized = String::with_capacity(pointer.len());
+        for t in &tokens {
+            pointer::push_onto(&mut normalized, t);
+        }
         self.sd.insert(normalized);
         Ok(self)
     }
@@ -191,7 +196,7 @@ impl SdJwtBuilder {
     pub fn never_disclosable(mut self, names: &[&str]) -> Self {
         for n in names {
             if !self.never.iter().any(|x| x == n) {
-                self.never.push((*n).to_owned());
+                self.never.push(Cow::Owned((*n).to_owned()));
             }
         }
         self
@@ -212,18 +217,13 @@ impl SdJwtBuilder {
             sd: &self.sd,
             sd_all: self.sd_all,
             never: &self.never,
-            never_at: self
-                .never
-                .iter()
-                .filter(|n| *n != "aud")
-                .map(|n| pointer::push("", n))
-                .collect(),
             decoys: self.decoys,
             hash: self.hash,
             rng,
             disclosures: Vec::new(),
             salts: HashSet::new(),
             pool: Zeroizing::new(Vec::new()),
+            scratch: Zeroizing::new(Vec::with_capacity(256)),
         };
         let claims = std::mem::take(&mut self.claims);
         for name in claims.keys() {
@@ -257,7 +257,7 @@ impl SdJwtBuilder {
         }
         // Serialising a map of JSON values into a Vec cannot fail.
         let payload = serde_json::to_vec(&payload).unwrap_or_default();
-        let mut jws = UnsignedJws::new(alg, header, &payload);
+        let mut jws = UnsignedJws::from_payload(alg, header, payload);
         if self.serialization != Serialization::Compact {
             jws = jws.with_unprotected(Map::new());
         }
@@ -283,9 +283,7 @@ impl SdJwtBuilder {
 struct Build<'a> {
     sd: &'a BTreeSet<String>,
     sd_all: bool,
-    never: &'a [String],
-    /// The pointers of `never` (but `aud`, whose entries may be disclosable).
-    never_at: Vec<String>,
+    never: &'a [Cow<'static, str>],
     decoys: usize,
     hash: HashAlg,
     rng: &'a dyn RandomSource,
@@ -294,6 +292,8 @@ struct Build<'a> {
     salts: HashSet<[u8; SALT_BYTES]>,
     /// Salts drawn ahead in one call when the source prefers batches; used from the end.
     pool: Zeroizing<Vec<u8>>,
+    /// The JSON text of the Disclosure being built (it holds a salt: zeroized on drop).
+    scratch: Zeroizing<Vec<u8>>,
 }
 
 impl Build<'_> {
@@ -306,8 +306,11 @@ impl Build<'_> {
         self.sd_all || self.sd.contains(at)
     }
 
+    /// Whether `at` lies in a never-disclosable claim (but `aud`, whose entries may be).
     fn under_never(&self, at: &str) -> bool {
-        self.never_at.iter().any(|n| pointer::is_within(at, n))
+        self.never
+            .iter()
+            .any(|n| n != "aud" && pointer::is_within_member(at, n))
     }
 
     fn salt(&mut self) -> Result<String> {
@@ -366,7 +369,7 @@ impl Build<'_> {
             let sd = self.is_sd(at, top.then_some(k.as_str()));
             at.truncate(len);
             if sd {
-                let d = Disclosure::new(self.salt()?, Some(k), v)?;
+                let d = Disclosure::new_in(self.salt()?, Some(k), v, &mut self.scratch)?;
                 digests.push(d.digest(self.hash));
                 self.disclosures.push(d);
             } else {
@@ -397,7 +400,7 @@ impl Build<'_> {
             let sd = self.is_sd(at, None);
             at.truncate(len);
             if sd {
-                let d = Disclosure::new(self.salt()?, None, v)?;
+                let d = Disclosure::new_in(self.salt()?, None, v, &mut self.scratch)?;
                 let mut placeholder = Map::new();
                 placeholder.insert("...".into(), d.digest(self.hash).into());
                 self.disclosures.push(d);
