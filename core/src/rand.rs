@@ -34,9 +34,10 @@ impl RandomSource for OsRandom {
         getrandom::fill(buf).map_err(|_| CryptoError::Random.into())
     }
 
-    /// 16: up to 256 bytes, the most Linux's `getrandom` always returns in one call.
+    /// 32: one system call serves the salts of a typical credential (512 bytes for 16-byte
+    /// salts; `getrandom` retries a call a signal cuts short).
     fn batch_draws(&self) -> usize {
-        16
+        32
     }
 }
 

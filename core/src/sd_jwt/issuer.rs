@@ -1,7 +1,7 @@
 //! Issuance of SD-JWTs (RFC 9901 §4, §5, §8).
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
@@ -221,7 +221,7 @@ impl SdJwtBuilder {
             hash: self.hash,
             rng,
             disclosures: Vec::new(),
-            salts: HashSet::new(),
+            salts: Zeroizing::new(Vec::new()),
             pool: Zeroizing::new(Vec::new()),
             scratch: Zeroizing::new(Vec::with_capacity(256)),
         };
@@ -238,6 +238,12 @@ impl SdJwtBuilder {
             return Err(IssuanceError::InvalidClaims("\"cnf\" is given twice".into()).into());
         }
         let mut payload = b.object(claims, &mut String::with_capacity(64), true)?;
+        // Salts MUST be unique (§4.2.1); a source that repeats itself is broken. Sorting
+        // finds a repeat without hashing every salt.
+        b.salts.sort_unstable();
+        if b.salts.windows(2).any(|w| w.first() == w.get(1)) {
+            return Err(CryptoError::Random.into());
+        }
         // Without any digest there is nothing for `_sd_alg` to describe (SD-JWT VC §2.2.2.5
         // forbids SD structures in a credential without selectively disclosable claims).
         if !b.disclosures.is_empty() || self.decoys > 0 {
@@ -288,8 +294,8 @@ struct Build<'a> {
     hash: HashAlg,
     rng: &'a dyn RandomSource,
     disclosures: Vec<Disclosure>,
-    /// Every salt drawn so far (raw bytes), to catch a repeating source.
-    salts: HashSet<[u8; SALT_BYTES]>,
+    /// Every salt drawn (raw bytes), to catch a repeating source once the walk is done.
+    salts: Zeroizing<Vec<[u8; SALT_BYTES]>>,
     /// Salts drawn ahead in one call when the source prefers batches; used from the end.
     pool: Zeroizing<Vec<u8>>,
     /// The JSON text of the Disclosure being built (it holds a salt: zeroized on drop).
@@ -326,10 +332,7 @@ impl Build<'_> {
             used.zeroize();
         }
         self.pool.truncate(at);
-        if !self.salts.insert(*raw) {
-            // Salts MUST be unique (§4.2.1); a repeating source is broken.
-            return Err(CryptoError::Random.into());
-        }
+        self.salts.push(*raw);
         Ok(b64::encode_secret(&*raw))
     }
 
@@ -410,5 +413,106 @@ impl Build<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::default_provider;
+    use crate::error::Error;
+
+    /// A source that always returns the same bytes, served one draw per call or in batches.
+    #[derive(Debug)]
+    struct Stuck {
+        batch: usize,
+    }
+
+    impl RandomSource for Stuck {
+        fn fill(&self, buf: &mut [u8]) -> Result<()> {
+            buf.fill(7);
+            Ok(())
+        }
+        fn batch_draws(&self) -> usize {
+            self.batch
+        }
+    }
+
+    /// Counts the calls, with fresh bytes on each.
+    #[derive(Debug, Default)]
+    struct Counting {
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl RandomSource for Counting {
+        fn fill(&self, buf: &mut [u8]) -> Result<()> {
+            let n = self
+                .calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = u8::try_from((n * 31 + i) % 251).unwrap_or(0);
+            }
+            Ok(())
+        }
+        fn batch_draws(&self) -> usize {
+            8
+        }
+    }
+
+    fn builder(n: usize) -> SdJwtBuilder {
+        let mut claims = Map::new();
+        for i in 0..n {
+            claims.insert(format!("c{i}"), i.into());
+        }
+        let mut b = SdJwtBuilder::new(claims);
+        for i in 0..n {
+            b = b.disclose(&format!("/c{i}")).unwrap();
+        }
+        b
+    }
+
+    #[test]
+    fn repeated_salts_are_refused() {
+        // RFC 9901 §4.2.1: every salt unique. Two claims from a stuck source share one.
+        for batch in [1, 4] {
+            let err: Error = builder(2)
+                .prepare(Algorithm::Es256, None, &Stuck { batch })
+                .unwrap_err();
+            assert_eq!(err.code(), "random_failed", "batch {batch}");
+        }
+        // One claim cannot repeat.
+        assert!(
+            builder(1)
+                .prepare(Algorithm::Es256, None, &Stuck { batch: 1 })
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn salts_come_in_batches_when_the_source_asks() {
+        let rng = Counting::default();
+        let unsigned = builder(20)
+            .decoys(3)
+            .prepare(Algorithm::Es256, None, &rng)
+            .unwrap();
+        assert_eq!(unsigned.disclosures.len(), 20);
+        // 20 salts and 3 decoys, 8 per call.
+        assert_eq!(rng.calls.load(std::sync::atomic::Ordering::Relaxed), 3);
+        let salts: std::collections::HashSet<&str> =
+            unsigned.disclosures.iter().map(Disclosure::salt).collect();
+        assert_eq!(salts.len(), 20);
+        // The OS source and the provider still issue.
+        let key = default_provider()
+            .generate(Algorithm::Es256, &crate::rand::OsRandom)
+            .unwrap();
+        let signer = default_provider().signer(&key).unwrap();
+        assert_eq!(
+            builder(40)
+                .issue(&*signer, &crate::rand::OsRandom)
+                .unwrap()
+                .disclosures()
+                .len(),
+            40
+        );
     }
 }
