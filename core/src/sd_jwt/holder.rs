@@ -136,7 +136,7 @@ impl Credential {
     pub fn present(&self, pointers: &[&str]) -> Result<Presentation> {
         let mut chosen = vec![false; self.sd_jwt.disclosures().len()];
         for p in pointers {
-            let tokens = pointer::parse(p)?;
+            let tokens = pointer::tokens(p)?;
             let mut normalized = String::with_capacity(p.len());
             for t in &tokens {
                 pointer::push_onto(&mut normalized, t);

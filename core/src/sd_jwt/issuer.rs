@@ -120,7 +120,7 @@ impl SdJwtBuilder {
     /// `invalid_pointer` when the pointer is malformed or names nothing;
     /// `not_selectively_disclosable` for claims that must stay visible (RFC 9901 §9.7).
     pub fn disclose(mut self, pointer: &str) -> Result<Self> {
-        let tokens = pointer::parse(pointer)?;
+        let tokens = pointer::tokens(pointer)?;
         let Some(first) = tokens.first() else {
             return Err(IssuanceError::InvalidPointer {
                 pointer: pointer.into(),
@@ -130,7 +130,7 @@ impl SdJwtBuilder {
         };
         // `aud` entries may be disclosable, `aud` itself may not (§9.7).
         if self.never.iter().any(|n| n == first) && !(first == "aud" && tokens.len() > 1) {
-            return Err(IssuanceError::NotSelectivelyDisclosable(first.clone()).into());
+            return Err(IssuanceError::NotSelectivelyDisclosable(first.to_string()).into());
         }
         if pointer::lookup(&self.claims, &tokens).is_none() {
             return Err(IssuanceError::InvalidPointer {

@@ -1,5 +1,7 @@
 //! JSON Pointers (RFC 6901) naming claims in a processed payload.
 
+use std::borrow::Cow;
+
 use crate::error::{IssuanceError, Result};
 
 /// Splits a JSON Pointer into unescaped reference tokens. `""` is the whole document.
@@ -7,6 +9,14 @@ use crate::error::{IssuanceError, Result};
 /// # Errors
 /// `invalid_pointer` when the pointer does not start with `/` or has a bad `~` escape.
 pub fn parse(pointer: &str) -> Result<Vec<String>> {
+    Ok(tokens(pointer)?.into_iter().map(Cow::into_owned).collect())
+}
+
+/// As [`parse`], borrowing every token that has no escape in it.
+///
+/// # Errors
+/// As [`parse`].
+pub fn tokens(pointer: &str) -> Result<Vec<Cow<'_, str>>> {
     if pointer.is_empty() {
         return Ok(Vec::new());
     }
@@ -15,6 +25,9 @@ pub fn parse(pointer: &str) -> Result<Vec<String>> {
     };
     rest.split('/')
         .map(|t| {
+            if !t.contains('~') {
+                return Ok(Cow::Borrowed(t));
+            }
             let mut out = String::with_capacity(t.len());
             let mut chars = t.chars();
             while let Some(c) = chars.next() {
@@ -28,7 +41,7 @@ pub fn parse(pointer: &str) -> Result<Vec<String>> {
                     out.push(c);
                 }
             }
-            Ok(out)
+            Ok(Cow::Owned(out))
         })
         .collect()
 }
@@ -83,14 +96,15 @@ pub fn is_within(pointer: &str, ancestor: &str) -> bool {
 /// Resolves parsed reference tokens in a claim set. Array indices are decimal without
 /// leading zeros (RFC 6901 §4).
 #[must_use]
-pub fn lookup<'a>(
+pub fn lookup<'a, T: AsRef<str>>(
     claims: &'a serde_json::Map<String, serde_json::Value>,
-    tokens: &[String],
+    tokens: &[T],
 ) -> Option<&'a serde_json::Value> {
     use serde_json::Value;
     let (first, rest) = tokens.split_first()?;
-    let mut v = claims.get(first)?;
+    let mut v = claims.get(first.as_ref())?;
     for t in rest {
+        let t = t.as_ref();
         v = match v {
             Value::Object(m) => m.get(t)?,
             Value::Array(a) => {
