@@ -1,6 +1,5 @@
 //! Processing of Disclosures into the payload: RFC 9901 §7.1 steps 3 to 5.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
@@ -51,22 +50,37 @@ pub(crate) fn process(
 ) -> Result<Processed> {
     let sd_alg = sd_alg(&payload, allowed)?;
     payload.remove("_sd_alg");
-    let mut by_digest = HashMap::with_capacity(disclosures.len());
-    for (i, d) in disclosures.iter().enumerate() {
-        if by_digest.insert(d.digest(sd_alg), i).is_some() {
-            // The same Disclosure twice (§4, §7.1 step 4).
-            return Err(DisclosureError::DuplicateDigest.into());
-        }
+    // Digests are looked up by binary search in a sorted list: no hashing, and no input can
+    // make a lookup slower than O(log n) string comparisons.
+    let mut by_digest: Vec<(String, usize)> = disclosures
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.digest(sd_alg), i))
+        .collect();
+    by_digest.sort_unstable();
+    if by_digest
+        .windows(2)
+        .any(|w| w.first().map(|a| &a.0) == w.get(1).map(|b| &b.0))
+    {
+        // The same Disclosure twice (§4, §7.1 step 4).
+        return Err(DisclosureError::DuplicateDigest.into());
     }
     let mut p = Processor {
         disclosures,
         by_digest,
         used: vec![false; disclosures.len()],
-        seen: HashSet::new(),
+        digests: 0,
+        decoys: Vec::new(),
         limits,
         placed: Vec::with_capacity(disclosures.len()),
     };
     let payload = p.object(payload, &mut String::with_capacity(64), 0, None, true)?;
+    // A digest that names a Disclosure is refused the second time it is met (`see`); the
+    // others (decoys) cannot expand anything, so their repeats are found here, at once.
+    p.decoys.sort_unstable();
+    if p.decoys.windows(2).any(|w| w.first() == w.get(1)) {
+        return Err(DisclosureError::DuplicateDigest.into());
+    }
     if p.used.iter().any(|u| !u) {
         return Err(DisclosureError::Unreferenced.into());
     }
@@ -79,9 +93,13 @@ pub(crate) fn process(
 
 struct Processor<'a> {
     disclosures: &'a [Disclosure],
-    by_digest: HashMap<String, usize>,
+    /// The Disclosures' digests, sorted.
+    by_digest: Vec<(String, usize)>,
     used: Vec<bool>,
-    seen: HashSet<String>,
+    /// Digests met so far, decoys included.
+    digests: usize,
+    /// Digests that name no Disclosure.
+    decoys: Vec<String>,
     limits: &'a Limits,
     placed: Vec<Placed>,
 }
@@ -89,17 +107,29 @@ struct Processor<'a> {
 impl Processor<'_> {
     /// Records a digest; every digest, decoys included, may appear once (§7.1 step 4).
     fn see(&mut self, digest: String) -> Result<Option<usize>> {
-        if self.seen.len() >= self.limits.max_digests {
+        if self.digests >= self.limits.max_digests {
             return Err(LimitError::TooManyDigests {
                 limit: self.limits.max_digests,
             }
             .into());
         }
-        let found = self.by_digest.get(&digest).copied();
-        if !self.seen.insert(digest) {
-            return Err(DisclosureError::DuplicateDigest.into());
+        self.digests += 1;
+        let found = self
+            .by_digest
+            .binary_search_by(|(d, _)| d.as_str().cmp(&digest))
+            .ok()
+            .and_then(|at| self.by_digest.get(at))
+            .map(|(_, i)| *i);
+        match found {
+            Some(i) if self.used.get(i).copied().unwrap_or(false) => {
+                Err(DisclosureError::DuplicateDigest.into())
+            }
+            Some(i) => Ok(Some(i)),
+            None => {
+                self.decoys.push(digest);
+                Ok(None)
+            }
         }
-        Ok(found)
     }
 
     fn disclosed(&mut self, i: usize, sd_depth: usize) -> Result<&'_ Disclosure> {
@@ -171,7 +201,6 @@ impl Processor<'_> {
                 *v = processed?;
             }
         }
-        self.seen.reserve(digests.len());
         for digest in digests {
             let Some(i) = self.see(digest)? else {
                 continue;
