@@ -254,7 +254,7 @@ impl SdJwtBuilder {
             cnf.insert("jwk".into(), Value::Object(jwk.minimal_json()));
             payload.insert("cnf".into(), cnf.into());
         }
-        let mut header = self.header.clone();
+        let mut header = std::mem::take(&mut self.header);
         if let Some(t) = &self.typ {
             header.insert("typ".into(), t.clone().into());
         }
@@ -312,13 +312,6 @@ impl Build<'_> {
         self.sd_all || self.sd.contains(at)
     }
 
-    /// Whether `at` lies in a never-disclosable claim (but `aud`, whose entries may be).
-    fn under_never(&self, at: &str) -> bool {
-        self.never
-            .iter()
-            .any(|n| n != "aud" && pointer::is_within_member(at, n))
-    }
-
     fn salt(&mut self) -> Result<String> {
         if self.pool.len() < SALT_BYTES {
             let n = self.rng.batch_draws().clamp(1, 64);
@@ -344,9 +337,6 @@ impl Build<'_> {
     /// `at` is the pointer of `v`; the walk appends to it and restores it, so the whole walk
     /// shares one buffer.
     fn value(&mut self, v: Value, at: &mut String) -> Result<Value> {
-        if self.under_never(at) {
-            return Ok(v);
-        }
         Ok(match v {
             Value::Object(m) => Value::Object(self.object(m, at, false)?),
             Value::Array(a) => Value::Array(self.array(a, at)?),
@@ -368,7 +358,10 @@ impl Build<'_> {
                 return Err(IssuanceError::InvalidClaims(format!("{k:?} is reserved")).into());
             }
             pointer::push_onto(at, &k);
-            let v = self.value(v, at)?;
+            // A never-disclosable claim is kept whole, nothing in it disclosable (but `aud`,
+            // whose entries may be). Never-disclosable names are top-level names.
+            let frozen = top && k != "aud" && self.never.iter().any(|n| *n == k);
+            let v = if frozen { v } else { self.value(v, at)? };
             let sd = self.is_sd(at, top.then_some(k.as_str()));
             at.truncate(len);
             if sd {
@@ -469,6 +462,42 @@ mod tests {
             b = b.disclose(&format!("/c{i}")).unwrap();
         }
         b
+    }
+
+    #[test]
+    fn disclose_all_keeps_never_disclosable_claims_whole() {
+        // RFC 9901 §9.7: iss, exp, nbf, cnf stay visible with everything in them; aud stays
+        // visible, its entries may be disclosable.
+        let holder = default_provider()
+            .generate(Algorithm::Es256, &crate::rand::OsRandom)
+            .unwrap();
+        // `cnf` given as a claim (not through `holder_key`), so that the walk meets it.
+        let claims = serde_json::json!({
+            "iss": "https://issuer.example",
+            "aud": ["https://a.example", "https://b.example"],
+            "exp": 1_900_000_000,
+            "cnf": { "jwk": holder.public().minimal_json() },
+            "address": { "locality": "Berlin", "country": "DE" },
+        });
+        let unsigned = SdJwtBuilder::new(claims.as_object().cloned().unwrap())
+            .disclose_all()
+            .prepare(Algorithm::Es256, None, &crate::rand::OsRandom)
+            .unwrap();
+        let input = std::str::from_utf8(unsigned.signing_input()).unwrap();
+        let payload_b64 = input.split('.').nth(1).unwrap();
+        let payload: Map<String, Value> =
+            serde_json::from_slice(&b64::decode(payload_b64, "t").unwrap()).unwrap();
+        assert_eq!(payload["iss"], "https://issuer.example");
+        assert_eq!(payload["exp"], 1_900_000_000);
+        assert_eq!(
+            Value::Object(payload["cnf"]["jwk"].as_object().unwrap().clone()),
+            Value::Object(holder.public().minimal_json())
+        );
+        let aud = payload["aud"].as_array().unwrap();
+        assert!(aud.iter().all(|e| e.get("...").is_some()), "{aud:?}");
+        assert!(payload.get("address").is_none());
+        // address, its two members, the two aud entries.
+        assert_eq!(unsigned.disclosures.len(), 5);
     }
 
     #[test]
