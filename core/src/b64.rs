@@ -7,10 +7,10 @@
 //!
 //! Two implementations, chosen by what the bytes are:
 //! - [`encode_secret`] / [`decode_secret`] are constant-time (`base64ct`): for private key
-//!   material (a JWK's `d`) and salts, whose bytes must not steer branches or memory accesses.
+//!   material (a JWK's `d`), whose bytes must not steer branches or memory accesses.
 //! - [`encode`] / [`decode`] and the standard-alphabet pair are table-driven (`base64`), about
-//!   five times faster: for JOSE headers and payloads, Disclosures, digests, public keys and
-//!   certificates. Those bytes are parsed or serialised as JSON right before or after, and no
+//!   five times faster: for JOSE headers and payloads, Disclosures and their salts, digests,
+//!   public keys and certificates. Those bytes are parsed or serialised as JSON right before or after, and no
 //!   JSON implementation is constant-time, so a constant-time codec there would cost a
 //!   verifier ~7 µs per presentation (base64ct decodes at ~3 ns per character; see
 //!   BENCHMARKS.md) and protect nothing.
@@ -60,8 +60,8 @@ pub fn decode(text: &str, what: &'static str) -> Result<Vec<u8>> {
         .map_err(|_| EncodingError::Base64 { what }.into())
 }
 
-/// Encodes secret bytes as unpadded base64url in constant time. Zeroizing the text, where
-/// it must be, is the caller's choice (a salt travels on in a Disclosure, a key does not).
+/// Encodes secret bytes as unpadded base64url in constant time. The caller zeroizes the
+/// text when it is done with it.
 #[must_use]
 pub fn encode_secret(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
@@ -73,9 +73,14 @@ pub fn encode_secret(bytes: &[u8]) -> String {
 /// # Errors
 /// [`EncodingError::Base64`] for anything but canonical unpadded base64url.
 pub fn decode_secret(text: &str, what: &'static str) -> Result<Zeroizing<Vec<u8>>> {
-    Base64UrlUnpadded::decode_vec(text)
-        .map(Zeroizing::new)
-        .map_err(|_| EncodingError::Base64 { what }.into())
+    // Decoded into a buffer that is zeroized on every path: base64ct writes every block
+    // before it reports an error, so a refused text would otherwise leave its bytes behind.
+    let mut out = Zeroizing::new(vec![0u8; text.len() / 4 * 3 + 2]);
+    let len = Base64UrlUnpadded::decode(text, &mut out)
+        .map_err(|_| EncodingError::Base64 { what })?
+        .len();
+    out.truncate(len);
+    Ok(out)
 }
 
 /// Encodes bytes as padded standard base64 (RFC 4648 §4), as `x5c` and SRI use it.

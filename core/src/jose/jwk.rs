@@ -72,6 +72,19 @@ fn private_scalar(obj: &Map<String, Value>, len: usize) -> Result<Zeroizing<Vec<
     Ok(bytes)
 }
 
+/// An `io::Write` that only counts the bytes written to it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn check_len(name: &str, found: usize, len: usize) -> Result<()> {
     if found != len {
         return Err(KeyError::Invalid(format!(
@@ -89,8 +102,13 @@ impl PublicJwk {
     /// `json_*` for bad JSON, `invalid_key` / `unsupported_key` / `key_alg_mismatch` /
     /// `key_private_material` for unusable keys.
     pub fn parse(text: &str) -> Result<Self> {
-        let obj = crate::json::parse_object(text.as_bytes(), 8, "jwk")?;
-        Self::from_json(&obj)
+        let mut obj = crate::json::parse_object(text.as_bytes(), 8, "jwk")?;
+        let key = Self::from_json(&obj);
+        // The parsed copy of `d`'s text is as secret as `d`.
+        if let Some(Value::String(mut d)) = obj.remove("d") {
+            zeroize::Zeroize::zeroize(&mut d);
+        }
+        key
     }
 
     /// Builds a public JWK from a parsed JSON object; refuses private members.
@@ -313,8 +331,13 @@ impl PrivateJwk {
     /// # Errors
     /// As [`PublicJwk::parse`], and `invalid_key` when `d` is missing or of the wrong length.
     pub fn parse(text: &str) -> Result<Self> {
-        let obj = crate::json::parse_object(text.as_bytes(), 8, "jwk")?;
-        Self::from_json(&obj)
+        let mut obj = crate::json::parse_object(text.as_bytes(), 8, "jwk")?;
+        let key = Self::from_json(&obj);
+        // The parsed copy of `d`'s text is as secret as `d`.
+        if let Some(Value::String(mut d)) = obj.remove("d") {
+            zeroize::Zeroize::zeroize(&mut d);
+        }
+        key
     }
 
     /// Builds a private JWK from a parsed JSON object.
@@ -363,15 +386,19 @@ impl PrivateJwk {
     pub fn to_json_string(&self) -> Zeroizing<String> {
         let mut m = self.public.to_json();
         m.insert("d".into(), Value::String(b64::encode_secret(&self.d)));
-        // Sized up front so that no reallocation leaves a copy of `d` behind; serialising a
-        // map of strings into a Vec cannot fail.
-        let mut out = Zeroizing::new(Vec::with_capacity(512));
+        // Measured first, then written into a buffer of exactly that size, so that no
+        // reallocation leaves a copy of `d` behind. Serialising a map of strings cannot fail.
+        let mut counter = Counter(0);
+        let _ = serde_json::to_writer(&mut counter, &m);
+        let mut out = Zeroizing::new(Vec::with_capacity(counter.0));
         let _ = serde_json::to_writer(&mut *out, &m);
-        let text = Zeroizing::new(String::from_utf8(out.to_vec()).unwrap_or_default());
         if let Some(Value::String(mut copy)) = m.remove("d") {
             zeroize::Zeroize::zeroize(&mut copy);
         }
-        text
+        // The bytes are JSON text written by serde_json, so UTF-8: the conversion moves the
+        // buffer without copying it.
+        let bytes = std::mem::take(&mut *out);
+        Zeroizing::new(String::from_utf8(bytes).unwrap_or_default())
     }
 }
 
