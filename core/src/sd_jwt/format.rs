@@ -263,34 +263,23 @@ impl SdJwt {
     /// `alg`, hashed piece by piece without assembling the input.
     #[must_use]
     pub fn sd_hash(&self, alg: HashAlg) -> String {
-        let jwt = std::iter::once(self.issuer_jwt().as_compact().as_bytes());
-        let rest = self
-            .disclosures
-            .iter()
-            .flat_map(|d| [b"~".as_slice(), d.as_str().as_bytes()]);
-        alg.digest_chunks_b64(jwt.chain(rest).chain(std::iter::once(b"~".as_slice())))
+        alg.digest_chunks_b64(self.sd_hash_chunks().map(str::as_bytes))
     }
 
     /// [`SdJwt::sd_hash_input`] with `room` more bytes of capacity (for the KB-JWT).
     pub(crate) fn sd_hash_input_with_room(&self, room: usize) -> String {
-        let jwt = self.issuer_jwt().as_compact();
-        let mut out = String::with_capacity(
-            jwt.len()
-                + self
-                    .disclosures
-                    .iter()
-                    .map(|d| d.as_str().len() + 1)
-                    .sum::<usize>()
-                + 1
-                + room,
-        );
-        out.push_str(jwt);
-        out.push('~');
-        for d in &self.disclosures {
-            out.push_str(d.as_str());
-            out.push('~');
-        }
+        let len: usize = self.sd_hash_chunks().map(str::len).sum();
+        let mut out = String::with_capacity(len + room);
+        out.extend(self.sd_hash_chunks());
         out
+    }
+
+    /// The pieces of the `sd_hash` input, in order: `<JWT>`, `~`, then each Disclosure and a
+    /// `~` (for the JSON serialization, the first signature's compact form).
+    fn sd_hash_chunks(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.issuer_jwt().as_compact())
+            .chain(std::iter::once("~"))
+            .chain(self.disclosures.iter().flat_map(|d| [d.as_str(), "~"]))
     }
 
     /// A copy with other Disclosures and Key Binding JWT (the issuer JWT is shared).
