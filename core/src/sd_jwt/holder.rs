@@ -137,10 +137,7 @@ impl Credential {
         let mut chosen = vec![false; self.sd_jwt.disclosures().len()];
         for p in pointers {
             let tokens = pointer::tokens(p)?;
-            let mut normalized = String::with_capacity(p.len());
-            for t in &tokens {
-                pointer::push_onto(&mut normalized, t);
-            }
+            let normalized = pointer::join(&tokens);
             if pointer::lookup(&self.verified.claims, &tokens).is_none() {
                 return Err(IssuanceError::InvalidPointer {
                     pointer: (*p).to_owned(),

@@ -140,11 +140,7 @@ impl SdJwtBuilder {
             .into());
         }
         // Normalize the escaping.
-        let mut normalized = String::with_capacity(pointer.len());
-        for t in &tokens {
-            pointer::push_onto(&mut normalized, t);
-        }
-        self.sd.insert(normalized);
+        self.sd.insert(pointer::join(&tokens));
         Ok(self)
     }
 

@@ -55,6 +55,16 @@ pub fn push(pointer: &str, token: &str) -> String {
     out
 }
 
+/// The pointer of `tokens`, escaped: the normal form of a parsed pointer.
+#[must_use]
+pub fn join<T: AsRef<str>>(tokens: &[T]) -> String {
+    let mut out = String::with_capacity(tokens.iter().map(|t| t.as_ref().len() + 1).sum());
+    for t in tokens {
+        push_onto(&mut out, t.as_ref());
+    }
+    out
+}
+
 /// Appends one escaped reference token to `pointer` in place.
 pub fn push_onto(pointer: &mut String, token: &str) {
     pointer.push('/');
@@ -121,6 +131,8 @@ mod tests {
         assert_eq!(parse("").unwrap(), Vec::<String>::new());
         assert_eq!(parse("/a~1b/m~0n/0").unwrap(), ["a/b", "m~n", "0"]);
         assert_eq!(push(&push("", "a/b"), "m~n"), "/a~1b/m~0n");
+        assert_eq!(join(&parse("/a~1b/m~0n/0").unwrap()), "/a~1b/m~0n/0");
+        assert_eq!(join::<&str>(&[]), "");
         assert_eq!(parse("a").unwrap_err().code(), "invalid_pointer");
         assert_eq!(parse("/a~2").unwrap_err().code(), "invalid_pointer");
         assert!(is_within("/address/locality", "/address"));
