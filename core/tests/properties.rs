@@ -14,7 +14,7 @@
 #![allow(missing_docs)]
 
 mod common;
-use common::{join, split};
+use common::{STD_SD, join, split};
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
@@ -351,16 +351,6 @@ proptest! {
         }
     }
 }
-
-const STD_SD: [&str; 7] = [
-    "/given_name",
-    "/family_name",
-    "/address",
-    "/address/street_address",
-    "/address/locality",
-    "/nationalities/1",
-    "/nationalities/2",
-];
 
 fn permutation_credential() -> &'static Credential {
     static C: OnceLock<Credential> = OnceLock::new();

@@ -257,15 +257,7 @@ pub(crate) fn std_claims() -> Map<String, Value> {
     .clone()
 }
 
-pub(crate) const STD_SD: [&str; 7] = [
-    "/given_name",
-    "/family_name",
-    "/address",
-    "/address/street_address",
-    "/address/locality",
-    "/nationalities/1",
-    "/nationalities/2",
-];
+pub(crate) use crate::common::STD_SD;
 
 /// Issues `claims` with `pointers` selectively disclosable, two decoys and the holder key as
 /// `cnf`; salts and decoys come from `rng`.

@@ -19,3 +19,14 @@ pub(crate) fn join(jwt: &str, ds: &[String], last: &str) -> String {
     s.push_str(last);
     s
 }
+
+/// The selectively disclosable claims of the RFC 9901 example credential the tests issue.
+pub(crate) const STD_SD: [&str; 7] = [
+    "/given_name",
+    "/family_name",
+    "/address",
+    "/address/street_address",
+    "/address/locality",
+    "/nationalities/1",
+    "/nationalities/2",
+];
