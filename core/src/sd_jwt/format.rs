@@ -208,13 +208,13 @@ impl SdJwt {
     /// Assembles an SD-JWT from its parts.
     pub(crate) fn from_parts(
         serialization: Serialization,
-        issuer: Vec<Jws>,
+        issuer: Jws,
         disclosures: Vec<Disclosure>,
         kb: Option<Jws>,
     ) -> Self {
         Self {
             serialization,
-            issuer: issuer.into(),
+            issuer: Arc::new([issuer]),
             disclosures,
             kb,
         }

@@ -1,7 +1,5 @@
 //! Issuance of SD-JWTs (RFC 9901 §4, §5, §8).
 
-use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
@@ -44,7 +42,9 @@ pub const SALT_BYTES: usize = 16;
 #[must_use]
 pub struct SdJwtBuilder {
     claims: Map<String, Value>,
-    sd: BTreeSet<String>,
+    /// The pointers made disclosable, in the order given; sorted and deduplicated by
+    /// `prepare`.
+    sd: Vec<String>,
     sd_all: bool,
     decoys: usize,
     hash: HashAlg,
@@ -52,7 +52,8 @@ pub struct SdJwtBuilder {
     holder_key: Option<PublicJwk>,
     serialization: Serialization,
     header: Map<String, Value>,
-    never: Vec<Cow<'static, str>>,
+    /// Never-disclosable names beyond [`NEVER_DISCLOSABLE`], which always apply.
+    never: Vec<String>,
 }
 
 /// An SD-JWT waiting for the issuer's signature (two-phase signing for asynchronous keys).
@@ -85,7 +86,7 @@ impl UnsignedSdJwt {
         let jws: Jws = self.jws.finish(signature)?;
         Ok(SdJwt::from_parts(
             self.serialization,
-            vec![jws],
+            jws,
             self.disclosures,
             None,
         ))
@@ -97,7 +98,7 @@ impl SdJwtBuilder {
     pub fn new(claims: Map<String, Value>) -> Self {
         Self {
             claims,
-            sd: BTreeSet::new(),
+            sd: Vec::new(),
             sd_all: false,
             decoys: 0,
             hash: HashAlg::Sha256,
@@ -105,10 +106,7 @@ impl SdJwtBuilder {
             holder_key: None,
             serialization: Serialization::Compact,
             header: Map::new(),
-            never: NEVER_DISCLOSABLE
-                .iter()
-                .map(|s| Cow::Borrowed(*s))
-                .collect(),
+            never: Vec::new(),
         }
     }
 
@@ -129,7 +127,7 @@ impl SdJwtBuilder {
             .into());
         };
         // `aud` entries may be disclosable, `aud` itself may not (§9.7).
-        if self.never.iter().any(|n| n == first) && !(first == "aud" && tokens.len() > 1) {
+        if is_never(&self.never, first) && !(first == "aud" && tokens.len() > 1) {
             return Err(IssuanceError::NotSelectivelyDisclosable(first.to_string()).into());
         }
         if pointer::lookup(&self.claims, &tokens).is_none() {
@@ -139,8 +137,9 @@ impl SdJwtBuilder {
             }
             .into());
         }
-        // Normalize the escaping.
-        self.sd.insert(pointer::join(&tokens));
+        // RFC 6901 escaping is unique (only `~0` and `~1` are valid escapes): a pointer that
+        // parsed is already in the normal form the walk builds.
+        self.sd.push(pointer.to_owned());
         Ok(self)
     }
 
@@ -191,8 +190,8 @@ impl SdJwtBuilder {
     /// profile (such as SD-JWT VC) extends the list; it cannot be emptied of the RFC's.
     pub fn never_disclosable(mut self, names: &[&str]) -> Self {
         for n in names {
-            if !self.never.iter().any(|x| x == n) {
-                self.never.push(Cow::Owned((*n).to_owned()));
+            if !is_never(&self.never, n) {
+                self.never.push((*n).to_owned());
             }
         }
         self
@@ -209,6 +208,15 @@ impl SdJwtBuilder {
         kid: Option<&str>,
         rng: &dyn RandomSource,
     ) -> Result<UnsignedSdJwt> {
+        self.sd.sort_unstable_by(|a, b| by_len_then_bytes(a, b));
+        self.sd.dedup();
+        // Salts for every disclosable claim and every top-level decoy; more are drawn if
+        // `disclose_all` or nested decoys need them.
+        let expected = if self.sd_all {
+            0
+        } else {
+            self.sd.len().saturating_add(self.decoys)
+        };
         let mut b = Build {
             sd: &self.sd,
             sd_all: self.sd_all,
@@ -216,8 +224,9 @@ impl SdJwtBuilder {
             decoys: self.decoys,
             hash: self.hash,
             rng,
-            disclosures: Vec::new(),
-            salts: Zeroizing::new(Vec::new()),
+            expected,
+            disclosures: Vec::with_capacity(self.sd.len()),
+            salts: Zeroizing::new(Vec::with_capacity(expected.min(1 << 12))),
             pool: Zeroizing::new(Vec::new()),
             scratch: Zeroizing::new(Vec::with_capacity(256)),
         };
@@ -257,8 +266,12 @@ impl SdJwtBuilder {
         if let Some(k) = kid {
             header.insert("kid".into(), k.into());
         }
+        // Room for the digests (a SHA-256 digest is 43 characters, quoted, with a comma) and
+        // what is typically around them, so that the text is rarely copied as it grows.
+        let mut text = Vec::with_capacity(512 + 48 * b.disclosures.len());
         // Serialising a map of JSON values into a Vec cannot fail.
-        let payload = serde_json::to_vec(&payload).unwrap_or_default();
+        let _ = serde_json::to_writer(&mut text, &payload);
+        let payload = text;
         let mut jws = UnsignedJws::from_payload(alg, header, payload);
         if self.serialization != Serialization::Compact {
             jws = jws.with_unprotected(Map::new());
@@ -282,16 +295,45 @@ impl SdJwtBuilder {
     }
 }
 
+/// Whether `name` is in [`NEVER_DISCLOSABLE`] or in a profile's `extra` names.
+fn is_never(extra: &[String], name: &str) -> bool {
+    NEVER_DISCLOSABLE.contains(&name) || extra.iter().any(|n| n == name)
+}
+
+/// A total order on strings that settles most comparisons by length, without comparing
+/// bytes: the pointers only need *an* order for binary search.
+fn by_len_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// The lexicographic order of `str`, deciding on the first eight bytes in one integer
+/// comparison (digests differ there almost always).
+fn by_prefix_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
+    fn prefix(s: &str) -> u64 {
+        let mut p = [0u8; 8];
+        let n = s.len().min(8);
+        if let (Some(dst), Some(src)) = (p.get_mut(..n), s.as_bytes().get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        u64::from_be_bytes(p)
+    }
+    prefix(a).cmp(&prefix(b)).then_with(|| a.cmp(b))
+}
+
 struct Build<'a> {
-    sd: &'a BTreeSet<String>,
+    /// Sorted.
+    sd: &'a [String],
     sd_all: bool,
-    never: &'a [Cow<'static, str>],
+    never: &'a [String],
     decoys: usize,
     hash: HashAlg,
     rng: &'a dyn RandomSource,
+    /// Salts still expected to be needed (0: unknown), so that a batch is no larger than
+    /// the credential needs.
+    expected: usize,
     disclosures: Vec<Disclosure>,
     /// Every salt drawn (raw bytes), to catch a repeating source once the walk is done.
-    salts: Zeroizing<Vec<[u8; SALT_BYTES]>>,
+    salts: Zeroizing<Vec<u128>>,
     /// Salts drawn ahead in one call when the source prefers batches; used from the end.
     pool: Zeroizing<Vec<u8>>,
     /// The JSON text of the Disclosure being built (it holds a salt: zeroized on drop).
@@ -299,18 +341,21 @@ struct Build<'a> {
 }
 
 impl Build<'_> {
-    fn is_sd(&self, at: &str, top_name: Option<&str>) -> bool {
-        if let Some(name) = top_name
-            && self.never.iter().any(|n| n == name)
-        {
-            return false;
-        }
-        self.sd_all || self.sd.contains(at)
+    fn is_sd(&self, at: &str) -> bool {
+        self.sd_all
+            || self
+                .sd
+                .binary_search_by(|p| by_len_then_bytes(p, at))
+                .is_ok()
     }
 
     fn salt(&mut self) -> Result<String> {
         if self.pool.len() < SALT_BYTES {
-            let n = self.rng.batch_draws().clamp(1, 64);
+            let batch = self.rng.batch_draws().clamp(1, 64);
+            let n = match self.expected {
+                0 => batch,
+                e => e.min(batch),
+            };
             self.pool.resize(n * SALT_BYTES, 0);
             self.rng.fill(&mut self.pool)?;
         }
@@ -321,7 +366,8 @@ impl Build<'_> {
             used.zeroize();
         }
         self.pool.truncate(at);
-        self.salts.push(*raw);
+        self.expected = self.expected.saturating_sub(1);
+        self.salts.push(u128::from_ne_bytes(*raw));
         // The table-driven codec: the salt's text is then JSON-escaped and base64url-encoded
         // again as part of its Disclosure, neither in constant time (see `b64`).
         Ok(b64::encode(&*raw))
@@ -349,18 +395,20 @@ impl Build<'_> {
         top: bool,
     ) -> Result<Map<String, Value>> {
         let mut out = Map::new();
-        let mut digests = Vec::new();
+        let mut digests = Vec::with_capacity(obj.len() + self.decoys.min(64));
         let len = at.len();
         for (k, v) in obj {
             if k == "_sd" || k == "..." || (!top && k == "_sd_alg") {
                 return Err(IssuanceError::InvalidClaims(format!("{k:?} is reserved")).into());
             }
             pointer::push_onto(at, &k);
-            // A never-disclosable claim is kept whole, nothing in it disclosable (but `aud`,
-            // whose entries may be). Never-disclosable names are top-level names.
-            let frozen = top && k != "aud" && self.never.iter().any(|n| *n == k);
+            // A never-disclosable claim is not disclosable and is kept whole, nothing in it
+            // disclosable (but `aud`, whose entries may be). Never-disclosable names are
+            // top-level names.
+            let never = top && is_never(self.never, &k);
+            let frozen = never && k != "aud";
             let v = if frozen { v } else { self.value(v, at)? };
-            let sd = self.is_sd(at, top.then_some(k.as_str()));
+            let sd = !never && self.is_sd(at);
             at.truncate(len);
             if sd {
                 let d = Disclosure::new_in(self.salt()?, Some(k), v, &mut self.scratch)?;
@@ -375,7 +423,7 @@ impl Build<'_> {
                 digests.push(self.decoy()?);
             }
             // Sorting hides the original order (§4.2.4.1).
-            digests.sort_unstable();
+            digests.sort_unstable_by(|a, b| by_prefix_then_bytes(a, b));
             out.insert(
                 "_sd".into(),
                 digests.into_iter().map(Value::String).collect(),
@@ -391,7 +439,7 @@ impl Build<'_> {
             // An index needs no escaping; writing into a String cannot fail.
             let _ = write!(at, "/{i}");
             let v = self.value(item, at)?;
-            let sd = self.is_sd(at, None);
+            let sd = self.is_sd(at);
             at.truncate(len);
             if sd {
                 let d = Disclosure::new_in(self.salt()?, None, v, &mut self.scratch)?;
@@ -429,14 +477,17 @@ mod tests {
         }
     }
 
-    /// Counts the calls, with fresh bytes on each.
+    /// Counts the calls and the bytes drawn, with fresh bytes on each call.
     #[derive(Debug, Default)]
     struct Counting {
         calls: std::sync::atomic::AtomicUsize,
+        bytes: std::sync::atomic::AtomicUsize,
     }
 
     impl RandomSource for Counting {
         fn fill(&self, buf: &mut [u8]) -> Result<()> {
+            self.bytes
+                .fetch_add(buf.len(), std::sync::atomic::Ordering::Relaxed);
             let n = self
                 .calls
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -523,8 +574,21 @@ mod tests {
             .prepare(Algorithm::Es256, None, &rng)
             .unwrap();
         assert_eq!(unsigned.disclosures.len(), 20);
-        // 20 salts and 3 decoys, 8 per call.
+        // 20 salts and 3 decoys, 8 per call (8 + 8 + 7): no more than the credential needs.
         assert_eq!(rng.calls.load(std::sync::atomic::Ordering::Relaxed), 3);
+        assert_eq!(
+            rng.bytes.load(std::sync::atomic::Ordering::Relaxed),
+            23 * SALT_BYTES
+        );
+        // A credential needing fewer salts than a batch draws only what it needs.
+        let rng = Counting::default();
+        let unsigned = builder(3).prepare(Algorithm::Es256, None, &rng).unwrap();
+        assert_eq!(unsigned.disclosures.len(), 3);
+        assert_eq!(rng.calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(
+            rng.bytes.load(std::sync::atomic::Ordering::Relaxed),
+            3 * SALT_BYTES
+        );
         let salts: std::collections::HashSet<&str> =
             unsigned.disclosures.iter().map(Disclosure::salt).collect();
         assert_eq!(salts.len(), 20);
@@ -541,5 +605,55 @@ mod tests {
                 .len(),
             40
         );
+    }
+
+    #[test]
+    fn a_pointer_given_twice_is_disclosed_once() {
+        let unsigned = builder(2)
+            .disclose("/c1")
+            .unwrap()
+            .disclose("/c0")
+            .unwrap()
+            .prepare(Algorithm::Es256, None, &crate::rand::OsRandom)
+            .unwrap();
+        assert_eq!(unsigned.disclosures.len(), 2);
+    }
+
+    #[test]
+    fn pointers_with_escapes_and_of_every_length_are_found() {
+        // The walk finds disclosable pointers by binary search in the order the builder
+        // sorts them in; names of every length, with escapes, must all be found.
+        let mut claims = Map::new();
+        let names = ["a", "a/b", "m~n", "bb", "ab", "ba", "", "zzz", "a~1b"];
+        for n in names {
+            claims.insert(n.into(), n.into());
+        }
+        let mut b = SdJwtBuilder::new(claims);
+        for n in names {
+            b = b.disclose(&pointer::push("", n)).unwrap();
+        }
+        let unsigned = b
+            .prepare(Algorithm::Es256, None, &crate::rand::OsRandom)
+            .unwrap();
+        let mut disclosed: Vec<&str> = unsigned
+            .disclosures
+            .iter()
+            .filter_map(Disclosure::name)
+            .collect();
+        disclosed.sort_unstable();
+        let mut want = names.to_vec();
+        want.sort_unstable();
+        assert_eq!(disclosed, want);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_digest_order_is_the_string_order(
+            a in "[\\x00-\\x7f]{0,12}",
+            b in "[\\x00-\\x7f]{0,12}",
+        ) {
+            proptest::prop_assert_eq!(by_prefix_then_bytes(&a, &b), a.cmp(&b));
+            proptest::prop_assert_eq!(by_prefix_then_bytes(&b, &a), b.cmp(&a));
+        }
     }
 }
