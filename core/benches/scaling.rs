@@ -1,8 +1,10 @@
 //! How verification cost grows: with the number of selectively disclosable claims
-//! (10 / 100 / 1000, all disclosed), and with the number disclosed out of 100 (1 / 10 / 100);
-//! and how many heap allocations one verification makes, for every provider. Each
-//! presentation carries a KB-JWT. The allocation counts are printed once per case (they do
-//! not depend on timing): `cargo bench --bench scaling -- --list` shows them without timing.
+//! (10 / 100 / 1000, all disclosed), and with the number disclosed out of 100 (1 / 10 / 100),
+//! for every provider; each presentation carries a KB-JWT. Last, the worst valid-shaped
+//! presentation the default limits allow (ATTACKS.md ENV-08, G7), with the default provider.
+//! Heap allocations per verification, and per issuance of the all-disclosable credentials,
+//! are printed once per case (they do not depend on timing): `cargo bench --bench scaling --
+//! --list` shows them without timing.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -10,6 +12,9 @@
     clippy::indexing_slicing,
     clippy::print_stderr
 )]
+
+#[path = "../tests/common/worst_case.rs"]
+mod worst_case;
 
 use std::alloc::System;
 use std::hint::black_box;
@@ -150,6 +155,22 @@ fn benches(c: &mut Criterion) {
         }
         g.finish();
     }
+    // ENV-08 / G7: the worst valid-shaped presentation the default limits allow (1024
+    // Disclosures, 16 nested, ~249 KB), with the default provider.
+    let (verifier, presentation) = worst_case::worst_case();
+    let region = Region::new(GLOBAL);
+    black_box(verifier.verify(&presentation).unwrap());
+    let stats = region.change();
+    eprintln!(
+        "allocations/default/verify at the default limits: {} allocations, {} bytes allocated, \
+         presentation {} bytes",
+        stats.allocations + stats.reallocations,
+        stats.bytes_allocated,
+        presentation.len()
+    );
+    c.bench_function("scaling/default/verify/at_limits", |b| {
+        b.iter(|| verifier.verify(black_box(&presentation)).unwrap())
+    });
 }
 
 criterion_group!(scaling, benches);
