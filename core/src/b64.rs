@@ -43,9 +43,10 @@ const STD: GeneralPurpose = GeneralPurpose::new(
 /// Encodes public bytes as unpadded base64url.
 #[must_use]
 pub fn encode(bytes: &[u8]) -> String {
-    // Sized exactly and filled in place: the crate's `encode` allocates a zeroed buffer and
-    // then validates it as UTF-8, which costs more than the encoding for short inputs.
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    // Sized exactly (unpadded: ⌈4n/3⌉) and filled in place: the crate's `encode` allocates a
+    // zeroed buffer and then validates it as UTF-8, which costs more than the encoding for
+    // short inputs.
+    let mut out = String::with_capacity(bytes.len().saturating_mul(4).div_ceil(3));
     URL.encode_string(bytes, &mut out);
     out
 }
@@ -90,7 +91,7 @@ pub fn decode_secret(text: &str, what: &'static str) -> Result<Zeroizing<Vec<u8>
 /// Encodes bytes as padded standard base64 (RFC 4648 §4), as `x5c` and SRI use it.
 #[must_use]
 pub fn encode_std(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    let mut out = String::with_capacity(bytes.len().div_ceil(3).saturating_mul(4));
     STD.encode_string(bytes, &mut out);
     out
 }

@@ -186,8 +186,9 @@ impl SdJwtBuilder {
         self
     }
 
-    /// Claims that must never be selectively disclosable, replacing [`NEVER_DISCLOSABLE`]. A
-    /// profile (such as SD-JWT VC) extends the list; it cannot be emptied of the RFC's.
+    /// Claims that must never be selectively disclosable, in addition to
+    /// [`NEVER_DISCLOSABLE`] (a profile, such as SD-JWT VC, extends the list; the RFC's names
+    /// always apply).
     pub fn never_disclosable(mut self, names: &[&str]) -> Self {
         for n in names {
             if !is_never(&self.never, n) {
@@ -225,6 +226,7 @@ impl SdJwtBuilder {
             hash: self.hash,
             rng,
             expected,
+            matched: vec![false; self.sd.len()],
             disclosures: Vec::with_capacity(self.sd.len()),
             salts: Zeroizing::new(Vec::with_capacity(expected.min(1 << 12))),
             pool: Zeroizing::new(Vec::new()),
@@ -243,6 +245,27 @@ impl SdJwtBuilder {
             return Err(IssuanceError::InvalidClaims("\"cnf\" is given twice".into()).into());
         }
         let mut payload = b.object(claims, &mut String::with_capacity(64), true)?;
+        // Every pointer given to `disclose` names a claim the walk made disclosable: one it
+        // did not meet (inside a claim made never-disclosable after `disclose`) would
+        // otherwise stay in clear without a word.
+        let missed = b
+            .matched
+            .iter()
+            .position(|m| !m)
+            .and_then(|i| self.sd.get(i));
+        if let Some(missed) = missed.filter(|_| !self.sd_all) {
+            let first = pointer::tokens(missed)?.first().map(|t| t.to_string());
+            return Err(match first {
+                Some(name) if is_never(&self.never, &name) => {
+                    IssuanceError::NotSelectivelyDisclosable(name).into()
+                }
+                _ => IssuanceError::InvalidPointer {
+                    pointer: missed.clone(),
+                    reason: "the claim it names is not reached",
+                }
+                .into(),
+            });
+        }
         // Salts MUST be unique (§4.2.1); a source that repeats itself is broken. Sorting
         // finds a repeat without hashing every salt.
         b.salts.sort_unstable();
@@ -331,6 +354,8 @@ struct Build<'a> {
     /// Salts still expected to be needed (0: unknown), so that a batch is no larger than
     /// the credential needs.
     expected: usize,
+    /// Which of `sd` the walk has met.
+    matched: Vec<bool>,
     disclosures: Vec<Disclosure>,
     /// Every salt drawn (raw bytes), to catch a repeating source once the walk is done.
     salts: Zeroizing<Vec<u128>>,
@@ -341,12 +366,19 @@ struct Build<'a> {
 }
 
 impl Build<'_> {
-    fn is_sd(&self, at: &str) -> bool {
-        self.sd_all
-            || self
-                .sd
-                .binary_search_by(|p| by_len_then_bytes(p, at))
-                .is_ok()
+    fn is_sd(&mut self, at: &str) -> bool {
+        if self.sd_all {
+            return true;
+        }
+        match self.sd.binary_search_by(|p| by_len_then_bytes(p, at)) {
+            Ok(i) => {
+                if let Some(m) = self.matched.get_mut(i) {
+                    *m = true;
+                }
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     fn salt(&mut self) -> Result<String> {
@@ -582,8 +614,8 @@ mod tests {
         );
         // A credential needing fewer salts than a batch draws only what it needs.
         let rng = Counting::default();
-        let unsigned = builder(3).prepare(Algorithm::Es256, None, &rng).unwrap();
-        assert_eq!(unsigned.disclosures.len(), 3);
+        let small = builder(3).prepare(Algorithm::Es256, None, &rng).unwrap();
+        assert_eq!(small.disclosures.len(), 3);
         assert_eq!(rng.calls.load(std::sync::atomic::Ordering::Relaxed), 1);
         assert_eq!(
             rng.bytes.load(std::sync::atomic::Ordering::Relaxed),
@@ -655,5 +687,37 @@ mod tests {
             proptest::prop_assert_eq!(by_prefix_then_bytes(&a, &b), a.cmp(&b));
             proptest::prop_assert_eq!(by_prefix_then_bytes(&b, &a), b.cmp(&a));
         }
+    }
+
+    #[test]
+    fn every_pointer_given_is_disclosed_or_refused() {
+        let claims = serde_json::json!({
+            "nationalities": ["DE", "FR"],
+            "address": { "locality": "Berlin" },
+        });
+        let claims = claims.as_object().cloned().unwrap();
+        // An index has one spelling: `+1` would be read as 1 by `usize::from_str`, and the
+        // element would then stay in clear.
+        for p in ["/nationalities/+1", "/nationalities/01", "/nationalities/2"] {
+            let err = SdJwtBuilder::new(claims.clone()).disclose(p).unwrap_err();
+            assert_eq!(err.code(), "invalid_pointer", "{p}");
+        }
+        // A claim made never-disclosable after one of its members was made disclosable.
+        let err = SdJwtBuilder::new(claims.clone())
+            .disclose("/address/locality")
+            .unwrap()
+            .never_disclosable(&["address"])
+            .prepare(Algorithm::Es256, None, &crate::rand::OsRandom)
+            .unwrap_err();
+        assert_eq!(err.code(), "not_selectively_disclosable");
+        // With `disclose_all`, a pointer given as well changes nothing.
+        let unsigned = SdJwtBuilder::new(claims)
+            .disclose("/nationalities/1")
+            .unwrap()
+            .disclose_all()
+            .prepare(Algorithm::Es256, None, &crate::rand::OsRandom)
+            .unwrap();
+        // nationalities, its two elements, address, locality.
+        assert_eq!(unsigned.disclosures.len(), 5);
     }
 }

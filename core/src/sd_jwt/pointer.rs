@@ -102,16 +102,21 @@ pub fn lookup<'a, T: AsRef<str>>(
         let t = t.as_ref();
         v = match v {
             Value::Object(m) => m.get(t)?,
-            Value::Array(a) => {
-                if t.starts_with('0') && t.len() > 1 {
-                    return None;
-                }
-                a.get(t.parse::<usize>().ok()?)?
-            }
+            Value::Array(a) => a.get(index(t)?)?,
             _ => return None,
         };
     }
     Some(v)
+}
+
+/// An array index token: decimal digits only, no leading zero (RFC 6901 §4), so that each
+/// index has exactly one spelling (`usize::from_str` would also take `+1`).
+fn index(token: &str) -> Option<usize> {
+    let digits = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (token.starts_with('0') && token.len() > 1) {
+        return None;
+    }
+    token.parse().ok()
 }
 
 fn bad(pointer: &str, reason: &'static str) -> crate::Error {
@@ -139,5 +144,18 @@ mod tests {
         assert!(is_within("/address", "/address"));
         assert!(!is_within("/addresses", "/address"));
         assert!(is_within("/x", ""));
+    }
+
+    #[test]
+    fn array_indices_have_one_spelling() {
+        let claims = serde_json::json!({ "a": ["x", "y"] });
+        let claims = claims.as_object().unwrap();
+        let at = |p: &str| lookup(claims, &parse(p).unwrap());
+        assert_eq!(at("/a/1"), Some(&serde_json::json!("y")));
+        for p in [
+            "/a/+1", "/a/01", "/a/-0", "/a/", "/a/1 ", "/a/ 1", "/a/1e0", "/a/2",
+        ] {
+            assert_eq!(at(p), None, "{p}");
+        }
     }
 }

@@ -234,16 +234,29 @@ impl Processor<'_> {
         Ok(obj)
     }
 
+    /// Processed in place: elements move down over the decoys removed, so an array costs no
+    /// second allocation (a large array of small values would otherwise be copied whole).
     fn array(
         &mut self,
-        items: Vec<Value>,
+        mut items: Vec<Value>,
         at: &mut String,
         sd_depth: usize,
         parent: Option<usize>,
     ) -> Result<Vec<Value>> {
-        let mut out = Vec::with_capacity(items.len());
         let len = at.len();
-        for item in items {
+        let mut kept = 0;
+        for read in 0..items.len() {
+            let Some(item) = items.get_mut(read).map(std::mem::take) else {
+                break;
+            };
+            if !matches!(item, Value::Object(_) | Value::Array(_)) {
+                // Scalars need no processing and no pointer.
+                if let Some(slot) = items.get_mut(kept) {
+                    *slot = item;
+                }
+                kept += 1;
+                continue;
+            }
             let placeholder = match &item {
                 Value::Object(m) if m.contains_key("...") => {
                     if m.len() != 1 {
@@ -264,14 +277,18 @@ impl Processor<'_> {
                 _ => None,
             };
             // An index needs no escaping; writing into a String cannot fail.
-            let _ = write!(at, "/{}", out.len());
+            let _ = write!(at, "/{kept}");
             let r = self.element(item, placeholder, at, sd_depth, parent);
             at.truncate(len);
             if let Some(v) = r? {
-                out.push(v);
+                if let Some(slot) = items.get_mut(kept) {
+                    *slot = v;
+                }
+                kept += 1;
             }
         }
-        Ok(out)
+        items.truncate(kept);
+        Ok(items)
     }
 
     /// One array element at `at`: kept, or replaced by its Disclosure's value, or dropped
