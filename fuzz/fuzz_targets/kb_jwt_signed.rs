@@ -6,7 +6,7 @@
 //! with a key other than the holder's (bit 2).
 //!
 //! Checked on success, independently of credkit's parser: the right key signed, `typ` is
-//! `kb+jwt`, `alg` is `ES256`, `aud`, `nonce` and `sd_hash` are exactly the expected
+//! `kb+jwt` (as media types compare), `alg` is `ES256`, `aud`, `nonce` and `sd_hash` are exactly the expected
 //! strings, `iat` is within the verifier's window, and the verified result reports them.
 #![no_main]
 use std::sync::{Arc, OnceLock};
@@ -125,7 +125,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(v.disclosed.len(), presented);
     let h: Value = serde_json::from_str(&header).expect("accepted header is JSON");
     let p: Value = serde_json::from_str(&payload).expect("accepted payload is JSON");
-    assert_eq!(h["typ"], "kb+jwt", "typ");
+    // Media types compare case-insensitively, with or without `application/` (RFC 7515
+    // §4.1.9).
+    let typ = h["typ"].as_str().expect("typ is a string").to_ascii_lowercase();
+    assert!(typ == "kb+jwt" || typ == "application/kb+jwt", "typ {typ}");
     assert_eq!(h["alg"], "ES256", "alg");
     assert_eq!(p["aud"], AUD, "aud");
     assert_eq!(p["nonce"], NONCE, "nonce");
