@@ -346,7 +346,10 @@ impl fmt::Display for SdJwt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.serialization {
             Serialization::Compact => {
-                f.write_str(&self.sd_hash_input())?;
+                // Piece by piece: no intermediate copy of the whole text.
+                for piece in self.sd_hash_chunks() {
+                    f.write_str(piece)?;
+                }
                 if let Some(kb) = &self.kb {
                     f.write_str(kb.as_compact())?;
                 }

@@ -118,27 +118,39 @@ impl SdJwtBuilder {
     /// `invalid_pointer` when the pointer is malformed or names nothing;
     /// `not_selectively_disclosable` for claims that must stay visible (RFC 9901 §9.7).
     pub fn disclose(mut self, pointer: &str) -> Result<Self> {
-        let tokens = pointer::tokens(pointer)?;
-        let Some(first) = tokens.first() else {
-            return Err(IssuanceError::InvalidPointer {
-                pointer: pointer.into(),
-                reason: "the whole payload cannot be a disclosure",
-            }
-            .into());
+        // A top-level name without escapes (the common case) needs no token list.
+        let simple = pointer
+            .strip_prefix('/')
+            .filter(|name| !name.contains(['/', '~']));
+        let tokens;
+        let (first, nested, found) = if let Some(name) = simple {
+            (name, false, self.claims.contains_key(name))
+        } else {
+            tokens = pointer::tokens(pointer)?;
+            let Some(first) = tokens.first() else {
+                return Err(IssuanceError::InvalidPointer {
+                    pointer: pointer.into(),
+                    reason: "the whole payload cannot be a disclosure",
+                }
+                .into());
+            };
+            let found = pointer::lookup(&self.claims, &tokens).is_some();
+            (first.as_ref(), tokens.len() > 1, found)
         };
         // `aud` entries may be disclosable, `aud` itself may not (§9.7).
-        if is_never(&self.never, first) && !(first == "aud" && tokens.len() > 1) {
-            return Err(IssuanceError::NotSelectivelyDisclosable(first.to_string()).into());
+        if is_never(&self.never, first) && !(first == "aud" && nested) {
+            return Err(IssuanceError::NotSelectivelyDisclosable(first.to_owned()).into());
         }
-        if pointer::lookup(&self.claims, &tokens).is_none() {
+        if !found {
             return Err(IssuanceError::InvalidPointer {
                 pointer: pointer.into(),
                 reason: "no such claim",
             }
             .into());
         }
-        // RFC 6901 escaping is unique (only `~0` and `~1` are valid escapes): a pointer that
-        // parsed is already in the normal form the walk builds.
+        // RFC 6901 escaping is unique (only `~0` and `~1` are valid escapes, and an array
+        // index has one spelling): a pointer that names a claim is already in the normal
+        // form the walk builds.
         self.sd.push(pointer.to_owned());
         Ok(self)
     }
