@@ -8,31 +8,14 @@
 //! Checked on success: every Disclosure was placed once, and no `_sd`, `_sd_alg` or `...`
 //! member is left anywhere in the processed claims.
 #![no_main]
-use std::sync::{Arc, OnceLock};
-
 use credkit::b64;
-use credkit::crypto::{HashAlg, Signer, default_provider};
-use credkit::jose::PrivateJwk;
-use credkit::sd_jwt::{KeyBindingPolicy, StaticIssuerKeys, Verifier};
-use credkit::time::FixedClock;
+use credkit::crypto::HashAlg;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-const ISSUER: &str = r#"{"crv":"P-256","d":"z7P0p-1MMIi_PcV3_bH699XJcrZIAh_UnLzQuNE3oUo","kty":"EC","x":"Y7oLmGm66J8kZWpPhXl5cAod6h8z1HrKRNWvXP7WMA0","y":"YFaa_IzYCZXiSlTV-vrOpLl9is2OD24tfCX8Hr8f0FQ"}"#;
-
-fn setup() -> &'static (Arc<dyn Signer>, Verifier) {
-    static S: OnceLock<(Arc<dyn Signer>, Verifier)> = OnceLock::new();
-    S.get_or_init(|| {
-        let key = PrivateJwk::parse(ISSUER).expect("key");
-        let signer = default_provider().signer(&key).expect("signer");
-        let keys = StaticIssuerKeys::single(key.public(), default_provider()).expect("keys");
-        let verifier = Verifier::builder_with_clock(Arc::new(keys), Arc::new(FixedClock(1_700_000_000)))
-            .key_binding(KeyBindingPolicy::Forbidden)
-            .build()
-            .expect("verifier");
-        (signer, verifier)
-    })
-}
+#[path = "signed_issuer.rs"]
+mod signed_issuer;
+use signed_issuer::setup;
 
 fn link(text: &str, digests: &[String], from: usize) -> String {
     let mut out = text.to_owned();
