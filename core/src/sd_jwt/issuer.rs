@@ -439,9 +439,11 @@ impl Build<'_> {
         top: bool,
     ) -> Result<Map<String, Value>> {
         let mut out = Map::new();
-        let mut digests = Vec::with_capacity(obj.len() + self.decoys.min(64));
+        // Allocated at the first disclosable member, for all the members that may follow.
+        let mut digests = Vec::new();
+        let members = obj.len();
         let len = at.len();
-        for (k, v) in obj {
+        for (i, (k, v)) in obj.into_iter().enumerate() {
             if k == "_sd" || k == "..." || (!top && k == "_sd_alg") {
                 return Err(IssuanceError::InvalidClaims(format!("{k:?} is reserved")).into());
             }
@@ -455,6 +457,9 @@ impl Build<'_> {
             let sd = !never && self.is_sd(at);
             at.truncate(len);
             if sd {
+                if digests.is_empty() {
+                    digests.reserve(members - i + self.decoys.min(64));
+                }
                 let d = Disclosure::new_in(self.salt()?, Some(k), v, &mut self.scratch)?;
                 digests.push(d.digest(self.hash));
                 self.disclosures.push(d);
