@@ -249,38 +249,36 @@ impl Processor<'_> {
             let Some(item) = items.get_mut(read).map(std::mem::take) else {
                 break;
             };
-            if !matches!(item, Value::Object(_) | Value::Array(_)) {
-                // Scalars need no processing and no pointer.
-                if let Some(slot) = items.get_mut(kept) {
-                    *slot = item;
-                }
-                kept += 1;
-                continue;
-            }
-            let placeholder = match &item {
-                Value::Object(m) if m.contains_key("...") => {
-                    if m.len() != 1 {
-                        return Err(DisclosureError::InvalidSd(
-                            "an array placeholder has only the member \"...\"",
-                        )
-                        .into());
-                    }
-                    match m.get("...") {
-                        Some(Value::String(d)) => Some(d.clone()),
-                        _ => {
-                            return Err(
-                                DisclosureError::InvalidSd("\"...\" must be a string").into()
-                            );
+            // Scalars need no processing and no pointer.
+            let processed = if matches!(item, Value::Object(_) | Value::Array(_)) {
+                let placeholder = match &item {
+                    Value::Object(m) if m.contains_key("...") => {
+                        if m.len() != 1 {
+                            return Err(DisclosureError::InvalidSd(
+                                "an array placeholder has only the member \"...\"",
+                            )
+                            .into());
+                        }
+                        match m.get("...") {
+                            Some(Value::String(d)) => Some(d.clone()),
+                            _ => {
+                                return Err(
+                                    DisclosureError::InvalidSd("\"...\" must be a string").into()
+                                );
+                            }
                         }
                     }
-                }
-                _ => None,
+                    _ => None,
+                };
+                // An index needs no escaping; writing into a String cannot fail.
+                let _ = write!(at, "/{kept}");
+                let r = self.element(item, placeholder, at, sd_depth, parent);
+                at.truncate(len);
+                r?
+            } else {
+                Some(item)
             };
-            // An index needs no escaping; writing into a String cannot fail.
-            let _ = write!(at, "/{kept}");
-            let r = self.element(item, placeholder, at, sd_depth, parent);
-            at.truncate(len);
-            if let Some(v) = r? {
+            if let Some(v) = processed {
                 if let Some(slot) = items.get_mut(kept) {
                     *slot = v;
                 }
