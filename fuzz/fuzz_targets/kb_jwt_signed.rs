@@ -20,7 +20,12 @@ use credkit::time::FixedClock;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
-const ISSUER: &str = r#"{"crv":"P-256","d":"z7P0p-1MMIi_PcV3_bH699XJcrZIAh_UnLzQuNE3oUo","kty":"EC","x":"Y7oLmGm66J8kZWpPhXl5cAod6h8z1HrKRNWvXP7WMA0","y":"YFaa_IzYCZXiSlTV-vrOpLl9is2OD24tfCX8Hr8f0FQ"}"#;
+// Only its issuer key is used here.
+#[allow(dead_code)]
+#[path = "signed_issuer.rs"]
+mod signed_issuer;
+use signed_issuer::ISSUER;
+
 const HOLDER: &str = r#"{"crv":"P-256","d":"X6SsQYySnYle3vfQw5SQA6SsSbO5YuWt7DYeej3YUh0","kty":"EC","x":"Hopq1beiyAeel1yOhOJJ7mORTRXNkU8iXlVrSL3d_Cw","y":"cip1XZ8274TIfgfphESGWHcBslbxYo2rcBWbgHmW8vw"}"#;
 const NOW: i64 = 1_700_000_000;
 const AUD: &str = "https://v.example";
