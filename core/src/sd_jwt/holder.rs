@@ -137,7 +137,6 @@ impl Credential {
         let mut chosen = vec![false; self.sd_jwt.disclosures().len()];
         for p in pointers {
             let tokens = pointer::tokens(p)?;
-            let normalized = pointer::join(&tokens);
             if pointer::lookup(&self.verified.claims, &tokens).is_none() {
                 return Err(IssuanceError::InvalidPointer {
                     pointer: (*p).to_owned(),
@@ -151,8 +150,10 @@ impl Credential {
                 ..
             } in &self.verified.placed
             {
-                // The claim itself, what lies beneath it, and every ancestor on its path.
-                if (pointer::is_within(at, &normalized) || pointer::is_within(&normalized, at))
+                // The claim itself, what lies beneath it, and every ancestor on its path. A
+                // pointer that names a claim is in the normal form `at` is written in (RFC
+                // 6901 has one escaping, and array indices one spelling).
+                if (pointer::is_within(at, p) || pointer::is_within(p, at))
                     && let Some(c) = chosen.get_mut(*disclosure)
                 {
                     *c = true;
