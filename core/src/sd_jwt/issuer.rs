@@ -256,7 +256,11 @@ impl SdJwtBuilder {
         if claims.contains_key("cnf") && self.holder_key.is_some() {
             return Err(IssuanceError::InvalidClaims("\"cnf\" is given twice".into()).into());
         }
-        let mut payload = b.object(claims, &mut String::with_capacity(64), true)?;
+        // The payload is written as JSON text while the walk goes: no map is built for it.
+        // Room for the digests (a SHA-256 digest is 43 characters, quoted, with a comma) and
+        // what is typically around them, so that the text is rarely copied as it grows.
+        let mut payload = PayloadText::with_capacity(512 + 48 * self.sd.len());
+        let digests = b.members(claims, &mut String::with_capacity(64), true, &mut payload)?;
         // Every pointer given to `disclose` names a claim the walk made disclosable: one it
         // did not meet (inside a claim made never-disclosable after `disclose`) would
         // otherwise stay in clear without a word.
@@ -284,15 +288,20 @@ impl SdJwtBuilder {
         if b.salts.windows(2).any(|w| w.first() == w.get(1)) {
             return Err(CryptoError::Random.into());
         }
+        // The members the walk did not write, in the order a map of them would have: `_sd`,
+        // `_sd_alg`, `cnf`. None of them can be among the claims (refused above).
+        if !digests.is_empty() {
+            payload.digests("_sd", &digests);
+        }
         // Without any digest there is nothing for `_sd_alg` to describe (SD-JWT VC §2.2.2.5
         // forbids SD structures in a credential without selectively disclosable claims).
         if !b.disclosures.is_empty() || self.decoys > 0 {
-            payload.insert("_sd_alg".into(), self.hash.name().into());
+            payload.member("_sd_alg".into(), self.hash.name().into());
         }
         if let Some(jwk) = &self.holder_key {
             let mut cnf = Map::new();
             cnf.insert("jwk".into(), Value::Object(jwk.minimal_json()));
-            payload.insert("cnf".into(), cnf.into());
+            payload.member("cnf".into(), cnf.into());
         }
         let mut header = std::mem::take(&mut self.header);
         if let Some(t) = &self.typ {
@@ -301,12 +310,7 @@ impl SdJwtBuilder {
         if let Some(k) = kid {
             header.insert("kid".into(), k.into());
         }
-        // Room for the digests (a SHA-256 digest is 43 characters, quoted, with a comma) and
-        // what is typically around them, so that the text is rarely copied as it grows.
-        let mut text = Vec::with_capacity(512 + 48 * b.disclosures.len());
-        // Serialising a map of JSON values into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut text, &payload);
-        let payload = text;
+        let payload = payload.finish();
         let mut jws = UnsignedJws::from_payload(alg, header, payload);
         if self.serialization != Serialization::Compact {
             jws = jws.with_unprotected(Map::new());
@@ -342,17 +346,80 @@ fn by_len_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// The lexicographic order of `str`, deciding on the first eight bytes in one integer
-/// comparison (digests differ there almost always).
+/// comparison (digests differ there almost always). A digest has at least eight characters;
+/// shorter strings are compared as they are.
 fn by_prefix_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
-    fn prefix(s: &str) -> u64 {
-        let mut p = [0u8; 8];
-        let n = s.len().min(8);
-        if let (Some(dst), Some(src)) = (p.get_mut(..n), s.as_bytes().get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        u64::from_be_bytes(p)
+    // A fixed-size prefix: a copy of a variable length would call `memcpy` per comparison.
+    match (
+        a.as_bytes().first_chunk::<8>(),
+        b.as_bytes().first_chunk::<8>(),
+    ) {
+        (Some(pa), Some(pb)) => u64::from_be_bytes(*pa)
+            .cmp(&u64::from_be_bytes(*pb))
+            .then_with(|| a.cmp(b)),
+        _ => a.cmp(b),
     }
-    prefix(a).cmp(&prefix(b)).then_with(|| a.cmp(b))
+}
+
+/// Where the members of an object go as the walk keeps them.
+trait Members {
+    fn member(&mut self, name: String, value: Value);
+}
+
+impl Members for Map<String, Value> {
+    fn member(&mut self, name: String, value: Value) {
+        self.insert(name, value);
+    }
+}
+
+/// The payload's JSON text, written member by member: the bytes `serde_json` writes for a
+/// map of the same members in the same order.
+struct PayloadText {
+    json: Vec<u8>,
+}
+
+impl PayloadText {
+    fn with_capacity(n: usize) -> Self {
+        let mut json = Vec::with_capacity(n);
+        json.push(b'{');
+        Self { json }
+    }
+
+    fn name(&mut self, name: &str) {
+        if self.json.len() > 1 {
+            self.json.push(b',');
+        }
+        // Serialising JSON strings and values into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.json, name);
+        self.json.push(b':');
+    }
+
+    /// An array of digests: base64url text, which JSON strings hold without escapes.
+    fn digests(&mut self, name: &str, digests: &[String]) {
+        self.name(name);
+        self.json.push(b'[');
+        for (i, d) in digests.iter().enumerate() {
+            if i > 0 {
+                self.json.push(b',');
+            }
+            self.json.push(b'"');
+            self.json.extend_from_slice(d.as_bytes());
+            self.json.push(b'"');
+        }
+        self.json.push(b']');
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.json.push(b'}');
+        self.json
+    }
+}
+
+impl Members for PayloadText {
+    fn member(&mut self, name: String, value: Value) {
+        self.name(&name);
+        let _ = serde_json::to_writer(&mut self.json, &value);
+    }
 }
 
 struct Build<'a> {
@@ -426,19 +493,35 @@ impl Build<'_> {
     /// shares one buffer.
     fn value(&mut self, v: Value, at: &mut String) -> Result<Value> {
         Ok(match v {
-            Value::Object(m) => Value::Object(self.object(m, at, false)?),
+            Value::Object(m) => Value::Object(self.object(m, at)?),
             Value::Array(a) => Value::Array(self.array(a, at)?),
             other => other,
         })
     }
 
-    fn object(
+    /// A nested object, `_sd` included.
+    fn object(&mut self, obj: Map<String, Value>, at: &mut String) -> Result<Map<String, Value>> {
+        let mut out = Map::new();
+        let digests = self.members(obj, at, false, &mut out)?;
+        if !digests.is_empty() {
+            out.insert(
+                "_sd".into(),
+                digests.into_iter().map(Value::String).collect(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Walks an object's members: the ones that stay go to `out`, the disclosable ones become
+    /// Disclosures. Returns the object's `_sd` digests, decoys included and sorted; empty
+    /// when the object gets no `_sd`.
+    fn members(
         &mut self,
         obj: Map<String, Value>,
         at: &mut String,
         top: bool,
-    ) -> Result<Map<String, Value>> {
-        let mut out = Map::new();
+        out: &mut dyn Members,
+    ) -> Result<Vec<String>> {
         // Allocated at the first disclosable member, for all the members that may follow.
         let mut digests = Vec::new();
         let members = obj.len();
@@ -464,7 +547,7 @@ impl Build<'_> {
                 digests.push(d.digest(self.hash));
                 self.disclosures.push(d);
             } else {
-                out.insert(k, v);
+                out.member(k, v);
             }
         }
         if !digests.is_empty() || (top && self.decoys > 0) {
@@ -473,12 +556,8 @@ impl Build<'_> {
             }
             // Sorting hides the original order (§4.2.4.1).
             digests.sort_unstable_by(|a, b| by_prefix_then_bytes(a, b));
-            out.insert(
-                "_sd".into(),
-                digests.into_iter().map(Value::String).collect(),
-            );
         }
-        Ok(out)
+        Ok(digests)
     }
 
     fn array(&mut self, items: Vec<Value>, at: &mut String) -> Result<Vec<Value>> {
@@ -703,6 +782,65 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(by_prefix_then_bytes(&a, &b), a.cmp(&b));
             proptest::prop_assert_eq!(by_prefix_then_bytes(&b, &a), b.cmp(&a));
+        }
+    }
+
+    #[test]
+    fn the_payload_text_is_what_serde_json_writes_for_its_members() {
+        // The payload is written member by member; its text must be the one serde_json
+        // writes for a map of the same members (escapes, non-ASCII, numbers, nesting), in
+        // the claims' order followed by `_sd`, `_sd_alg` and `cnf`.
+        let holder = default_provider()
+            .generate(Algorithm::Es256, &crate::rand::OsRandom)
+            .unwrap();
+        let claims = serde_json::json!({
+            "iss": "https://issuer.example",
+            "na\"me\u{7}/~": "Mö\\bius\n\u{2028}😀",
+            "n": -1.5e300,
+            "big": u64::MAX,
+            "arr": [1, {"a": []}, null, "x"],
+            "nested": {"x": {"y": "z"}, "e": {}},
+            "t": true,
+        });
+        let claims = claims.as_object().cloned().unwrap();
+        let cases: [(&[&str], usize, bool); 5] = [
+            (&[], 0, false),
+            (&[], 2, false),
+            (&["/t", "/arr/3", "/nested/x/y"], 0, true),
+            (&["/n", "/na\"me\u{7}~1~0"], 1, true),
+            (&["/nested/x"], 0, false),
+        ];
+        for (sd, decoys, bound) in cases {
+            let mut b = SdJwtBuilder::new(claims.clone()).decoys(decoys);
+            for p in sd {
+                b = b.disclose(p).unwrap();
+            }
+            if bound {
+                b = b.holder_key(holder.public().clone());
+            }
+            let unsigned = b
+                .prepare(Algorithm::Es256, None, &crate::rand::OsRandom)
+                .unwrap();
+            let input = std::str::from_utf8(unsigned.signing_input()).unwrap();
+            let text = b64::decode(input.split('.').nth(1).unwrap(), "t").unwrap();
+            let map: Map<String, Value> = serde_json::from_slice(&text).unwrap();
+            assert_eq!(serde_json::to_vec(&map).unwrap(), text, "{sd:?}");
+            let mut want: Vec<&str> = claims
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !sd.contains(&pointer::push("", k).as_str()))
+                .collect();
+            if !sd.iter().all(|p| p.matches('/').count() > 1) || decoys > 0 {
+                want.push("_sd");
+            }
+            if !sd.is_empty() || decoys > 0 {
+                want.push("_sd_alg");
+            }
+            if bound {
+                want.push("cnf");
+            }
+            let got: Vec<&str> = map.keys().map(String::as_str).collect();
+            assert_eq!(got, want, "{sd:?}");
         }
     }
 
