@@ -56,6 +56,12 @@ pub fn encode_into(bytes: &[u8], out: &mut String) {
     URL.encode_string(bytes, out);
 }
 
+/// Writes public bytes as unpadded base64url at the start of `out` and returns the length
+/// written; writes nothing and returns 0 when `out` is too short (callers size it).
+pub fn encode_slice(bytes: &[u8], out: &mut [u8]) -> usize {
+    URL.encode_slice(bytes, out).unwrap_or(0)
+}
+
 /// Decodes unpadded, canonical base64url of public bytes; `what` names the input in the error.
 ///
 /// # Errors

@@ -75,6 +75,23 @@ impl HashAlg {
         }
     }
 
+    /// As [`HashAlg::digest_b64`], held inline instead of in a `String` (no allocation).
+    #[must_use]
+    pub(crate) fn digest_text(self, data: &[u8]) -> DigestText {
+        let mut text = DigestText {
+            len: 0,
+            text: [0; DigestText::MAX],
+        };
+        let n = match self {
+            Self::Sha256 => crate::b64::encode_slice(&sha2::Sha256::digest(data), &mut text.text),
+            Self::Sha384 => crate::b64::encode_slice(&sha2::Sha384::digest(data), &mut text.text),
+            Self::Sha512 => crate::b64::encode_slice(&sha2::Sha512::digest(data), &mut text.text),
+        };
+        // At most 86 characters (SHA-512).
+        text.len = u8::try_from(n).unwrap_or(0);
+        text
+    }
+
     /// Hashes `data` and returns the base64url encoding (the form used in `_sd` and `sd_hash`).
     #[must_use]
     pub fn digest_b64(self, data: &[u8]) -> String {
@@ -84,6 +101,39 @@ impl HashAlg {
             Self::Sha384 => crate::b64::encode(&sha2::Sha384::digest(data)),
             Self::Sha512 => crate::b64::encode(&sha2::Sha512::digest(data)),
         }
+    }
+}
+
+/// A digest's base64url text, held inline.
+#[derive(Clone, Copy)]
+pub(crate) struct DigestText {
+    len: u8,
+    text: [u8; Self::MAX],
+}
+
+impl DigestText {
+    /// The longest text: SHA-512, 64 bytes, is 86 characters of unpadded base64url.
+    const MAX: usize = 86;
+
+    /// The base64url characters.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.text.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    /// The text as a `String`.
+    pub(crate) fn to_string_value(self) -> String {
+        // base64url is ASCII: the conversion cannot fail.
+        String::from_utf8(self.as_bytes().to_vec()).unwrap_or_default()
+    }
+
+    /// The order of the texts as strings, deciding on the first eight bytes in one integer
+    /// comparison (digests differ there almost always).
+    pub(crate) fn cmp_text(&self, other: &Self) -> std::cmp::Ordering {
+        // Fixed-size prefixes: every digest text is at least 43 characters.
+        let prefix = |t: &Self| t.text.first_chunk::<8>().map(|p| u64::from_be_bytes(*p));
+        prefix(self)
+            .cmp(&prefix(other))
+            .then_with(|| self.as_bytes().cmp(other.as_bytes()))
     }
 }
 
@@ -107,5 +157,41 @@ mod tests {
             HashAlg::Sha256.digest_b64(d.as_bytes()),
             "uutlBuYeMDyjLLTpf6Jxi7yNkEF35jdyWMn9U7b_RYY"
         );
+    }
+
+    fn text(s: &str) -> DigestText {
+        let mut t = DigestText {
+            len: u8::try_from(s.len()).unwrap(),
+            text: [0; DigestText::MAX],
+        };
+        t.text
+            .get_mut(..s.len())
+            .unwrap()
+            .copy_from_slice(s.as_bytes());
+        t
+    }
+
+    #[test]
+    fn digest_text_is_digest_b64() {
+        for alg in HashAlg::ALL {
+            for data in [&b""[..], b"x", &[7u8; 300]] {
+                let t = alg.digest_text(data);
+                assert_eq!(t.to_string_value(), alg.digest_b64(data));
+                assert_eq!(t.as_bytes().len(), (alg.output_len() * 4).div_ceil(3));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_digest_text_order_is_the_string_order(
+            // A small alphabet, so that texts often share their first eight characters.
+            a in "[-_ab]{43,86}",
+            b in "[-_ab]{43,86}",
+        ) {
+            proptest::prop_assert_eq!(text(&a).cmp_text(&text(&b)), a.cmp(&b));
+            proptest::prop_assert_eq!(text(&b).cmp_text(&text(&a)), b.cmp(&a));
+            proptest::prop_assert_eq!(text(&a).cmp_text(&text(&a)), std::cmp::Ordering::Equal);
+        }
     }
 }

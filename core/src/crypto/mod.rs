@@ -26,7 +26,7 @@ use crate::rand::RandomSource;
 #[cfg(feature = "aws-lc")]
 pub mod aws_lc;
 mod der;
-mod hash;
+pub(crate) mod hash;
 #[cfg(feature = "rustcrypto")]
 pub mod rustcrypto;
 

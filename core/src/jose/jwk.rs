@@ -285,6 +285,26 @@ impl PublicJwk {
         m
     }
 
+    /// Appends [`PublicJwk::minimal_json`] as compact JSON text, the bytes `serde_json` writes
+    /// for it, without building the map (an issuer writes it into every credential's `cnf`).
+    pub(crate) fn write_minimal_json(&self, out: &mut Vec<u8>) {
+        // The names and the curve's `kty` and `crv` are ASCII without characters JSON
+        // escapes; the coordinates are base64url.
+        let mut text = String::with_capacity(128);
+        text.push_str(r#"{"kty":""#);
+        text.push_str(self.curve.kty());
+        text.push_str(r#"","crv":""#);
+        text.push_str(self.curve.name());
+        text.push_str(r#"","x":""#);
+        b64::encode_into(&self.x, &mut text);
+        if let Some(y) = &self.y {
+            text.push_str(r#"","y":""#);
+            b64::encode_into(y, &mut text);
+        }
+        text.push_str(r#""}"#);
+        out.extend_from_slice(text.as_bytes());
+    }
+
     /// The RFC 7638 thumbprint: the hash of the required members in lexicographic order,
     /// without white space, base64url-encoded.
     #[must_use]
@@ -407,6 +427,20 @@ mod tests {
     use super::*;
 
     const P256: &str = r#"{"kty":"EC","crv":"P-256","x":"TCAER19Zvu3OHF4j4W4vfSVoHIP1ILilDls7vCeGemc","y":"ZxjiWWbZMQGHVWKVQ4hbSIirsVfuecCE6t4jT9F2HZQ"}"#;
+
+    #[test]
+    fn minimal_json_text_is_what_serde_json_writes_for_the_map() {
+        let ed =
+            r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        for text in [P256, ed] {
+            let k = PublicJwk::parse(text).unwrap();
+            let mut out = b"prefix".to_vec();
+            k.write_minimal_json(&mut out);
+            let want = serde_json::to_vec(&k.minimal_json()).unwrap();
+            assert_eq!(out.get(6..), Some(want.as_slice()));
+            assert_eq!(out.get(6..), Some(text.as_bytes()));
+        }
+    }
 
     #[test]
     fn parses_and_thumbprints() {

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::b64;
 use crate::crypto::HashAlg;
+use crate::crypto::hash::DigestText;
 use crate::error::{DisclosureError, Result};
 
 /// A parsed Disclosure: `[salt, name, value]` (object property) or `[salt, value]` (array
@@ -136,6 +137,11 @@ impl Disclosure {
     #[must_use]
     pub fn digest(&self, alg: HashAlg) -> String {
         alg.digest_b64(self.encoded.as_bytes())
+    }
+
+    /// As [`Disclosure::digest`], held inline.
+    pub(crate) fn digest_text(&self, alg: HashAlg) -> DigestText {
+        alg.digest_text(self.encoded.as_bytes())
     }
 }
 
