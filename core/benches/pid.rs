@@ -1,7 +1,8 @@
 //! Criterion benchmarks on the shared workload (benches/workload): issue, present and verify
 //! a 20-claim PID with 3 claims disclosed and a KB-JWT, plus the floors measured in the same
 //! run (one ES256 sign and one ES256 verify, of a short message and of the issuer JWT's real
-//! signing input; SHA-256 of a disclosure), for every provider; and
+//! signing input; SHA-256 of a disclosure), for every provider; a straight-line issuer
+//! (`floor/issue_straight_line`: the least work issuance does beyond that floor); and
 //! the same three operations with the peer implementation `sd-jwt-rs` (on ring, through
 //! `jsonwebtoken`), in the same run, on the same workload and keys.
 #![allow(
@@ -14,9 +15,9 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use credkit::crypto::{CryptoProvider, HashAlg, all_providers};
-use credkit::jose::{Algorithm, PrivateJwk};
-use credkit::rand::OsRandom;
+use credkit::crypto::{CryptoProvider, HashAlg, Signer, all_providers};
+use credkit::jose::{Algorithm, PrivateJwk, PublicJwk};
+use credkit::rand::{OsRandom, RandomSource};
 use credkit::sd_jwt::{Credential, KeyBindingPolicy, SdJwtBuilder, StaticIssuerKeys, Verifier};
 use credkit::time::FixedClock;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -73,6 +74,91 @@ fn builder(w: &Workload, claims: Map<String, Value>) -> SdJwtBuilder {
     b
 }
 
+/// The least work issuance does beyond its crypto floor, written straight: the same salts
+/// (one draw from the OS), the same Disclosures (`["salt", "name", value]` in the RFC's
+/// spacing), digests, the payload with `_sd`, `_sd_alg` and `cnf`, base64url, one signature
+/// and the compact text. It checks nothing, has no builder, handles only top-level claims
+/// and SHA-256 with ES256, and panics on what it does not expect: a measuring stick, not an
+/// issuer. The setup checks that credkit's verifier accepts what it writes.
+fn issue_straight_line(
+    claims: Map<String, Value>,
+    sd: &[String],
+    holder: &PublicJwk,
+    signer: &dyn Signer,
+) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let b64 = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut salts = [0u8; 16 * 20];
+    OsRandom.fill(&mut salts).unwrap();
+    let mut salts = salts.chunks_exact(16);
+    let mut payload = Vec::with_capacity(2048);
+    let mut json = Vec::with_capacity(256);
+    let mut disclosures: Vec<String> = Vec::with_capacity(sd.len());
+    let mut digests: Vec<[u8; 32]> = Vec::with_capacity(sd.len());
+    payload.push(b'{');
+    for (name, value) in claims {
+        // `sd` holds the disclosable names, sorted.
+        if sd.binary_search(&name).is_ok() {
+            json.clear();
+            json.extend_from_slice(b"[\"");
+            let mut salt = [0u8; 22];
+            b64.encode_slice(salts.next().unwrap(), &mut salt).unwrap();
+            json.extend_from_slice(&salt);
+            json.extend_from_slice(b"\", ");
+            serde_json::to_writer(&mut json, &name).unwrap();
+            json.extend_from_slice(b", ");
+            serde_json::to_writer(&mut json, &value).unwrap();
+            json.push(b']');
+            let mut d = String::with_capacity(json.len().div_ceil(3) * 4);
+            b64.encode_string(&json, &mut d);
+            digests.push(sha2::Sha256::digest(d.as_bytes()).into());
+            disclosures.push(d);
+        } else {
+            if payload.len() > 1 {
+                payload.push(b',');
+            }
+            serde_json::to_writer(&mut payload, &name).unwrap();
+            payload.push(b':');
+            serde_json::to_writer(&mut payload, &value).unwrap();
+        }
+    }
+    digests.sort_unstable();
+    payload.extend_from_slice(b",\"_sd\":[");
+    let mut text = [0u8; 43];
+    for (i, d) in digests.iter().enumerate() {
+        if i > 0 {
+            payload.push(b',');
+        }
+        b64.encode_slice(d, &mut text).unwrap();
+        payload.push(b'"');
+        payload.extend_from_slice(&text);
+        payload.push(b'"');
+    }
+    payload.extend_from_slice(
+        br#"],"_sd_alg":"sha-256","cnf":{"jwk":{"kty":"EC","crv":"P-256","x":""#,
+    );
+    b64.encode_slice(holder.x(), &mut text).unwrap();
+    payload.extend_from_slice(&text);
+    payload.extend_from_slice(br#"","y":""#);
+    b64.encode_slice(holder.y().unwrap(), &mut text).unwrap();
+    payload.extend_from_slice(&text);
+    payload.extend_from_slice(br#""}}}"#);
+    let mut out = String::with_capacity(4096);
+    b64.encode_string(br#"{"alg":"ES256","typ":"dc+sd-jwt"}"#, &mut out);
+    out.push('.');
+    b64.encode_string(&payload, &mut out);
+    let sig = signer.sign(out.as_bytes()).unwrap();
+    out.push('.');
+    b64.encode_string(&sig, &mut out);
+    for d in &disclosures {
+        out.push('~');
+        out.push_str(d);
+    }
+    out.push('~');
+    out
+}
+
 fn bench_provider(c: &mut Criterion, provider: &'static dyn CryptoProvider) {
     let w = workload();
     let name = provider.name();
@@ -90,6 +176,12 @@ fn bench_provider(c: &mut Criterion, provider: &'static dyn CryptoProvider) {
         .build()
         .unwrap();
     let credential = Credential::receive(&issued, &receive).unwrap();
+    let mut sd_names: Vec<String> = w.sd.iter().map(|p| p[1..].to_owned()).collect();
+    sd_names.sort_unstable();
+    let straight = issue_straight_line(w.claims.clone(), &sd_names, w.holder.public(), &*issuer);
+    let straight = Credential::receive(&straight, &receive).unwrap();
+    assert_eq!(straight.sd_jwt().disclosures().len(), 20);
+    assert_eq!(straight.claims(), credential.claims());
     let present: Vec<&str> = w.present.iter().map(String::as_str).collect();
     let presentation = credential
         .present(&present)
@@ -154,6 +246,20 @@ fn bench_provider(c: &mut Criterion, provider: &'static dyn CryptoProvider) {
     });
     g.bench_function("floor/es256_verify_issuer_jwt", |b| {
         b.iter(|| vk.verify(black_box(signing_input), &jwt_sig).unwrap())
+    });
+    g.bench_function("floor/issue_straight_line", |b| {
+        b.iter_batched(
+            || w.claims.clone(),
+            |claims| {
+                drop(black_box(issue_straight_line(
+                    claims,
+                    &sd_names,
+                    w.holder.public(),
+                    &*issuer,
+                )));
+            },
+            BatchSize::SmallInput,
+        );
     });
     let disclosure = credential.sd_jwt().disclosures()[0].as_str().to_owned();
     g.bench_function("floor/sha256_disclosure", |b| {
