@@ -74,26 +74,29 @@ fn builder(w: &Workload, claims: Map<String, Value>) -> SdJwtBuilder {
     b
 }
 
-/// The least work issuance does beyond its crypto floor, written straight: the same salts
-/// (one draw from the OS), the same Disclosures (`["salt", "name", value]` in the RFC's
-/// spacing), digests, the payload with `_sd`, `_sd_alg` and `cnf`, base64url, one signature
-/// and the compact text. It checks nothing, has no builder, handles only top-level claims
-/// and SHA-256 with ES256, and panics on what it does not expect: a measuring stick, not an
-/// issuer. The setup checks that credkit's verifier accepts what it writes.
+/// Issuance written straight, as a measuring stick below any correct issuer: the same salts
+/// (one draw from the OS, zeroized), the same Disclosures (`["salt", "name", value]` in the
+/// RFC's spacing), digests, the payload with `_sd`, `_sd_alg` and `cnf`, the same protected
+/// header, base64url, one signature and the compact text. It checks nothing (reserved and
+/// never-disclosable names, salt uniqueness, `cnf`), has no builder, takes its disclosable
+/// names sorted, handles only top-level claims with at least one left in clear, SHA-256 and
+/// ES256, and panics on anything else. The setup checks that credkit's verifier accepts what
+/// it writes.
 fn issue_straight_line(
     claims: Map<String, Value>,
     sd: &[String],
+    header: &[u8],
     holder: &PublicJwk,
     signer: &dyn Signer,
 ) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     let b64 = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let mut salts = [0u8; 16 * 20];
-    OsRandom.fill(&mut salts).unwrap();
+    let mut salts = zeroize::Zeroizing::new([0u8; 16 * 20]);
+    OsRandom.fill(&mut *salts).unwrap();
     let mut salts = salts.chunks_exact(16);
     let mut payload = Vec::with_capacity(2048);
-    let mut json = Vec::with_capacity(256);
+    let mut json = zeroize::Zeroizing::new(Vec::with_capacity(256));
     let mut disclosures: Vec<String> = Vec::with_capacity(sd.len());
     let mut digests: Vec<[u8; 32]> = Vec::with_capacity(sd.len());
     payload.push(b'{');
@@ -102,13 +105,13 @@ fn issue_straight_line(
         if sd.binary_search(&name).is_ok() {
             json.clear();
             json.extend_from_slice(b"[\"");
-            let mut salt = [0u8; 22];
-            b64.encode_slice(salts.next().unwrap(), &mut salt).unwrap();
-            json.extend_from_slice(&salt);
+            let mut salt = zeroize::Zeroizing::new([0u8; 22]);
+            b64.encode_slice(salts.next().unwrap(), &mut *salt).unwrap();
+            json.extend_from_slice(&*salt);
             json.extend_from_slice(b"\", ");
-            serde_json::to_writer(&mut json, &name).unwrap();
+            serde_json::to_writer(&mut *json, &name).unwrap();
             json.extend_from_slice(b", ");
-            serde_json::to_writer(&mut json, &value).unwrap();
+            serde_json::to_writer(&mut *json, &value).unwrap();
             json.push(b']');
             let mut d = String::with_capacity(json.len().div_ceil(3) * 4);
             b64.encode_string(&json, &mut d);
@@ -145,7 +148,7 @@ fn issue_straight_line(
     payload.extend_from_slice(&text);
     payload.extend_from_slice(br#""}}}"#);
     let mut out = String::with_capacity(4096);
-    b64.encode_string(br#"{"alg":"ES256","typ":"dc+sd-jwt"}"#, &mut out);
+    b64.encode_string(header, &mut out);
     out.push('.');
     b64.encode_string(&payload, &mut out);
     let sig = signer.sign(out.as_bytes()).unwrap();
@@ -178,7 +181,16 @@ fn bench_provider(c: &mut Criterion, provider: &'static dyn CryptoProvider) {
     let credential = Credential::receive(&issued, &receive).unwrap();
     let mut sd_names: Vec<String> = w.sd.iter().map(|p| p[1..].to_owned()).collect();
     sd_names.sort_unstable();
-    let straight = issue_straight_line(w.claims.clone(), &sd_names, w.holder.public(), &*issuer);
+    // The protected header credkit writes (`typ`, the issuer's `kid`, `alg`).
+    let jwt = credential.sd_jwt().issuer_jwt().as_compact();
+    let header = credkit::b64::decode(jwt.split('.').next().unwrap(), "header").unwrap();
+    let straight = issue_straight_line(
+        w.claims.clone(),
+        &sd_names,
+        &header,
+        w.holder.public(),
+        &*issuer,
+    );
     let straight = Credential::receive(&straight, &receive).unwrap();
     assert_eq!(straight.sd_jwt().disclosures().len(), 20);
     assert_eq!(straight.claims(), credential.claims());
@@ -254,6 +266,7 @@ fn bench_provider(c: &mut Criterion, provider: &'static dyn CryptoProvider) {
                 drop(black_box(issue_straight_line(
                     claims,
                     &sd_names,
+                    &header,
                     w.holder.public(),
                     &*issuer,
                 )));

@@ -57,9 +57,19 @@ pub fn encode_into(bytes: &[u8], out: &mut String) {
 }
 
 /// Writes public bytes as unpadded base64url at the start of `out` and returns the length
-/// written; writes nothing and returns 0 when `out` is too short (callers size it).
-pub fn encode_slice(bytes: &[u8], out: &mut [u8]) -> usize {
-    URL.encode_slice(bytes, out).unwrap_or(0)
+/// written; `None` (nothing written) when `out` is too short.
+#[must_use]
+pub(crate) fn encode_slice(bytes: &[u8], out: &mut [u8]) -> Option<usize> {
+    URL.encode_slice(bytes, out).ok()
+}
+
+/// Appends public bytes as unpadded base64url to `out`.
+pub(crate) fn encode_vec(bytes: &[u8], out: &mut Vec<u8>) {
+    let at = out.len();
+    out.resize(at + bytes.len().saturating_mul(4).div_ceil(3), 0);
+    // The buffer was just sized for the text.
+    let n = out.get_mut(at..).and_then(|tail| encode_slice(bytes, tail));
+    out.truncate(at + n.unwrap_or(0));
 }
 
 /// Decodes unpadded, canonical base64url of public bytes; `what` names the input in the error.

@@ -39,7 +39,7 @@ impl HashAlg {
 
     /// The digest length in bytes.
     #[must_use]
-    pub fn output_len(self) -> usize {
+    pub const fn output_len(self) -> usize {
         match self {
             Self::Sha256 => 32,
             Self::Sha384 => 48,
@@ -87,8 +87,10 @@ impl HashAlg {
             Self::Sha384 => crate::b64::encode_slice(&sha2::Sha384::digest(data), &mut text.text),
             Self::Sha512 => crate::b64::encode_slice(&sha2::Sha512::digest(data), &mut text.text),
         };
-        // At most 86 characters (SHA-512).
-        text.len = u8::try_from(n).unwrap_or(0);
+        // `MAX` holds the longest digest's text (asserted at compile time), so both fallbacks
+        // are unreachable; an empty text would be refused by every verifier, not misread.
+        debug_assert!(n.is_some(), "DigestText::MAX is too small");
+        text.len = n.and_then(|n| u8::try_from(n).ok()).unwrap_or(0);
         text
     }
 
@@ -103,6 +105,15 @@ impl HashAlg {
         }
     }
 }
+
+// Every hash's base64url text fits in a `DigestText`.
+const _: () = {
+    let mut rest: &[HashAlg] = &HashAlg::ALL;
+    while let [alg, tail @ ..] = rest {
+        assert!((alg.output_len() * 4).div_ceil(3) <= DigestText::MAX);
+        rest = tail;
+    }
+};
 
 /// A digest's base64url text, held inline.
 #[derive(Clone, Copy)]
@@ -121,15 +132,16 @@ impl DigestText {
     }
 
     /// The text as a `String`.
-    pub(crate) fn to_string_value(self) -> String {
-        // base64url is ASCII: the conversion cannot fail.
-        String::from_utf8(self.as_bytes().to_vec()).unwrap_or_default()
+    pub(crate) fn into_string(self) -> String {
+        // base64url is ASCII: every byte is a character.
+        self.as_bytes().iter().map(|&b| char::from(b)).collect()
     }
 
     /// The order of the texts as strings, deciding on the first eight bytes in one integer
     /// comparison (digests differ there almost always).
     pub(crate) fn cmp_text(&self, other: &Self) -> std::cmp::Ordering {
-        // Fixed-size prefixes: every digest text is at least 43 characters.
+        // Fixed-size prefixes of the whole array: the bytes after `len` are zero, and the
+        // base64url alphabet has no zero byte, so a shorter text still sorts first.
         let prefix = |t: &Self| t.text.first_chunk::<8>().map(|p| u64::from_be_bytes(*p));
         prefix(self)
             .cmp(&prefix(other))
@@ -176,7 +188,7 @@ mod tests {
         for alg in HashAlg::ALL {
             for data in [&b""[..], b"x", &[7u8; 300]] {
                 let t = alg.digest_text(data);
-                assert_eq!(t.to_string_value(), alg.digest_b64(data));
+                assert_eq!(t.into_string(), alg.digest_b64(data));
                 assert_eq!(t.as_bytes().len(), (alg.output_len() * 4).div_ceil(3));
             }
         }

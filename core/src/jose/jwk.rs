@@ -290,19 +290,19 @@ impl PublicJwk {
     pub(crate) fn write_minimal_json(&self, out: &mut Vec<u8>) {
         // The names and the curve's `kty` and `crv` are ASCII without characters JSON
         // escapes; the coordinates are base64url.
-        let mut text = String::with_capacity(128);
-        text.push_str(r#"{"kty":""#);
-        text.push_str(self.curve.kty());
-        text.push_str(r#"","crv":""#);
-        text.push_str(self.curve.name());
-        text.push_str(r#"","x":""#);
-        b64::encode_into(&self.x, &mut text);
+        let coordinate = self.curve.coordinate_len().saturating_mul(4).div_ceil(3);
+        out.reserve(48 + 2 * coordinate);
+        out.extend_from_slice(br#"{"kty":""#);
+        out.extend_from_slice(self.curve.kty().as_bytes());
+        out.extend_from_slice(br#"","crv":""#);
+        out.extend_from_slice(self.curve.name().as_bytes());
+        out.extend_from_slice(br#"","x":""#);
+        b64::encode_vec(&self.x, out);
         if let Some(y) = &self.y {
-            text.push_str(r#"","y":""#);
-            b64::encode_into(y, &mut text);
+            out.extend_from_slice(br#"","y":""#);
+            b64::encode_vec(y, out);
         }
-        text.push_str(r#""}"#);
-        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(br#""}"#);
     }
 
     /// The RFC 7638 thumbprint: the hash of the required members in lexicographic order,
@@ -432,14 +432,25 @@ mod tests {
     fn minimal_json_text_is_what_serde_json_writes_for_the_map() {
         let ed =
             r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
-        for text in [P256, ed] {
-            let k = PublicJwk::parse(text).unwrap();
+        let mut keys: Vec<PublicJwk> = [P256, ed]
+            .into_iter()
+            .map(|t| PublicJwk::parse(t).unwrap())
+            .collect();
+        for alg in [Algorithm::Es384, Algorithm::Es512] {
+            let key = crate::crypto::default_provider()
+                .generate(alg, &crate::rand::OsRandom)
+                .unwrap();
+            keys.push(key.public().clone());
+        }
+        for k in &keys {
             let mut out = b"prefix".to_vec();
             k.write_minimal_json(&mut out);
             let want = serde_json::to_vec(&k.minimal_json()).unwrap();
-            assert_eq!(out.get(6..), Some(want.as_slice()));
-            assert_eq!(out.get(6..), Some(text.as_bytes()));
+            assert_eq!(out.get(6..), Some(want.as_slice()), "{:?}", k.curve());
         }
+        let mut out = Vec::new();
+        keys[0].write_minimal_json(&mut out);
+        assert_eq!(out, P256.as_bytes());
     }
 
     #[test]

@@ -260,7 +260,10 @@ impl SdJwtBuilder {
         // The payload is written as JSON text while the walk goes: no map is built for it.
         // Room for the digests (a SHA-256 digest is 43 characters, quoted, with a comma) and
         // what is typically around them, so that the text is rarely copied as it grows.
-        let mut payload = PayloadText::with_capacity(512 + 48 * self.sd.len());
+        let digest_len = self.hash.output_len().saturating_mul(4).div_ceil(3) + 3;
+        let mut payload = PayloadText::with_capacity(
+            512 + digest_len * self.sd.len().saturating_add(self.decoys),
+        );
         let digests = b.members(claims, &mut String::with_capacity(64), true, &mut payload)?;
         // Every pointer given to `disclose` names a claim the walk made disclosable: one it
         // did not meet (inside a claim made never-disclosable after `disclose`) would
@@ -290,14 +293,16 @@ impl SdJwtBuilder {
             return Err(CryptoError::Random.into());
         }
         // The members the walk did not write, in the order a map of them would have: `_sd`,
-        // `_sd_alg`, `cnf`. None of them can be among the claims (refused above).
+        // `_sd_alg`, `cnf`. The text is written, not a map: none of them may already be
+        // there. The walk refuses `_sd` among the claims, and the checks before it `_sd_alg`,
+        // and `cnf` when a holder key is given (`reserved_members_are_refused`).
         if !digests.is_empty() {
             payload.digests("_sd", &digests);
         }
         // Without any digest there is nothing for `_sd_alg` to describe (SD-JWT VC §2.2.2.5
         // forbids SD structures in a credential without selectively disclosable claims).
         if !b.disclosures.is_empty() || self.decoys > 0 {
-            payload.member("_sd_alg".into(), self.hash.name().into());
+            payload.string_member("_sd_alg", self.hash.name());
         }
         if let Some(jwk) = &self.holder_key {
             payload.cnf_jwk(jwk);
@@ -362,13 +367,15 @@ struct PayloadText {
 }
 
 impl PayloadText {
+    /// Starts the object, with room for `n` bytes.
     fn with_capacity(n: usize) -> Self {
         let mut json = Vec::with_capacity(n);
         json.push(b'{');
         Self { json }
     }
 
-    fn name(&mut self, name: &str) {
+    /// Starts a member: the separator, if one is due, and the name.
+    fn begin_member(&mut self, name: &str) {
         if self.json.len() > 1 {
             self.json.push(b',');
         }
@@ -379,7 +386,7 @@ impl PayloadText {
 
     /// An array of digests: base64url text, which JSON strings hold without escapes.
     fn digests(&mut self, name: &str, digests: &[DigestText]) {
-        self.name(name);
+        self.begin_member(name);
         self.json.push(b'[');
         for (i, d) in digests.iter().enumerate() {
             if i > 0 {
@@ -394,12 +401,19 @@ impl PayloadText {
 
     /// `"cnf": {"jwk": …}` (RFC 7800 §3.2) with the key's required members.
     fn cnf_jwk(&mut self, jwk: &PublicJwk) {
-        self.name("cnf");
+        self.begin_member("cnf");
         self.json.extend_from_slice(br#"{"jwk":"#);
         jwk.write_minimal_json(&mut self.json);
         self.json.push(b'}');
     }
 
+    /// A member whose value is a string.
+    fn string_member(&mut self, name: &str, value: &str) {
+        self.begin_member(name);
+        let _ = serde_json::to_writer(&mut self.json, value);
+    }
+
+    /// Closes the object and returns its text.
     fn finish(mut self) -> Vec<u8> {
         self.json.push(b'}');
         self.json
@@ -408,7 +422,7 @@ impl PayloadText {
 
 impl Members for PayloadText {
     fn member(&mut self, name: String, value: Value) {
-        self.name(&name);
+        self.begin_member(&name);
         let _ = serde_json::to_writer(&mut self.json, &value);
     }
 }
@@ -499,7 +513,7 @@ impl Build<'_> {
                 "_sd".into(),
                 digests
                     .into_iter()
-                    .map(|d| Value::String(d.to_string_value()))
+                    .map(|d| Value::String(d.into_string()))
                     .collect(),
             );
         }
@@ -514,7 +528,7 @@ impl Build<'_> {
         obj: Map<String, Value>,
         at: &mut String,
         top: bool,
-        out: &mut dyn Members,
+        out: &mut impl Members,
     ) -> Result<Vec<DigestText>> {
         // Allocated at the first disclosable member, for all the members that may follow.
         let mut digests = Vec::new();
@@ -794,7 +808,13 @@ mod tests {
             (&["/nested/x"], 0, false),
         ];
         for (sd, decoys, bound) in cases {
-            let mut b = SdJwtBuilder::new(claims.clone()).decoys(decoys);
+            let mut b = SdJwtBuilder::new(claims.clone())
+                .decoys(decoys)
+                .hash(if decoys == 1 {
+                    HashAlg::Sha384
+                } else {
+                    HashAlg::Sha256
+                });
             for p in sd {
                 b = b.disclose(p).unwrap();
             }
@@ -825,6 +845,51 @@ mod tests {
             let got: Vec<&str> = map.keys().map(String::as_str).collect();
             assert_eq!(got, want, "{sd:?}");
         }
+        // Everything disclosable, nested `_sd` arrays included.
+        let unsigned = SdJwtBuilder::new(claims)
+            .disclose_all()
+            .holder_key(holder.public().clone())
+            .prepare(Algorithm::Es256, None, &crate::rand::OsRandom)
+            .unwrap();
+        let input = std::str::from_utf8(unsigned.signing_input()).unwrap();
+        let text = b64::decode(input.split('.').nth(1).unwrap(), "t").unwrap();
+        let map: Map<String, Value> = serde_json::from_slice(&text).unwrap();
+        assert_eq!(serde_json::to_vec(&map).unwrap(), text);
+        let got: Vec<&str> = map.keys().map(String::as_str).collect();
+        assert_eq!(got, ["iss", "_sd", "_sd_alg", "cnf"]);
+    }
+
+    #[test]
+    fn reserved_members_are_refused() {
+        // The payload is written as text: `_sd`, `_sd_alg` and `cnf` must not come twice.
+        let holder = default_provider()
+            .generate(Algorithm::Es256, &crate::rand::OsRandom)
+            .unwrap();
+        let prepare = |claims: Value, bound: bool| {
+            let mut b = SdJwtBuilder::new(claims.as_object().cloned().unwrap());
+            if bound {
+                b = b.holder_key(holder.public().clone());
+            }
+            b.disclose_all()
+                .prepare(Algorithm::Es256, None, &crate::rand::OsRandom)
+        };
+        for (claims, bound) in [
+            (serde_json::json!({"a": 1, "_sd": []}), false),
+            (serde_json::json!({"a": 1, "_sd_alg": "sha-256"}), false),
+            (serde_json::json!({"a": 1, "cnf": {"jwk": {}}}), true),
+            (serde_json::json!({"a": {"_sd": []}}), false),
+        ] {
+            let err = prepare(claims.clone(), bound).unwrap_err();
+            assert_eq!(err.code(), "invalid_claims", "{claims}");
+        }
+        // `cnf` among the claims without a holder key is the issuer's own: kept once.
+        let cnf = serde_json::json!({"jwk": holder.public().minimal_json()});
+        let unsigned = prepare(serde_json::json!({"a": 1, "cnf": cnf}), false).unwrap();
+        let input = std::str::from_utf8(unsigned.signing_input()).unwrap();
+        let text = b64::decode(input.split('.').nth(1).unwrap(), "t").unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(text.matches("\"cnf\"").count(), 1, "{text}");
+        assert_eq!(text.matches("\"_sd_alg\"").count(), 1, "{text}");
     }
 
     #[test]
