@@ -349,6 +349,23 @@ fn by_len_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
+/// Refuses the reserved names (`_sd`, `...`, `_sd_alg`) anywhere in a value kept whole.
+fn refuse_reserved(v: &Value) -> Result<()> {
+    match v {
+        Value::Object(m) => {
+            if let Some(k) = m
+                .keys()
+                .find(|k| ["_sd", "...", "_sd_alg"].contains(&k.as_str()))
+            {
+                return Err(IssuanceError::InvalidClaims(format!("{k:?} is reserved")).into());
+            }
+            m.values().try_for_each(refuse_reserved)
+        }
+        Value::Array(a) => a.iter().try_for_each(refuse_reserved),
+        _ => Ok(()),
+    }
+}
+
 /// Where the members of an object go as the walk keeps them.
 trait Members {
     fn member(&mut self, name: String, value: Value);
@@ -544,7 +561,15 @@ impl Build<'_> {
             // top-level names.
             let never = top && is_never(self.never, &k);
             let frozen = never && k != "aud";
-            let v = if frozen { v } else { self.value(v, at)? };
+            let v = if frozen {
+                // Kept whole, but a verifier still reads `_sd` and `...` in it (§7.1 step 3):
+                // a reserved name there would be taken as digests and dropped, or make the
+                // credential unverifiable.
+                refuse_reserved(&v)?;
+                v
+            } else {
+                self.value(v, at)?
+            };
             let sd = !never && self.is_sd(at);
             at.truncate(len);
             if sd {
@@ -878,6 +903,16 @@ mod tests {
             (serde_json::json!({"a": 1, "_sd_alg": "sha-256"}), false),
             (serde_json::json!({"a": 1, "cnf": {"jwk": {}}}), true),
             (serde_json::json!({"a": {"_sd": []}}), false),
+            // Inside claims kept whole (never disclosable), too: a verifier reads them.
+            (
+                serde_json::json!({"a": 1, "cnf": {"jwk": {}, "_sd": ["x"]}}),
+                false,
+            ),
+            (serde_json::json!({"a": 1, "iss": [{"...": "x"}]}), false),
+            (
+                serde_json::json!({"a": 1, "exp": {"b": {"_sd_alg": "sha-256"}}}),
+                false,
+            ),
         ] {
             let err = prepare(claims.clone(), bound).unwrap_err();
             assert_eq!(err.code(), "invalid_claims", "{claims}");
