@@ -170,6 +170,8 @@ fn name() -> impl Strategy<Value = String> {
         1 => Just("m~n".to_owned()),
         1 => Just(String::new()),
         1 => Just("\u{fc}".to_owned()),
+        // Characters JSON escapes, in names the issuer writes as text.
+        1 => Just("q\"\\\u{1}\u{2028}".to_owned()),
     ]
 }
 
@@ -179,6 +181,7 @@ fn leaf() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         (-1000i64..1000).prop_map(Value::from),
         "[a-zA-Z0-9 ]{0,6}".prop_map(Value::String),
+        "[\"\\\\\u{0}-\u{1f}\u{fc}\u{2028}\u{1f600}]{0,4}".prop_map(Value::String),
     ]
 }
 
