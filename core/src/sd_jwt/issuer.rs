@@ -349,14 +349,14 @@ fn by_len_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-/// Refuses the reserved names (`_sd`, `...`, `_sd_alg`) anywhere in a value kept whole.
+/// Names the issuer writes itself (RFC 9901 §4.1, §4.2.4.2): never among the claims.
+const RESERVED: [&str; 3] = ["_sd", "...", "_sd_alg"];
+
+/// Refuses the reserved names anywhere in a value kept whole.
 fn refuse_reserved(v: &Value) -> Result<()> {
     match v {
         Value::Object(m) => {
-            if let Some(k) = m
-                .keys()
-                .find(|k| ["_sd", "...", "_sd_alg"].contains(&k.as_str()))
-            {
+            if let Some(k) = m.keys().find(|k| RESERVED.contains(&k.as_str())) {
                 return Err(IssuanceError::InvalidClaims(format!("{k:?} is reserved")).into());
             }
             m.values().try_for_each(refuse_reserved)
@@ -552,7 +552,8 @@ impl Build<'_> {
         let members = obj.len();
         let len = at.len();
         for (i, (k, v)) in obj.into_iter().enumerate() {
-            if k == "_sd" || k == "..." || (!top && k == "_sd_alg") {
+            // (A top-level `_sd_alg` was refused before the walk, with its own message.)
+            if RESERVED.contains(&k.as_str()) {
                 return Err(IssuanceError::InvalidClaims(format!("{k:?} is reserved")).into());
             }
             pointer::push_onto(at, &k);
@@ -662,6 +663,12 @@ mod tests {
         }
     }
 
+    /// The payload text an unsigned SD-JWT will sign.
+    fn payload_text(unsigned: &UnsignedSdJwt) -> Vec<u8> {
+        let input = std::str::from_utf8(unsigned.signing_input()).unwrap();
+        b64::decode(input.split('.').nth(1).unwrap(), "t").unwrap()
+    }
+
     fn builder(n: usize) -> SdJwtBuilder {
         let mut claims = Map::new();
         for i in 0..n {
@@ -693,10 +700,7 @@ mod tests {
             .disclose_all()
             .prepare(Algorithm::Es256, None, &crate::rand::OsRandom)
             .unwrap();
-        let input = std::str::from_utf8(unsigned.signing_input()).unwrap();
-        let payload_b64 = input.split('.').nth(1).unwrap();
-        let payload: Map<String, Value> =
-            serde_json::from_slice(&b64::decode(payload_b64, "t").unwrap()).unwrap();
+        let payload: Map<String, Value> = serde_json::from_slice(&payload_text(&unsigned)).unwrap();
         assert_eq!(payload["iss"], "https://issuer.example");
         assert_eq!(payload["exp"], 1_900_000_000);
         assert_eq!(
@@ -849,8 +853,7 @@ mod tests {
             let unsigned = b
                 .prepare(Algorithm::Es256, None, &crate::rand::OsRandom)
                 .unwrap();
-            let input = std::str::from_utf8(unsigned.signing_input()).unwrap();
-            let text = b64::decode(input.split('.').nth(1).unwrap(), "t").unwrap();
+            let text = payload_text(&unsigned);
             let map: Map<String, Value> = serde_json::from_slice(&text).unwrap();
             assert_eq!(serde_json::to_vec(&map).unwrap(), text, "{sd:?}");
             let mut want: Vec<&str> = claims
@@ -876,8 +879,7 @@ mod tests {
             .holder_key(holder.public().clone())
             .prepare(Algorithm::Es256, None, &crate::rand::OsRandom)
             .unwrap();
-        let input = std::str::from_utf8(unsigned.signing_input()).unwrap();
-        let text = b64::decode(input.split('.').nth(1).unwrap(), "t").unwrap();
+        let text = payload_text(&unsigned);
         let map: Map<String, Value> = serde_json::from_slice(&text).unwrap();
         assert_eq!(serde_json::to_vec(&map).unwrap(), text);
         let got: Vec<&str> = map.keys().map(String::as_str).collect();
@@ -920,8 +922,7 @@ mod tests {
         // `cnf` among the claims without a holder key is the issuer's own: kept once.
         let cnf = serde_json::json!({"jwk": holder.public().minimal_json()});
         let unsigned = prepare(serde_json::json!({"a": 1, "cnf": cnf}), false).unwrap();
-        let input = std::str::from_utf8(unsigned.signing_input()).unwrap();
-        let text = b64::decode(input.split('.').nth(1).unwrap(), "t").unwrap();
+        let text = payload_text(&unsigned);
         let text = String::from_utf8(text).unwrap();
         assert_eq!(text.matches("\"cnf\"").count(), 1, "{text}");
         assert_eq!(text.matches("\"_sd_alg\"").count(), 1, "{text}");
