@@ -133,7 +133,9 @@ fn has_reserved(v: &Value) -> bool {
     }
 }
 
-/// The first token of a pointer, unescaped.
+/// The first token of a pointer, unescaped (RFC 6901: `~1` before `~0`). Written here
+/// rather than taken from `credkit::sd_jwt::pointer::tokens`, which `disclose` uses: the
+/// oracle must not share the code it checks.
 fn first(p: &str) -> String {
     let t = p.get(1..).unwrap_or_default();
     let t = t.split('/').next().unwrap_or_default();
