@@ -70,6 +70,9 @@ pub enum Error {
     /// A wallet store or key manager failure.
     #[error(transparent)]
     Wallet(#[from] WalletError),
+    /// A JWE that is malformed, not allowed by policy or does not decrypt (RFC 7516).
+    #[error(transparent)]
+    Jwe(#[from] JweError),
 }
 
 impl Error {
@@ -96,6 +99,7 @@ impl Error {
             Self::Status(e) => e.code(),
             Self::Dcql(e) => e.code(),
             Self::Wallet(e) => e.code(),
+            Self::Jwe(e) => e.code(),
         }
     }
 }
@@ -803,3 +807,37 @@ impl fmt::Debug for Redacted {
         f.write_str("***")
     }
 }
+
+/// Why a JWE was refused (RFC 7516, RFC 7518 §4.6 and §5.3; ATTACKS JWE-01…04, VP-24…26).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JweError {
+    /// The key management algorithm is not one the recipient offered.
+    #[error("jwe_alg_not_allowed: key management algorithm {0:?} is not allowed")]
+    AlgNotAllowed(String),
+    /// The content encryption algorithm is not one the recipient offered.
+    #[error("jwe_enc_not_allowed: content encryption {0:?} is not allowed")]
+    EncNotAllowed(String),
+    /// `zip` is present: compressed plaintexts are refused (decompression bombs, JWE-01).
+    #[error("jwe_zip_unsupported: compressed JWE plaintexts are refused")]
+    ZipUnsupported,
+    /// The ephemeral public key is missing, malformed, on another curve or not on the curve.
+    #[error("invalid_epk: {0}")]
+    InvalidEpk(String),
+    /// No configured decryption key matches the JWE (unknown `kid`, or several keys and no
+    /// `kid`).
+    #[error("jwe_key_unknown: {0}")]
+    KeyUnknown(String),
+    /// The authentication tag does not verify: wrong key, or tampered header or ciphertext.
+    #[error("jwe_decrypt_failed: the JWE does not decrypt")]
+    DecryptFailed,
+}
+
+codes!(JweError {
+    AlgNotAllowed(..) => "jwe_alg_not_allowed",
+    EncNotAllowed(..) => "jwe_enc_not_allowed",
+    ZipUnsupported => "jwe_zip_unsupported",
+    InvalidEpk(..) => "invalid_epk",
+    KeyUnknown(..) => "jwe_key_unknown",
+    DecryptFailed => "jwe_decrypt_failed",
+});

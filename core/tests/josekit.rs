@@ -316,3 +316,63 @@ fn sd_jwt_issuer_jwt_verifies_under_josekit() {
     );
     assert_eq!(checked, 2 * 4 * all_providers().len());
 }
+
+/// JWE (RFC 7516) with ECDH-ES and AES-GCM, both directions, every provider and both
+/// content encryptions: josekit decrypts what credkit encrypts and the reverse.
+#[test]
+fn jwe_ecdh_es_interoperates_with_josekit() {
+    use credkit::jose::jwe::{ContentEncryption, Decrypter, EncryptOptions, encrypt};
+    use josekit::jwe::{ECDH_ES, JweHeader};
+    for provider in all_providers() {
+        for enc in ContentEncryption::ALL {
+            let key = provider
+                .generate(Algorithm::Es256, &OsRandom)
+                .unwrap()
+                .with_kid("enc-1");
+            let mut private = key.public().to_json();
+            private.insert("d".into(), b64::encode(key.d()).into());
+            let jk_private = jk_jwk(&private);
+            let jk_public = jk_jwk(&key.public().to_json());
+
+            // credkit -> josekit
+            let options = EncryptOptions::default().kid("enc-1");
+            let ours = encrypt(
+                key.public(),
+                enc,
+                &options,
+                b"{\"vp_token\":{}}",
+                provider,
+                &OsRandom,
+            )
+            .unwrap();
+            let decrypter = ECDH_ES.decrypter_from_jwk(&jk_private).unwrap();
+            let (plaintext, header) = josekit::jwe::deserialize_compact(&ours, &decrypter).unwrap();
+            assert_eq!(plaintext, b"{\"vp_token\":{}}");
+            assert_eq!(header.content_encryption(), Some(enc.name()));
+
+            // josekit -> credkit
+            let mut header = JweHeader::new();
+            header.set_content_encryption(enc.name());
+            header.set_key_id("enc-1");
+            let encrypter = ECDH_ES.encrypter_from_jwk(&jk_public).unwrap();
+            let theirs =
+                josekit::jwe::serialize_compact(b"from josekit", &header, &encrypter).unwrap();
+            let out = Decrypter::new(vec![key.clone()])
+                .provider(provider)
+                .decrypt_compact(&theirs)
+                .unwrap();
+            assert_eq!(out.plaintext.as_slice(), b"from josekit");
+
+            // A tampered josekit JWE fails in credkit.
+            let mut parts: Vec<String> = theirs.split('.').map(str::to_owned).collect();
+            let mut ct = b64::decode(&parts[3], "ct").unwrap();
+            ct[0] ^= 0x80;
+            parts[3] = b64::encode(&ct);
+            let err = Decrypter::new(vec![key])
+                .provider(provider)
+                .decrypt_compact(&parts.join("."))
+                .unwrap_err();
+            assert_eq!(err.code(), "jwe_decrypt_failed");
+        }
+    }
+}

@@ -5,11 +5,14 @@
 use std::fmt;
 use std::sync::Arc;
 
+use aws_lc_rs::aead;
 use aws_lc_rs::signature::{self as sig, KeyPair as _};
+use zeroize::Zeroizing;
 
 use crate::crypto::der::{DER_MAX, jws_to_der};
 use crate::crypto::{CryptoProvider, Signer, VerifyingKey, check_key_for, check_sig_len};
-use crate::error::{CryptoError, Error, KeyError, Result};
+use crate::error::{CryptoError, Error, JweError, KeyError, Result};
+use crate::jose::jwe::ContentEncryption;
 use crate::jose::{Algorithm, Curve, PrivateJwk, PublicJwk};
 use crate::rand::RandomSource;
 
@@ -174,7 +177,7 @@ impl CryptoProvider for AwsLc {
         // path draws the scalar from the caller's random source and lets AWS-LC derive the key.
         let curve = alg.curve();
         for _ in 0..64 {
-            let mut d = zeroize::Zeroizing::new(crate::rand::bytes(rng, curve.coordinate_len())?);
+            let mut d = Zeroizing::new(crate::rand::bytes(rng, curve.coordinate_len())?);
             if curve == Curve::P521
                 && let Some(first) = d.first_mut()
             {
@@ -204,10 +207,88 @@ impl CryptoProvider for AwsLc {
         }
         Err(CryptoError::Random.into())
     }
+
+    fn ecdh(&self, private: &PrivateJwk, public: &PublicJwk) -> Result<Zeroizing<Vec<u8>>> {
+        use aws_lc_rs::agreement;
+        if private.public().curve() != Curve::P256 {
+            return Err(KeyError::Unsupported("ECDH is implemented for P-256 keys".into()).into());
+        }
+        if public.curve() != Curve::P256 {
+            return Err(JweError::InvalidEpk("the public key is not on P-256".into()).into());
+        }
+        let mine = agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, private.d())
+            .map_err(|_| {
+                Error::from(KeyError::Invalid(
+                    "\"d\" is not a valid private scalar".into(),
+                ))
+            })?;
+        // AWS-LC decodes the peer point and checks that it is on the curve before agreeing.
+        let peer = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, public_bytes(public));
+        agreement::agree(
+            &mine,
+            peer,
+            Error::from(JweError::InvalidEpk("the point is not on P-256".into())),
+            |z| Ok(Zeroizing::new(z.to_vec())),
+        )
+    }
+
+    fn aead_seal(
+        &self,
+        enc: ContentEncryption,
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
+        let key = gcm_key(enc, key)?;
+        let mut out = plaintext.to_vec();
+        key.seal_in_place_append_tag(gcm_nonce(iv)?, aead::Aad::from(aad), &mut out)
+            .map_err(|_| CryptoError::Signer("AES-GCM encryption failed".into()))?;
+        Ok(out)
+    }
+
+    fn aead_open(
+        &self,
+        enc: ContentEncryption,
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        if tag.len() != aead::MAX_TAG_LEN {
+            return Err(JweError::DecryptFailed.into());
+        }
+        let key = gcm_key(enc, key)?;
+        let mut buffer = Zeroizing::new(Vec::with_capacity(ciphertext.len() + tag.len()));
+        buffer.extend_from_slice(ciphertext);
+        buffer.extend_from_slice(tag);
+        let n = key
+            .open_in_place(gcm_nonce(iv)?, aead::Aad::from(aad), &mut buffer)
+            .map_err(|_| JweError::DecryptFailed)?
+            .len();
+        buffer.truncate(n);
+        Ok(buffer)
+    }
+}
+
+fn gcm_key(enc: ContentEncryption, key: &[u8]) -> Result<aead::LessSafeKey> {
+    let alg = match enc {
+        ContentEncryption::A128Gcm => &aead::AES_128_GCM,
+        ContentEncryption::A256Gcm => &aead::AES_256_GCM,
+    };
+    aead::UnboundKey::new(alg, key)
+        .map(aead::LessSafeKey::new)
+        .map_err(|_| KeyError::Invalid("wrong content encryption key length".into()).into())
+}
+
+fn gcm_nonce(iv: &[u8]) -> Result<aead::Nonce> {
+    aead::Nonce::try_assume_unique_for_key(iv)
+        .map_err(|_| KeyError::Invalid("an AES-GCM IV is 96 bits".into()).into())
 }
 
 /// A minimal RFC 5915 `ECPrivateKey` (version 1, privateKey, parameters [0] namedCurve).
-fn sec1_private_der(curve: Curve, d: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+fn sec1_private_der(curve: Curve, d: &[u8]) -> Zeroizing<Vec<u8>> {
     let oid: &[u8] = match curve {
         Curve::P256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
         Curve::P384 => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
@@ -227,5 +308,5 @@ fn sec1_private_der(curve: Curve, d: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
     out.push(u8::try_from(len).unwrap_or(0));
     out.extend_from_slice(&inner);
     zeroize::Zeroize::zeroize(&mut inner);
-    zeroize::Zeroizing::new(out)
+    Zeroizing::new(out)
 }

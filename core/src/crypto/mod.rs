@@ -8,6 +8,9 @@
 //!   keys. Two ship: [`rustcrypto`] (pure Rust, the default) and `aws_lc` (feature `aws-lc`,
 //!   for verifiers that check thousands of presentations a second).
 //!
+//! Key agreement (ECDH on P-256) and AES-GCM, what JWE needs (RFC 7518 §4.6, §5.3), go
+//! through the provider as well ([`CryptoProvider::ecdh`], [`CryptoProvider::aead_seal`]).
+//!
 //! Signatures are always in JWS form (RFC 7518 §3.4: fixed-length `R‖S` for ECDSA, 64 bytes
 //! for Ed25519). Hardware keystores return DER; [`der_to_jws_signature`] converts.
 //!
@@ -19,7 +22,10 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
 use crate::error::{CryptoError, Result};
+use crate::jose::jwe::ContentEncryption;
 use crate::jose::{Algorithm, PrivateJwk, PublicJwk};
 use crate::rand::RandomSource;
 
@@ -108,6 +114,56 @@ pub trait CryptoProvider: Send + Sync + Debug {
     /// # Errors
     /// `random_failed` or `alg_unsupported`.
     fn generate(&self, alg: Algorithm, rng: &dyn RandomSource) -> Result<PrivateJwk>;
+
+    /// Elliptic-curve Diffie-Hellman (RFC 7518 §4.6, NIST SP 800-56A): the shared secret `Z`
+    /// (the x-coordinate) of `private` and `public`. `public` is validated as a point on
+    /// `private`'s curve before any arithmetic (invalid-curve attacks, RFC 8725 §3.4);
+    /// a point that is not is `invalid_epk`. P-256 is what HAIP requires and what the shipped
+    /// providers implement.
+    ///
+    /// # Errors
+    /// `invalid_epk`, `invalid_key`, `unsupported_key`, or `alg_unsupported` for a provider
+    /// without key agreement (the default).
+    fn ecdh(&self, private: &PrivateJwk, public: &PublicJwk) -> Result<Zeroizing<Vec<u8>>> {
+        let _ = (private, public);
+        Err(CryptoError::UnsupportedAlgorithm("ECDH-ES").into())
+    }
+
+    /// AES-GCM encryption (RFC 7518 §5.3) with a 96-bit `iv`: returns the ciphertext followed
+    /// by the 128-bit tag.
+    ///
+    /// # Errors
+    /// `alg_unsupported` for a provider without AES-GCM (the default); `invalid_key` for a
+    /// key or IV of the wrong length.
+    fn aead_seal(
+        &self,
+        enc: ContentEncryption,
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
+        let _ = (key, iv, aad, plaintext);
+        Err(CryptoError::UnsupportedAlgorithm(enc.name()).into())
+    }
+
+    /// AES-GCM decryption of `ciphertext` with its 128-bit `tag`.
+    ///
+    /// # Errors
+    /// `jwe_decrypt_failed` when the tag does not verify; otherwise as
+    /// [`CryptoProvider::aead_seal`].
+    fn aead_open(
+        &self,
+        enc: ContentEncryption,
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let _ = (key, iv, aad, ciphertext, tag);
+        Err(CryptoError::UnsupportedAlgorithm(enc.name()).into())
+    }
 }
 
 /// The default provider of this build: RustCrypto when enabled, else aws-lc-rs.

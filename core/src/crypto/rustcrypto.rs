@@ -11,7 +11,11 @@ use std::sync::Arc;
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 
 use crate::crypto::{CryptoProvider, Signer, VerifyingKey, check_key_for, check_sig_len};
-use crate::error::{CryptoError, Error, KeyError, Result};
+use aes_gcm::aead::Aead as _;
+use zeroize::Zeroizing;
+
+use crate::error::{CryptoError, Error, JweError, KeyError, Result};
+use crate::jose::jwe::ContentEncryption;
 use crate::jose::{Algorithm, Curve, PrivateJwk, PublicJwk};
 use crate::rand::RandomSource;
 
@@ -212,7 +216,7 @@ impl CryptoProvider for RustCrypto {
             Curve::P384 => Arc::new(P384Sign::load(jwk)?),
             Curve::P521 => Arc::new(P521Sign::load(jwk)?),
             Curve::Ed25519 => {
-                let mut seed = zeroize::Zeroizing::new(ed25519_array(jwk.d())?);
+                let mut seed = Zeroizing::new(ed25519_array(jwk.d())?);
                 let key = ed25519_dalek::SigningKey::from_bytes(&seed);
                 zeroize::Zeroize::zeroize(&mut *seed);
                 if key.verifying_key().as_bytes() != jwk.public().x() {
@@ -229,7 +233,7 @@ impl CryptoProvider for RustCrypto {
     fn generate(&self, alg: Algorithm, rng: &dyn RandomSource) -> Result<PrivateJwk> {
         let curve = alg.curve();
         for _ in 0..64 {
-            let mut d = zeroize::Zeroizing::new(crate::rand::bytes(rng, curve.coordinate_len())?);
+            let mut d = Zeroizing::new(crate::rand::bytes(rng, curve.coordinate_len())?);
             if curve == Curve::P521 {
                 // 521 bits: only the lowest bit of the first byte may be set.
                 if let Some(first) = d.first_mut() {
@@ -261,4 +265,89 @@ impl CryptoProvider for RustCrypto {
         }
         Err(CryptoError::Random.into())
     }
+
+    fn ecdh(&self, private: &PrivateJwk, public: &PublicJwk) -> Result<Zeroizing<Vec<u8>>> {
+        if private.public().curve() != Curve::P256 {
+            return Err(KeyError::Unsupported("ECDH is implemented for P-256 keys".into()).into());
+        }
+        if public.curve() != Curve::P256 {
+            return Err(JweError::InvalidEpk("the public key is not on P-256".into()).into());
+        }
+        // from_sec1_bytes checks that the point is on the curve and not the identity.
+        let peer = p256::PublicKey::from_sec1_bytes(&sec1(public))
+            .map_err(|_| JweError::InvalidEpk("the point is not on P-256".into()))?;
+        let secret = p256::SecretKey::from_slice(private.d()).map_err(|_| {
+            Error::from(KeyError::Invalid(
+                "\"d\" is not a valid private scalar".into(),
+            ))
+        })?;
+        let shared = secret.diffie_hellman(&peer);
+        Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+    }
+
+    fn aead_seal(
+        &self,
+        enc: ContentEncryption,
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
+        let payload = aes_gcm::aead::Payload {
+            msg: plaintext,
+            aad,
+        };
+        let nonce = gcm_nonce(iv)?;
+        let out = match enc {
+            ContentEncryption::A128Gcm => {
+                gcm_cipher::<aes_gcm::Aes128Gcm>(key)?.encrypt(nonce, payload)
+            }
+            ContentEncryption::A256Gcm => {
+                gcm_cipher::<aes_gcm::Aes256Gcm>(key)?.encrypt(nonce, payload)
+            }
+        };
+        out.map_err(|_| CryptoError::Signer("AES-GCM encryption failed".into()).into())
+    }
+
+    fn aead_open(
+        &self,
+        enc: ContentEncryption,
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        if tag.len() != 16 {
+            return Err(JweError::DecryptFailed.into());
+        }
+        let mut buffer = Zeroizing::new(Vec::with_capacity(ciphertext.len() + 16));
+        buffer.extend_from_slice(ciphertext);
+        buffer.extend_from_slice(tag);
+        let payload = aes_gcm::aead::Payload {
+            msg: buffer.as_slice(),
+            aad,
+        };
+        let nonce = gcm_nonce(iv)?;
+        let out = match enc {
+            ContentEncryption::A128Gcm => {
+                gcm_cipher::<aes_gcm::Aes128Gcm>(key)?.decrypt(nonce, payload)
+            }
+            ContentEncryption::A256Gcm => {
+                gcm_cipher::<aes_gcm::Aes256Gcm>(key)?.decrypt(nonce, payload)
+            }
+        };
+        out.map(Zeroizing::new)
+            .map_err(|_| JweError::DecryptFailed.into())
+    }
+}
+
+fn gcm_cipher<C: aes_gcm::KeyInit>(key: &[u8]) -> Result<C> {
+    C::new_from_slice(key)
+        .map_err(|_| KeyError::Invalid("wrong content encryption key length".into()).into())
+}
+
+fn gcm_nonce(iv: &[u8]) -> Result<&aes_gcm::Nonce<aes_gcm::aead::consts::U12>> {
+    iv.try_into()
+        .map_err(|_| KeyError::Invalid("an AES-GCM IV is 96 bits".into()).into())
 }

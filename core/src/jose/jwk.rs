@@ -24,6 +24,24 @@ pub(crate) fn has_private_members(obj: &Map<String, Value>) -> bool {
         .any(|m| obj.contains_key(*m))
 }
 
+/// `obj` without `use` and `alg` after checking that they are `"enc"` and `"ECDH-ES"`.
+fn encryption_members(obj: &Map<String, Value>) -> Result<Map<String, Value>> {
+    if let Some(u) = member(obj, "use")?
+        && u != "enc"
+    {
+        return Err(KeyError::Invalid(format!("use {u:?} is not \"enc\"")).into());
+    }
+    if let Some(a) = member(obj, "alg")?
+        && a != crate::jose::jwe::ECDH_ES
+    {
+        return Err(KeyError::AlgMismatch(format!("alg {a:?} is not ECDH-ES")).into());
+    }
+    let mut m = obj.clone();
+    m.remove("use");
+    m.remove("alg");
+    Ok(m)
+}
+
 /// A validated public JWK.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicJwk {
@@ -120,6 +138,21 @@ impl PublicJwk {
             return Err(KeyError::PrivateMaterial("a public JWK carries private members").into());
         }
         Self::from_json_lenient(obj)
+    }
+
+    /// Builds a public key for ECDH-ES key agreement (RFC 7518 §4.6) from a parsed JSON
+    /// object: as [`PublicJwk::from_json`], except that `use`, when present, must be `"enc"`
+    /// and `alg`, when present, must be `"ECDH-ES"` (the key's [`PublicJwk::algorithm`] is
+    /// then its curve's signature algorithm, unused for encryption).
+    ///
+    /// # Errors
+    /// As [`PublicJwk::parse`]; `key_alg_mismatch` for another `alg`, `invalid_key` for
+    /// another `use`.
+    pub fn from_json_for_encryption(obj: &Map<String, Value>) -> Result<Self> {
+        if has_private_members(obj) {
+            return Err(KeyError::PrivateMaterial("a public JWK carries private members").into());
+        }
+        Self::from_json_lenient(&encryption_members(obj)?)
     }
 
     fn from_json_lenient(obj: &Map<String, Value>) -> Result<Self> {
@@ -366,6 +399,17 @@ impl PrivateJwk {
     /// As [`PrivateJwk::parse`].
     pub fn from_json(obj: &Map<String, Value>) -> Result<Self> {
         let public = PublicJwk::from_json_lenient(obj)?;
+        let d = private_scalar(obj, public.curve.coordinate_len())?;
+        Ok(Self { public, d })
+    }
+
+    /// Builds a private key for ECDH-ES key agreement from a parsed JSON object (see
+    /// [`PublicJwk::from_json_for_encryption`]).
+    ///
+    /// # Errors
+    /// As [`PrivateJwk::parse`] and [`PublicJwk::from_json_for_encryption`].
+    pub fn from_json_for_encryption(obj: &Map<String, Value>) -> Result<Self> {
+        let public = PublicJwk::from_json_lenient(&encryption_members(obj)?)?;
         let d = private_scalar(obj, public.curve.coordinate_len())?;
         Ok(Self { public, d })
     }

@@ -289,6 +289,14 @@ fn check_header(header: &Map<String, Value>) -> Result<Option<Algorithm>> {
         )
         .into());
     }
+    check_crit(header, &REGISTERED)?;
+    Ok(alg)
+}
+
+/// RFC 7515 §4.1.11 / RFC 7516 §4.1.13: `crit` is a non-empty array of distinct names of
+/// present, unregistered parameters. credkit understands no extension, so a well-formed
+/// `crit` is `crit_unsupported`.
+pub(crate) fn check_crit(header: &Map<String, Value>, registered: &[&str]) -> Result<()> {
     if let Some(crit) = header.get("crit") {
         let Value::Array(names) = crit else {
             return Err(HeaderError::Invalid("\"crit\" must be an array").into());
@@ -301,7 +309,7 @@ fn check_header(header: &Map<String, Value>) -> Result<Option<Algorithm>> {
             let Some(n) = n.as_str() else {
                 return Err(HeaderError::Invalid("\"crit\" must list strings").into());
             };
-            if REGISTERED.contains(&n) || seen.contains(&n) || !header.contains_key(n) {
+            if registered.contains(&n) || seen.contains(&n) || !header.contains_key(n) {
                 return Err(HeaderError::Invalid(
                     "\"crit\" lists a registered, repeated or absent parameter",
                 )
@@ -309,10 +317,10 @@ fn check_header(header: &Map<String, Value>) -> Result<Option<Algorithm>> {
             }
             seen.push(n);
         }
-        // credkit understands no JWS extensions.
+        // credkit understands no JOSE extensions.
         return Err(HeaderError::CritUnsupported(seen.join(", ")).into());
     }
-    Ok(alg)
+    Ok(())
 }
 
 /// A JWS that waits for its signature: the first half of two-phase signing.

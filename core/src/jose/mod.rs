@@ -1,7 +1,9 @@
-//! JOSE: algorithms (RFC 7518), JSON Web Keys (RFC 7517, RFC 7638) and JSON Web Signatures
-//! (RFC 7515) in compact and JSON serialization, with the RFC 8725 rules applied on every path.
+//! JOSE: algorithms (RFC 7518), JSON Web Keys (RFC 7517, RFC 7638), JSON Web Signatures
+//! (RFC 7515) in compact and JSON serialization, and JSON Web Encryption (RFC 7516) with
+//! ECDH-ES and AES-GCM, with the RFC 8725 rules applied on every path.
 
 pub mod alg;
+pub mod jwe;
 pub mod jwk;
 pub mod jws;
 
