@@ -73,6 +73,10 @@ pub enum Error {
     /// A JWE that is malformed, not allowed by policy or does not decrypt (RFC 7516).
     #[error(transparent)]
     Jwe(#[from] JweError),
+    /// An OpenID4VP request or response that violates OpenID4VP 1.0 / HAIP 1.0 or the
+    /// configured trust.
+    #[error(transparent)]
+    Oid4vp(#[from] Oid4vpError),
 }
 
 impl Error {
@@ -100,6 +104,7 @@ impl Error {
             Self::Dcql(e) => e.code(),
             Self::Wallet(e) => e.code(),
             Self::Jwe(e) => e.code(),
+            Self::Oid4vp(e) => e.code(),
         }
     }
 }
@@ -841,3 +846,134 @@ codes!(JweError {
     KeyUnknown(..) => "jwe_key_unknown",
     DecryptFailed => "jwe_decrypt_failed",
 });
+
+/// Why an OpenID4VP request or response was refused (OpenID4VP 1.0 §5, §8; HAIP 1.0 §5;
+/// ATTACKS_OID4VP). [`Oid4vpError::oauth_error`] gives the §8.5 error code a wallet answers
+/// with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Oid4vpError {
+    /// A parameter is missing, malformed or not allowed (§5, §8.5 `invalid_request`).
+    #[error("request_invalid: {0}")]
+    Invalid(String),
+    /// The request object's `client_id` is not the outer one byte for byte (§5.10.1).
+    #[error("client_id_mismatch: the request object's client_id is not the request's")]
+    ClientIdMismatch,
+    /// The Client Identifier Prefix is not one this wallet supports (§5.9.2).
+    #[error("unsupported_client_id_prefix: {0:?}")]
+    UnsupportedPrefix(String),
+    /// `origin:` is reserved and never accepted in a request (§5.9.3).
+    #[error("reserved_client_id_prefix: origin: client identifiers are not accepted")]
+    ReservedPrefix,
+    /// A client identifier without prefix that is not registered with the wallet (§5.9.2).
+    #[error("unknown_client: {0:?} is not a registered client")]
+    UnknownClient(String),
+    /// `client_metadata` sent by a client whose metadata the wallet already has (§8.5
+    /// `invalid_client`).
+    #[error("unexpected_client_metadata: a pre-registered client sent client_metadata")]
+    UnexpectedClientMetadata,
+    /// The `x509_san_dns` identifier is not a dNSName of the leaf certificate (§5.9.3).
+    #[error("x509_san_mismatch: {0:?} is not a DNS name of the signing certificate")]
+    SanMismatch(String),
+    /// The `x509_hash` identifier is not the hash of the leaf certificate (§5.9.3).
+    #[error("x509_hash_mismatch: the client identifier is not the leaf certificate's hash")]
+    HashMismatch,
+    /// The verifier could not be authenticated under the wallet's trust configuration.
+    #[error("untrusted_verifier: {0}")]
+    UntrustedVerifier(String),
+    /// The client identifier requires a signed request, or the profile requires one.
+    #[error("unsigned_request_not_allowed: {0}")]
+    UnsignedNotAllowed(String),
+    /// A `redirect_uri:` client signed its request, which that prefix forbids (§5.9.3).
+    #[error("signed_redirect_uri_client: a redirect_uri client cannot sign its request")]
+    SignedRedirectUri,
+    /// The request object's `exp`, `nbf` or `iat` puts it outside its validity.
+    #[error("request_expired: {0}")]
+    RequestExpired(String),
+    /// The request object lacks the `wallet_nonce` the wallet posted, or has another (§5.10.1).
+    #[error("wallet_nonce_mismatch: the request object does not carry this wallet_nonce")]
+    WalletNonceMismatch,
+    /// The `response_uri` (or `redirect_uri`) is not one the client may use (§8.2, §5.9.3).
+    #[error("response_uri_not_allowed: {0}")]
+    ResponseUriNotAllowed(String),
+    /// `request_uri_method` other than `get` / `post` (§5.1, §8.5).
+    #[error("invalid_request_uri_method: {0:?}")]
+    RequestUriMethod(String),
+    /// Transaction data the wallet does not support or that is malformed (§5.1, §8.5).
+    #[error("invalid_transaction_data: {0}")]
+    TransactionData(String),
+    /// No common credential format (§8.5).
+    #[error("vp_formats_not_supported: {0}")]
+    FormatsNotSupported(String),
+    /// The End-User declined, or no credential can answer (§8.5 `access_denied`).
+    #[error("access_denied: {0}")]
+    AccessDenied(String),
+    /// The verifier answered the response with an error or an unexpected status.
+    #[error("response_rejected: {0}")]
+    ResponseRejected(String),
+    /// No transaction has this `state` / key / id.
+    #[error("transaction_unknown: no pending transaction matches")]
+    TransactionUnknown,
+    /// The transaction expired before the response arrived.
+    #[error("transaction_expired: the transaction has expired")]
+    TransactionExpired,
+    /// The transaction already received its response (replay).
+    #[error("transaction_used: the transaction already received a response")]
+    TransactionUsed,
+    /// An unencrypted success response to a transaction that asked for encryption (§8.3.1).
+    #[error("encryption_required: the response must be encrypted")]
+    EncryptionRequired,
+    /// The `state` does not match the transaction (§5.3, §14.3.2).
+    #[error("state_mismatch: the response's state is not the transaction's")]
+    StateMismatch,
+    /// The `vp_token` is not an object of non-empty arrays keyed by query id (§8.1).
+    #[error("vp_token_shape: {0}")]
+    VpTokenShape(String),
+    /// The KB-JWT's `transaction_data_hashes` are not the hashes of the data sent (B.3.3.1).
+    #[error("transaction_data_hash_mismatch: {0}")]
+    TransactionDataHash(String),
+}
+
+codes!(Oid4vpError {
+    Invalid(..) => "request_invalid",
+    ClientIdMismatch => "client_id_mismatch",
+    UnsupportedPrefix(..) => "unsupported_client_id_prefix",
+    ReservedPrefix => "reserved_client_id_prefix",
+    UnknownClient(..) => "unknown_client",
+    UnexpectedClientMetadata => "unexpected_client_metadata",
+    SanMismatch(..) => "x509_san_mismatch",
+    HashMismatch => "x509_hash_mismatch",
+    UntrustedVerifier(..) => "untrusted_verifier",
+    UnsignedNotAllowed(..) => "unsigned_request_not_allowed",
+    SignedRedirectUri => "signed_redirect_uri_client",
+    RequestExpired(..) => "request_expired",
+    WalletNonceMismatch => "wallet_nonce_mismatch",
+    ResponseUriNotAllowed(..) => "response_uri_not_allowed",
+    RequestUriMethod(..) => "invalid_request_uri_method",
+    TransactionData(..) => "invalid_transaction_data",
+    FormatsNotSupported(..) => "vp_formats_not_supported",
+    AccessDenied(..) => "access_denied",
+    ResponseRejected(..) => "response_rejected",
+    TransactionUnknown => "transaction_unknown",
+    TransactionExpired => "transaction_expired",
+    TransactionUsed => "transaction_used",
+    EncryptionRequired => "encryption_required",
+    StateMismatch => "state_mismatch",
+    VpTokenShape(..) => "vp_token_shape",
+    TransactionDataHash(..) => "transaction_data_hash_mismatch",
+});
+
+impl Oid4vpError {
+    /// The OAuth error code of OpenID4VP 1.0 §8.5 that answers this failure.
+    #[must_use]
+    pub fn oauth_error(&self) -> &'static str {
+        match self {
+            Self::UnknownClient(..) | Self::UnexpectedClientMetadata => "invalid_client",
+            Self::RequestUriMethod(..) => "invalid_request_uri_method",
+            Self::TransactionData(..) => "invalid_transaction_data",
+            Self::FormatsNotSupported(..) => "vp_formats_not_supported",
+            Self::AccessDenied(..) => "access_denied",
+            _ => "invalid_request",
+        }
+    }
+}

@@ -300,6 +300,16 @@ fn validity_window(chain: &[Vec<u8>]) -> Result<(i64, i64)> {
     Ok((from, until))
 }
 
+/// Whether `der` is self-issued (subject equals issuer): a trust anchor or a self-signed
+/// certificate, which HAIP 1.0 forbids in `x5c`. A certificate that does not parse counts
+/// as self-issued, so that it is refused too.
+#[must_use]
+pub fn is_self_issued(der: &[u8]) -> bool {
+    x509_cert::Certificate::from_der(der)
+        .map(|c| c.tbs_certificate().subject() == c.tbs_certificate().issuer())
+        .unwrap_or(true)
+}
+
 /// What a (not validated) leaf certificate says: its key, subject and subjectAltNames. For
 /// issuers checking their own configuration; verifiers use [`validate_chain`].
 ///

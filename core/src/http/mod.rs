@@ -195,6 +195,24 @@ pub trait HttpClient: Send + Sync + fmt::Debug {
     /// # Errors
     /// `fetch_failed`, `fetch_timeout` or `url_forbidden`.
     fn get(&self, url: &HttpsUrl, policy: &FetchPolicy) -> Result<HttpResponse>;
+
+    /// Performs one `POST` of `body` with `Content-Type: content_type` (OpenID4VP
+    /// `direct_post`, `request_uri_method=post`), under the same rules as [`HttpClient::get`]:
+    /// no redirects followed, every resolved address checked, bounded in time and size. A
+    /// client that only retrieves documents keeps the default, which refuses.
+    ///
+    /// # Errors
+    /// `fetch_failed` (also the default), `fetch_timeout` or `url_forbidden`.
+    fn post(
+        &self,
+        url: &HttpsUrl,
+        content_type: &str,
+        body: &[u8],
+        policy: &FetchPolicy,
+    ) -> Result<HttpResponse> {
+        let _ = (url, content_type, body, policy);
+        Err(FetchError::Transport("this HTTP client does not send POST requests".into()).into())
+    }
 }
 
 /// An `https:` URL that passed validation: absolute, with a host, no userinfo, no fragment,
@@ -481,6 +499,46 @@ impl Fetcher {
     pub fn get_accepting(&self, url: &str, accept: &str) -> Result<Fetched> {
         let mut policy = self.policy.clone();
         policy.accept = Some(accept.to_owned());
+        self.get_with(url, &policy)
+    }
+
+    /// Sends one `POST` to `url` and returns the response whatever its status; redirects
+    /// are never followed (OpenID4VP 1.0 errata §14.8: a 307 / 308 would re-post the
+    /// presentation elsewhere), so a 3xx is `http_status`. The body of a 4xx / 5xx answer is
+    /// kept for error responses that carry JSON, within the size limit.
+    ///
+    /// # Errors
+    /// `url_invalid`, `url_forbidden`, `http_status` for a redirect, `response_too_large`,
+    /// transport failures.
+    pub fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        accept: Option<&str>,
+        body: &[u8],
+    ) -> Result<HttpResponse> {
+        let mut policy = self.policy.clone();
+        policy.accept = accept.map(str::to_owned);
+        let url = HttpsUrl::parse(url, &policy)?;
+        let response = self.client.post(&url, content_type, body, &policy)?;
+        if (300..400).contains(&response.status) {
+            return Err(FetchError::Status(response.status).into());
+        }
+        if response.body.len() > policy.max_bytes {
+            return Err(FetchError::TooLarge(policy.max_bytes).into());
+        }
+        Ok(response)
+    }
+
+    /// Retrieves `url` like [`Fetcher::get_accepting`] but without following any redirect
+    /// (OpenID4VP `request_uri`: a 3xx is an error, errata §14.8).
+    ///
+    /// # Errors
+    /// As [`Fetcher::get`]; `too_many_redirects` for any redirect.
+    pub fn get_no_redirects(&self, url: &str, accept: &str) -> Result<Fetched> {
+        let mut policy = self.policy.clone();
+        policy.accept = Some(accept.to_owned());
+        policy.max_redirects = 0;
         self.get_with(url, &policy)
     }
 

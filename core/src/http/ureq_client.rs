@@ -122,39 +122,67 @@ impl HttpClient for UreqClient {
         if let Some(accept) = &policy.accept {
             request = request.header(http::header::ACCEPT, accept.as_str());
         }
-        let mut response = request.call().map_err(map_error)?;
-        let header = |name: http::header::HeaderName| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let location = header(http::header::LOCATION);
-        let content_type = header(http::header::CONTENT_TYPE);
-        let cache_control = header(http::header::CACHE_CONTROL);
-        let status = response.status().as_u16();
-        if status != 200 {
-            // The body of anything but a success is never used (draft §3).
-            let mut r = HttpResponse::new(status, Vec::new());
-            r.location = location;
-            return Ok(r);
-        }
-        let limit = u64::try_from(policy.max_bytes).unwrap_or(u64::MAX);
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(limit)
-            .read_to_vec()
-            .map_err(|e| match e {
-                ureq::Error::BodyExceedsLimit(_) => FetchError::TooLarge(policy.max_bytes).into(),
-                other => map_error(other),
-            })?;
-        let mut r = HttpResponse::new(status, body);
-        r.content_type = content_type;
-        r.cache_control = cache_control;
-        Ok(r)
+        let response = request.call().map_err(map_error)?;
+        read_response(response, policy, false)
     }
+
+    fn post(
+        &self,
+        url: &HttpsUrl,
+        content_type: &str,
+        body: &[u8],
+        policy: &FetchPolicy,
+    ) -> Result<HttpResponse> {
+        let agent = self.agent(policy);
+        let mut request = agent
+            .post(url.as_str())
+            .header(http::header::CONTENT_TYPE, content_type);
+        if let Some(accept) = &policy.accept {
+            request = request.header(http::header::ACCEPT, accept.as_str());
+        }
+        let response = request.send(body).map_err(map_error)?;
+        read_response(response, policy, true)
+    }
+}
+
+/// The status, headers and (bounded) body of `response`. The body of a non-200 answer is
+/// read only when `error_bodies` (a POST's JSON error answer), never for retrievals.
+fn read_response(
+    mut response: http::Response<ureq::Body>,
+    policy: &FetchPolicy,
+    error_bodies: bool,
+) -> Result<HttpResponse> {
+    let header = |name: http::header::HeaderName| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let location = header(http::header::LOCATION);
+    let content_type = header(http::header::CONTENT_TYPE);
+    let cache_control = header(http::header::CACHE_CONTROL);
+    let status = response.status().as_u16();
+    if status != 200 && !(error_bodies && status >= 400) {
+        // The body of anything but a success is never used (draft §3).
+        let mut r = HttpResponse::new(status, Vec::new());
+        r.location = location;
+        return Ok(r);
+    }
+    let limit = u64::try_from(policy.max_bytes).unwrap_or(u64::MAX);
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(limit)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => FetchError::TooLarge(policy.max_bytes).into(),
+            other => map_error(other),
+        })?;
+    let mut r = HttpResponse::new(status, body);
+    r.content_type = content_type;
+    r.cache_control = cache_control;
+    Ok(r)
 }
 
 fn map_error(e: ureq::Error) -> crate::Error {

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::crypto::Signer;
-use crate::error::{IssuanceError, KeyError, Result};
+use crate::error::{IssuanceError, KeyBindingError, KeyError, Result};
 use crate::jose::{Jws, PublicJwk, UnsignedJws};
 use crate::sd_jwt::process::Placed;
 use crate::sd_jwt::verifier::holder_key;
@@ -69,10 +69,9 @@ impl Credential {
     pub fn from_trusted_storage(stored: &str, limits: &crate::sd_jwt::Limits) -> Result<Self> {
         let sd_jwt = SdJwt::parse(stored, limits)?;
         if sd_jwt.key_binding_jwt().is_some() {
-            return Err(crate::error::KeyBindingError::Unexpected(
-                "a stored credential carries no KB-JWT",
-            )
-            .into());
+            return Err(
+                KeyBindingError::Unexpected("a stored credential carries no KB-JWT").into(),
+            );
         }
         let jwt = sd_jwt.issuer_jwt();
         let payload = jwt.payload_json(limits.max_json_depth)?;
@@ -237,6 +236,32 @@ impl Presentation {
         nonce: &str,
         issued_at: i64,
     ) -> Result<UnsignedKeyBinding> {
+        self.prepare_key_binding_with(alg, audience, nonce, issued_at, &Map::new())
+    }
+
+    /// As [`Presentation::prepare_key_binding`], with further claims a profile defines
+    /// (OpenID4VP 1.0 B.3.3.1: `transaction_data_hashes`, `transaction_data_hashes_alg`).
+    ///
+    /// # Errors
+    /// `kb_unexpected` when `extra` names a claim the KB-JWT sets itself (`iat`, `aud`,
+    /// `nonce`, `sd_hash`).
+    pub fn prepare_key_binding_with(
+        &self,
+        alg: crate::jose::Algorithm,
+        audience: &str,
+        nonce: &str,
+        issued_at: i64,
+        extra: &Map<String, Value>,
+    ) -> Result<UnsignedKeyBinding> {
+        if ["iat", "aud", "nonce", "sd_hash"]
+            .into_iter()
+            .any(|n| extra.contains_key(n))
+        {
+            return Err(KeyBindingError::Unexpected(
+                "iat, aud, nonce and sd_hash are set by the KB-JWT itself",
+            )
+            .into());
+        }
         // With room for the KB-JWT, which `finish` appends.
         let prefix = self.sd_jwt.sd_hash_input_with_room(512);
         let sd_hash = self.sd_alg.digest_b64(prefix.as_bytes());
@@ -245,6 +270,9 @@ impl Presentation {
         claims.insert("aud".into(), audience.into());
         claims.insert("nonce".into(), nonce.into());
         claims.insert("sd_hash".into(), sd_hash.into());
+        for (k, v) in extra {
+            claims.insert(k.clone(), v.clone());
+        }
         let mut header = Map::new();
         header.insert("typ".into(), KB_JWT_TYP.into());
         // Serialising a map of JSON values into a Vec cannot fail.
@@ -270,6 +298,22 @@ impl Presentation {
         nonce: &str,
         issued_at: i64,
     ) -> Result<String> {
+        self.with_key_binding_and_claims(signer, audience, nonce, issued_at, &Map::new())
+    }
+
+    /// As [`Presentation::with_key_binding`], with further KB-JWT claims (see
+    /// [`Presentation::prepare_key_binding_with`]).
+    ///
+    /// # Errors
+    /// As [`Presentation::with_key_binding`] and [`Presentation::prepare_key_binding_with`].
+    pub fn with_key_binding_and_claims(
+        &self,
+        signer: &dyn Signer,
+        audience: &str,
+        nonce: &str,
+        issued_at: i64,
+        extra: &Map<String, Value>,
+    ) -> Result<String> {
         let cnf = self.holder_key.as_ref().map_err(Clone::clone)?;
         if !cnf.same_key(signer.public_jwk()) {
             return Err(KeyError::AlgMismatch(
@@ -277,7 +321,8 @@ impl Presentation {
             )
             .into());
         }
-        let unsigned = self.prepare_key_binding(signer.algorithm(), audience, nonce, issued_at)?;
+        let unsigned =
+            self.prepare_key_binding_with(signer.algorithm(), audience, nonce, issued_at, extra)?;
         let sig = signer.sign(unsigned.signing_input())?;
         unsigned.finish(&sig)
     }

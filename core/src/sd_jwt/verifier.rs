@@ -305,6 +305,9 @@ pub struct VerifiedKeyBinding {
     pub issued_at: i64,
     /// The holder key that signed it (from `cnf`).
     pub holder_key: PublicJwk,
+    /// The whole KB-JWT payload, for profile claims such as OpenID4VP's
+    /// `transaction_data_hashes` (OpenID4VP 1.0 B.3.3.1).
+    pub claims: Map<String, Value>,
 }
 
 /// A verified SD-JWT: the processed payload and exactly what was disclosed.
@@ -519,6 +522,7 @@ impl Verifier {
             nonce: nonce.clone(),
             issued_at: iat,
             holder_key,
+            claims: payload.clone(),
         })
     }
 }

@@ -480,9 +480,26 @@ impl Wallet {
         audience: &str,
         nonce: &str,
     ) -> Result<Vec<String>> {
+        let empty = Map::new();
+        let with: Vec<(&str, &[&str], &Map<String, Value>)> =
+            requests.iter().map(|(b, p)| (*b, *p, &empty)).collect();
+        self.present_all_with(&with, audience, nonce)
+    }
+
+    /// As [`Wallet::present_all`], with further KB-JWT claims for each presentation (OpenID4VP
+    /// `transaction_data_hashes`, B.3.3.1).
+    ///
+    /// # Errors
+    /// As [`Wallet::present`].
+    pub fn present_all_with(
+        &self,
+        requests: &[(&str, &[&str], &Map<String, Value>)],
+        audience: &str,
+        nonce: &str,
+    ) -> Result<Vec<String>> {
         let mut picked: Vec<StoredCredential> = Vec::with_capacity(requests.len());
         let mut signed = Vec::with_capacity(requests.len());
-        for (batch, pointers) in requests {
+        for (batch, pointers, extra) in requests {
             let copies = self.copies(batch)?;
             let uses = |c: &StoredCredential| {
                 let here = picked.iter().filter(|p| p.id == c.id).count();
@@ -499,11 +516,12 @@ impl Wallet {
             let credential = Credential::from_trusted_storage(&record.sd_jwt, &Limits::default())?;
             let presentation = credential.present(pointers)?;
             let signer = ManagedKey::new(self.keys.clone(), &record.key_id)?;
-            signed.push(presentation.with_key_binding(
+            signed.push(presentation.with_key_binding_and_claims(
                 &signer,
                 audience,
                 nonce,
                 self.clock.now(),
+                extra,
             )?);
             picked.push(record);
         }

@@ -1,0 +1,940 @@
+//! OpenID4VP 1.0 + HAIP 1.0 end to end, sans I/O: credkit's verifier creates a request, the
+//! wallet resolves it (by reference, POST with wallet_nonce), validates the verifier, answers
+//! with the least disclosure over direct_post(.jwt), and the verifier checks the response.
+//! Plus the derived signed-request-object vectors and the protocol attacks of
+//! ATTACKS_OID4VP that apply, each with its expected error code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    clippy::type_complexity,
+    clippy::useless_vec,
+    missing_docs
+)]
+
+use std::sync::Arc;
+
+use credkit::crypto::{Signer, default_provider};
+use credkit::dcql::{CredentialQueryBuilder, DcqlQuery, DcqlQueryBuilder};
+use credkit::http::HttpResponse;
+use credkit::jose::{Algorithm, PrivateJwk, PublicJwk};
+use credkit::openid4vp::verifier::{
+    MemoryTransactionStore, PresentationRequest, TransactionStatus, Verifier,
+};
+use credkit::openid4vp::wallet::{AuthorizationRequest, RegisteredClient, Start, WalletPolicy};
+use credkit::openid4vp::{ClientIdPrefix, Profile, ResponseMode};
+use credkit::rand::OsRandom;
+use credkit::sd_jwt::StaticIssuerKeys;
+use credkit::sd_jwt_vc::{TrustPolicy, VcBuilder, VcVerifier, Vct};
+use credkit::time::FixedClock;
+use credkit::wallet::{MemoryStore, SoftwareKeyManager, Wallet};
+use credkit::x509::TrustAnchors;
+use serde_json::{Map, Value, json};
+
+const VECTORS: &str = include_str!("../../test-vectors/openid4vp/x509-signed-request-objects.json");
+/// The vectors' clock: 2027-01-01T00:01:40Z.
+const NOW: i64 = 1_798_761_700;
+const RESPONSE_URI: &str = "https://verifier.example.org/oid4vp/response";
+const REQUEST_URI_BASE: &str = "https://verifier.example.org/oid4vp/request";
+
+fn vectors() -> Value {
+    serde_json::from_str(VECTORS).unwrap()
+}
+
+fn der(v: &Value) -> Vec<u8> {
+    credkit::b64::decode_std(v["certificate_der_b64"].as_str().unwrap(), "der").unwrap()
+}
+
+fn anchors() -> TrustAnchors {
+    let mut a = TrustAnchors::new();
+    a.add_der(&der(&vectors()["trust_anchor"])).unwrap();
+    a
+}
+
+fn leaf_signer() -> Arc<dyn Signer> {
+    let v = vectors();
+    let key =
+        PrivateJwk::from_json(v["verifier_leaf"]["private_jwk"].as_object().unwrap()).unwrap();
+    default_provider().signer(&key).unwrap()
+}
+
+struct Pid {
+    issuer: Arc<dyn Signer>,
+}
+
+impl Pid {
+    fn new() -> Self {
+        let p = default_provider();
+        Self {
+            issuer: p
+                .signer(&p.generate(Algorithm::Es256, &OsRandom).unwrap())
+                .unwrap(),
+        }
+    }
+
+    fn trust(&self) -> Arc<TrustPolicy> {
+        let keys = StaticIssuerKeys::single(self.issuer.public_jwk(), default_provider()).unwrap();
+        Arc::new(TrustPolicy::new().otherwise(Arc::new(keys)))
+    }
+
+    fn issue(&self, holder: &PublicJwk) -> String {
+        let claims = json!({
+            "given_name": "Erika", "family_name": "Mustermann", "birthdate": "1964-08-12",
+            "age_equal_or_over": {"18": true}
+        });
+        VcBuilder::new(
+            Vct::new("urn:eudi:pid:1").unwrap(),
+            claims.as_object().cloned().unwrap(),
+        )
+        .issuer("https://pid-provider.example")
+        .issued_at(NOW - 100)
+        .holder_key(holder.clone())
+        .disclose("/given_name")
+        .unwrap()
+        .disclose("/family_name")
+        .unwrap()
+        .disclose("/birthdate")
+        .unwrap()
+        .disclose("/age_equal_or_over/18")
+        .unwrap()
+        .issue(&*self.issuer, &OsRandom)
+        .unwrap()
+        .to_string()
+    }
+
+    fn wallet(&self, copies: usize) -> Wallet {
+        let vc = VcVerifier::builder_with_clock(self.trust(), Arc::new(FixedClock(NOW)))
+            .key_binding(credkit::sd_jwt::KeyBindingPolicy::Forbidden)
+            .build()
+            .unwrap();
+        let wallet = Wallet::new(
+            Arc::new(MemoryStore::new()),
+            Arc::new(SoftwareKeyManager::new(Arc::new(OsRandom))),
+            vc,
+        )
+        .clock(Arc::new(FixedClock(NOW)));
+        let keys = wallet.create_holder_keys(copies, Algorithm::Es256).unwrap();
+        let issued: Vec<String> = keys.iter().map(|(_, k)| self.issue(k)).collect();
+        let refs: Vec<&str> = issued.iter().map(String::as_str).collect();
+        let ids: Vec<String> = keys.into_iter().map(|(id, _)| id).collect();
+        wallet.add(&refs, &ids).unwrap();
+        wallet
+    }
+}
+
+fn verifier(pid: &Pid, prefix: ClientIdPrefix) -> Verifier {
+    let v = vectors();
+    Verifier::new(
+        prefix,
+        leaf_signer(),
+        vec![der(&v["verifier_leaf"])],
+        None,
+        RESPONSE_URI,
+        REQUEST_URI_BASE,
+        pid.trust(),
+        Arc::new(MemoryTransactionStore::new()),
+        Arc::new(OsRandom),
+    )
+    .unwrap()
+    .clock(Arc::new(FixedClock(NOW)))
+}
+
+fn over_18() -> DcqlQuery {
+    DcqlQueryBuilder::new()
+        .credential(
+            CredentialQueryBuilder::sd_jwt_vc("pid", &["urn:eudi:pid:1"])
+                .claim(&["age_equal_or_over", "18"]),
+        )
+        .build()
+        .unwrap()
+}
+
+fn policy() -> WalletPolicy {
+    WalletPolicy::new(anchors()).clock(Arc::new(FixedClock(NOW)))
+}
+
+/// The wallet resolves `uri` against `verifier`, as the blocking driver would over HTTP.
+fn resolve(
+    policy: &WalletPolicy,
+    verifier: &Verifier,
+    uri: &str,
+) -> credkit::Result<AuthorizationRequest> {
+    match policy.start(uri)? {
+        Start::Ready(r) => Ok(r),
+        Start::Fetch(fetch) => {
+            let id = fetch.request_uri.rsplit('/').next().unwrap();
+            let jwt = verifier.request_object(id, Some("wallet-nonce-1")).unwrap();
+            let response = HttpResponse::new(200, jwt.into_bytes())
+                .with_content_type("application/oauth-authz-req+jwt");
+            policy.finish(&fetch, &response, Some("wallet-nonce-1"))
+        }
+    }
+}
+
+fn post(
+    verifier: &Verifier,
+    body: &str,
+) -> credkit::Result<credkit::openid4vp::verifier::ResponseHandled> {
+    verifier.handle_response(Some("application/x-www-form-urlencoded"), body.as_bytes())
+}
+
+#[test]
+fn haip_presentation_x509_hash_direct_post_jwt() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(2);
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash).profile(Profile::Haip);
+    let created = verifier
+        .create(&PresentationRequest::new(over_18()))
+        .unwrap();
+    assert!(
+        created
+            .authorization_request_uri
+            .starts_with("openid4vp://?client_id=x509_hash%3A")
+    );
+    let request = resolve(
+        &policy().profile(Profile::Haip),
+        &verifier,
+        &created.authorization_request_uri,
+    )
+    .unwrap();
+    let who = request.verifier();
+    assert!(who.authenticated);
+    assert_eq!(who.client_id, verifier.client_id());
+    assert_eq!(who.dns_names, ["verifier.example.org"]);
+    let choices = request.least_disclosure(&wallet).unwrap();
+    assert_eq!(choices.len(), 1);
+    assert_eq!(choices[0].disclose, ["/age_equal_or_over/18"]);
+    let post_body = request.respond(&wallet, &choices, &OsRandom).unwrap();
+    assert_eq!(post_body.url, RESPONSE_URI);
+    assert!(
+        post_body.body.starts_with("response="),
+        "only the JWE is posted"
+    );
+    assert!(!post_body.body.contains("state="));
+    let handled = post(&verifier, &post_body.body).unwrap();
+    assert_eq!(
+        handled.status,
+        TransactionStatus::Verified,
+        "{:?}",
+        handled.error
+    );
+    let tx = verifier.transaction(&created.transaction.id).unwrap();
+    let creds = tx.credentials.unwrap();
+    let pid_claims = &creds["pid"][0]["claims"];
+    assert_eq!(pid_claims, &json!({"age_equal_or_over": {"18": true}}));
+    assert_eq!(creds["pid"][0]["vct"], "urn:eudi:pid:1");
+    assert_eq!(creds["pid"][0]["issuer"], "https://pid-provider.example");
+    assert!(tx.encryption_key.is_none(), "the key is dropped once used");
+    // Replay of the same response: the transaction takes one response only.
+    assert_eq!(
+        post(&verifier, &post_body.body).unwrap_err().code(),
+        "transaction_used"
+    );
+}
+
+#[test]
+fn presentation_x509_san_dns_direct_post() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(1);
+    let verifier = verifier(&pid, ClientIdPrefix::X509SanDns);
+    assert_eq!(verifier.client_id(), "x509_san_dns:verifier.example.org");
+    let created = verifier
+        .create(&PresentationRequest::new(over_18()).response_mode(ResponseMode::DirectPost))
+        .unwrap();
+    let request = resolve(&policy(), &verifier, &created.authorization_request_uri).unwrap();
+    let choices = request.least_disclosure(&wallet).unwrap();
+    let post_body = request.respond(&wallet, &choices, &OsRandom).unwrap();
+    assert!(post_body.body.contains("vp_token="));
+    assert!(post_body.body.contains("state="));
+    let handled = post(&verifier, &post_body.body).unwrap();
+    assert_eq!(
+        handled.status,
+        TransactionStatus::Verified,
+        "{:?}",
+        handled.error
+    );
+    // One copy only, one-time use: nothing left to answer a second request.
+    let again = verifier
+        .create(&PresentationRequest::new(over_18()).response_mode(ResponseMode::DirectPost))
+        .unwrap();
+    let request = resolve(&policy(), &verifier, &again.authorization_request_uri).unwrap();
+    assert!(request.least_disclosure(&wallet).is_err());
+}
+
+#[test]
+fn transaction_data_is_hashed_as_sent_and_checked() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(6);
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let mut td = Map::new();
+    td.insert("type".into(), "payment".into());
+    td.insert("credential_ids".into(), json!(["pid"]));
+    td.insert("amount".into(), "42.00 EUR".into());
+    let created = verifier
+        .create(&PresentationRequest::new(over_18()).transaction_data(vec![td]))
+        .unwrap();
+    // A wallet that does not know the type refuses (§5.1).
+    let err = resolve(&policy(), &verifier, &created.authorization_request_uri).unwrap_err();
+    assert_eq!(err.code(), "invalid_transaction_data");
+    let policy = policy().transaction_data_types(&["payment"]);
+    let request = resolve(&policy, &verifier, &created.authorization_request_uri).unwrap();
+    assert_eq!(request.transaction_data()[0].data["amount"], "42.00 EUR");
+    let choices = request.least_disclosure(&wallet).unwrap();
+    let post_body = request.respond(&wallet, &choices, &OsRandom).unwrap();
+    let handled = post(&verifier, &post_body.body).unwrap();
+    assert_eq!(
+        handled.status,
+        TransactionStatus::Verified,
+        "{:?}",
+        handled.error
+    );
+    // KB-JWT hashes over anything but the exact string sent fail (VP-52, VP-53): over the
+    // decoded JSON, hex, no hashes at all, an extra hash.
+    let batch = wallet.list().unwrap()[0].batch.clone();
+    let ptrs = ["/age_equal_or_over/18"];
+    let sent = |tx: &credkit::openid4vp::verifier::Transaction| tx.transaction_data[0].clone();
+    let decoded_hash = |t: &str| {
+        credkit::openid4vp::transaction_data_hash(
+            std::str::from_utf8(&credkit::b64::decode(t, "td").unwrap()).unwrap(),
+        )
+    };
+    let cases: Vec<(&str, Box<dyn Fn(&str) -> Option<Value>>)> = vec![
+        (
+            "decoded",
+            Box::new(move |t: &str| Some(json!([decoded_hash(t)]))),
+        ),
+        ("none", Box::new(|_: &str| None)),
+        (
+            "extra",
+            Box::new(|t: &str| {
+                let h = credkit::openid4vp::transaction_data_hash(t);
+                Some(json!([h.clone(), h]))
+            }),
+        ),
+    ];
+    for (name, hashes) in cases {
+        let created = verifier
+            .create(
+                &PresentationRequest::new(over_18())
+                    .response_mode(ResponseMode::DirectPost)
+                    .transaction_data(vec![td_object()]),
+            )
+            .unwrap();
+        let tx = &created.transaction;
+        let mut extra = Map::new();
+        if let Some(h) = hashes(&sent(tx)) {
+            extra.insert("transaction_data_hashes".into(), h);
+        }
+        let p = wallet
+            .present_all_with(&[(&batch, &ptrs, &extra)], verifier.client_id(), &tx.nonce)
+            .unwrap()
+            .remove(0);
+        let body = credkit_form(&[
+            ("vp_token", &json!({"pid": [p]}).to_string()),
+            ("state", &tx.state),
+        ]);
+        let handled = post(&verifier, &body).unwrap();
+        assert_eq!(
+            handled.error.as_deref(),
+            Some("transaction_data_hash_mismatch"),
+            "{name}"
+        );
+    }
+}
+
+fn td_object() -> Map<String, Value> {
+    let mut td = Map::new();
+    td.insert("type".into(), "payment".into());
+    td.insert("credential_ids".into(), json!(["pid"]));
+    td.insert("amount".into(), "42.00 EUR".into());
+    td
+}
+
+#[test]
+fn a_presentation_for_another_verifier_or_nonce_fails_the_transaction() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(3);
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let created = verifier
+        .create(&PresentationRequest::new(over_18()).response_mode(ResponseMode::DirectPost))
+        .unwrap();
+    let tx = &created.transaction;
+    let choices = vec![credkit::openid4vp::wallet::Choice::new(
+        "pid",
+        &wallet.list().unwrap()[0].batch,
+        vec!["/age_equal_or_over/18".into()],
+    )];
+    let batch = &choices[0].batch;
+    let ptrs = ["/age_equal_or_over/18"];
+    // KB-JWT for the unprefixed identifier (VP-01 / VP-38).
+    let wrong_aud = wallet
+        .present(
+            batch,
+            &ptrs,
+            verifier.client_id().trim_start_matches("x509_hash:"),
+            &tx.nonce,
+        )
+        .unwrap();
+    let body = credkit_form(&[
+        ("vp_token", &json!({"pid": [wrong_aud]}).to_string()),
+        ("state", &tx.state),
+    ]);
+    let handled = post(&verifier, &body).unwrap();
+    assert_eq!(handled.status, TransactionStatus::Failed);
+    assert_eq!(handled.error.as_deref(), Some("aud_mismatch"));
+    // Another transaction's nonce (VP-36, VP-39).
+    let created = verifier
+        .create(&PresentationRequest::new(over_18()).response_mode(ResponseMode::DirectPost))
+        .unwrap();
+    let stale = wallet
+        .present(batch, &ptrs, verifier.client_id(), &tx.nonce)
+        .unwrap();
+    let body = credkit_form(&[
+        ("vp_token", &json!({"pid": [stale]}).to_string()),
+        ("state", &created.transaction.state),
+    ]);
+    let handled = post(&verifier, &body).unwrap();
+    assert_eq!(handled.error.as_deref(), Some("nonce_mismatch"));
+}
+
+#[test]
+fn response_shape_and_encryption_are_enforced() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(4);
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let batch = wallet.list().unwrap()[0].batch.clone();
+    let ptrs = ["/age_equal_or_over/18"];
+    let start = |mode| {
+        verifier
+            .create(&PresentationRequest::new(over_18()).response_mode(mode))
+            .unwrap()
+    };
+    // Encryption downgrade (VP-28).
+    let enc = start(ResponseMode::DirectPostJwt);
+    let p = wallet
+        .present(&batch, &ptrs, verifier.client_id(), &enc.transaction.nonce)
+        .unwrap();
+    let body = credkit_form(&[
+        ("vp_token", &json!({"pid": [p]}).to_string()),
+        ("state", &enc.transaction.state),
+    ]);
+    assert_eq!(
+        post(&verifier, &body).unwrap().error.as_deref(),
+        Some("encryption_required")
+    );
+    // vp_token shapes (VP-50).
+    for (name, token) in [
+        ("bare string", json!("x")),
+        ("no array", json!({"pid": "x"})),
+        ("empty array", json!({"pid": []})),
+        ("unknown id", json!({"other": ["x"]})),
+    ] {
+        let tx = start(ResponseMode::DirectPost);
+        let body = credkit_form(&[
+            ("vp_token", &token.to_string()),
+            ("state", &tx.transaction.state),
+        ]);
+        assert_eq!(
+            post(&verifier, &body).unwrap().error.as_deref(),
+            Some("vp_token_shape"),
+            "{name}"
+        );
+    }
+    // Two presentations where multiple is false.
+    let tx = start(ResponseMode::DirectPost);
+    let a = wallet
+        .present(&batch, &ptrs, verifier.client_id(), &tx.transaction.nonce)
+        .unwrap();
+    let b = wallet
+        .present(&batch, &ptrs, verifier.client_id(), &tx.transaction.nonce)
+        .unwrap();
+    let body = credkit_form(&[
+        ("vp_token", &json!({"pid": [a, b]}).to_string()),
+        ("state", &tx.transaction.state),
+    ]);
+    assert_eq!(
+        post(&verifier, &body).unwrap().error.as_deref(),
+        Some("vp_token_shape")
+    );
+    // Over-disclosure: family_name was not asked for.
+    let tx = start(ResponseMode::DirectPost);
+    let more = wallet
+        .present(
+            &batch,
+            &["/age_equal_or_over/18", "/family_name"],
+            verifier.client_id(),
+            &tx.transaction.nonce,
+        )
+        .unwrap();
+    let body = credkit_form(&[
+        ("vp_token", &json!({"pid": [more]}).to_string()),
+        ("state", &tx.transaction.state),
+    ]);
+    assert_eq!(
+        post(&verifier, &body).unwrap().error.as_deref(),
+        Some("dcql_response_mismatch")
+    );
+    // Unknown state: nothing to tie it to (VP-36, VP-37).
+    let body = credkit_form(&[("vp_token", "{}"), ("state", "nope")]);
+    assert_eq!(
+        post(&verifier, &body).unwrap_err().code(),
+        "transaction_unknown"
+    );
+    // A wallet error ends the transaction as failed.
+    let tx = start(ResponseMode::DirectPost);
+    let body = credkit_form(&[("error", "access_denied"), ("state", &tx.transaction.state)]);
+    assert_eq!(
+        post(&verifier, &body).unwrap().error.as_deref(),
+        Some("access_denied")
+    );
+    // An expired transaction.
+    let late = verifier.clone().clock(Arc::new(FixedClock(NOW + 3600)));
+    let tx = start(ResponseMode::DirectPost);
+    let body = credkit_form(&[("vp_token", "{}"), ("state", &tx.transaction.state)]);
+    assert_eq!(
+        post(&late, &body).unwrap_err().code(),
+        "transaction_expired"
+    );
+}
+
+#[test]
+fn encrypted_responses_are_decrypted_only_with_their_transaction_key() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(2);
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let a = verifier
+        .create(&PresentationRequest::new(over_18()))
+        .unwrap();
+    let b = verifier
+        .create(&PresentationRequest::new(over_18()))
+        .unwrap();
+    let key_a = a.transaction.encryption_key.clone().unwrap();
+    // Encrypted to A's key but labelled with B's kid (VP-26).
+    let p = wallet
+        .present(
+            &wallet.list().unwrap()[0].batch,
+            &["/age_equal_or_over/18"],
+            verifier.client_id(),
+            &b.transaction.nonce,
+        )
+        .unwrap();
+    let plaintext = json!({"vp_token": {"pid": [p]}, "state": b.transaction.state}).to_string();
+    let options = credkit::jose::jwe::EncryptOptions::default().kid(b.transaction.id.clone());
+    let jwe = credkit::jose::jwe::encrypt(
+        key_a.public(),
+        credkit::jose::jwe::ContentEncryption::A128Gcm,
+        &options,
+        plaintext.as_bytes(),
+        default_provider(),
+        &OsRandom,
+    )
+    .unwrap();
+    let err = post(&verifier, &credkit_form(&[("response", &jwe)])).unwrap_err();
+    assert_eq!(err.code(), "jwe_decrypt_failed");
+    // Extra outer parameters next to the JWE.
+    let err = post(
+        &verifier,
+        &credkit_form(&[("response", &jwe), ("state", "x")]),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "request_invalid");
+    // B is still pending and takes its genuine response.
+    let request = resolve(&policy(), &verifier, &b.authorization_request_uri).unwrap();
+    let choices = request.least_disclosure(&wallet).unwrap();
+    let genuine = request.respond(&wallet, &choices, &OsRandom).unwrap();
+    assert_eq!(
+        post(&verifier, &genuine.body).unwrap().status,
+        TransactionStatus::Verified
+    );
+}
+
+fn credkit_form(pairs: &[(&str, &str)]) -> String {
+    let mut s = String::new();
+    for (k, v) in pairs {
+        if !s.is_empty() {
+            s.push('&');
+        }
+        s.push_str(k);
+        s.push('=');
+        for b in v.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                s.push(b as char);
+            } else {
+                s.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    s
+}
+
+/// The derived signed request objects (test-vectors/openid4vp), each with its outcome.
+#[test]
+fn derived_signed_request_objects() {
+    let v = vectors();
+    let expected = [
+        ("valid_x509_hash", None, None),
+        ("valid_x509_san_dns", None, None),
+        ("bad_typ_JWT", Some("typ_mismatch"), None),
+        ("missing_typ", Some("typ_mismatch"), None),
+        (
+            "x509_hash_of_root_not_leaf",
+            Some("x509_hash_mismatch"),
+            None,
+        ),
+        ("x509_hash_hex_encoded", Some("x509_hash_mismatch"), None),
+        (
+            "x5c_includes_trust_anchor",
+            None,
+            Some("untrusted_verifier"),
+        ),
+        ("san_dns_mismatch", Some("x509_san_mismatch"), None),
+        (
+            "san_dns_response_uri_other_host",
+            Some("response_uri_not_allowed"),
+            None,
+        ),
+        ("signed_by_other_key", Some("invalid_signature"), None),
+        (
+            "redirect_uri_prefix_but_signed",
+            Some("signed_redirect_uri_client"),
+            None,
+        ),
+        (
+            "client_metadata_key_used_to_sign",
+            Some("untrusted_verifier"),
+            None,
+        ),
+        ("expired_request_object", Some("request_expired"), None),
+    ];
+    let cases = v["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), expected.len());
+    for (name, plain, haip) in expected {
+        let case = cases.iter().find(|c| c["name"] == name).unwrap();
+        let jws = case["request_object_jws"].as_str().unwrap();
+        let client_id = case["decoded"]["payload"]["client_id"].as_str().unwrap();
+        let uri = format!(
+            "openid4vp://?{}",
+            credkit_form(&[("client_id", client_id), ("request", jws)])
+        );
+        let got = policy().start(&uri).map(|_| ()).map_err(|e| e.code());
+        assert_eq!(got.err(), plain, "{name} (OpenID4VP)");
+        // HAIP: by reference only; the same object fetched from a request_uri.
+        let by_reference = format!(
+            "haip-vp://?{}",
+            credkit_form(&[
+                ("client_id", client_id),
+                ("request_uri", "https://verifier.example.org/r/1")
+            ])
+        );
+        let Start::Fetch(fetch) = policy().start(&by_reference).unwrap() else {
+            unreachable!()
+        };
+        let response = HttpResponse::new(200, jws.as_bytes().to_vec());
+        let got = policy()
+            .profile(Profile::Haip)
+            .finish(&fetch, &response, None)
+            .map(|_| ())
+            .map_err(|e| e.code());
+        assert_eq!(got.err(), haip.or(plain), "{name} (HAIP)");
+    }
+}
+
+#[test]
+fn request_transport_attacks() {
+    let pid = Pid::new();
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let created = verifier
+        .create(&PresentationRequest::new(over_18()))
+        .unwrap();
+    let uri = &created.authorization_request_uri;
+    let fetch = match policy().start(uri).unwrap() {
+        Start::Fetch(f) => f,
+        Start::Ready(_) => unreachable!(),
+    };
+    let id = &created.transaction.id;
+    let object = |nonce: Option<&str>| {
+        HttpResponse::new(
+            200,
+            verifier.request_object(id, nonce).unwrap().into_bytes(),
+        )
+    };
+    // wallet_nonce missing or different (VP-19).
+    let err = policy()
+        .finish(&fetch, &object(None), Some("n1"))
+        .unwrap_err();
+    assert_eq!(err.code(), "wallet_nonce_mismatch");
+    let err = policy()
+        .finish(&fetch, &object(Some("n2")), Some("n1"))
+        .unwrap_err();
+    assert_eq!(err.code(), "wallet_nonce_mismatch");
+    assert!(
+        policy()
+            .finish(&fetch, &object(Some("n1")), Some("n1"))
+            .is_ok()
+    );
+    // Outer and inner client_id differ (VP-14).
+    let mut other = fetch.clone();
+    other.client_id = "x509_san_dns:verifier.example.org".into();
+    assert_eq!(
+        policy()
+            .finish(&other, &object(None), None)
+            .unwrap_err()
+            .code(),
+        "client_id_mismatch"
+    );
+    // Wrong content type, HTTP errors (VP-20).
+    let wrong = object(None).with_content_type("application/json");
+    assert_eq!(
+        policy().finish(&fetch, &wrong, None).unwrap_err().code(),
+        "request_invalid"
+    );
+    assert_eq!(
+        policy()
+            .finish(&fetch, &HttpResponse::new(500, vec![]), None)
+            .unwrap_err()
+            .code(),
+        "http_status"
+    );
+    // An untrusted anchor (VP-07).
+    let strange = WalletPolicy::new({
+        let mut a = TrustAnchors::new();
+        a.add_der(&der(&vectors()["verifier_leaf"])).unwrap();
+        a
+    })
+    .clock(Arc::new(FixedClock(NOW)));
+    assert_eq!(
+        strange
+            .finish(&fetch, &object(None), None)
+            .unwrap_err()
+            .code(),
+        "untrusted_verifier"
+    );
+    // request_uri_method, request + request_uri, http request_uri (VP-20, VP-21, VP-22).
+    for (uri, code) in [
+        (
+            "openid4vp://?client_id=x509_hash%3Aa&request_uri=https%3A%2F%2Fv.example%2Fr&request_uri_method=POST",
+            "invalid_request_uri_method",
+        ),
+        (
+            "openid4vp://?client_id=x509_hash%3Aa&request_uri=https%3A%2F%2Fv.example%2Fr&request=e30",
+            "request_invalid",
+        ),
+        (
+            "openid4vp://?client_id=x509_hash%3Aa&request_uri=http%3A%2F%2Fv.example%2Fr",
+            "url_invalid",
+        ),
+        (
+            "openid4vp://?client_id=x509_hash%3Aa&request_uri=https%3A%2F%2F127.0.0.1%2Fr",
+            "url_forbidden",
+        ),
+        (
+            "openid4vp://?client_id=evil%3Abank.example&request_uri=https%3A%2F%2Fv.example%2Fr",
+            "unsupported_client_id_prefix",
+        ),
+        (
+            "openid4vp://?client_id=origin%3Ahttps%3A%2F%2Fbank.example&request_uri=https%3A%2F%2Fv.example%2Fr",
+            "reserved_client_id_prefix",
+        ),
+        (
+            "openid4vp://?client_id=a&client_id=b&request_uri=https%3A%2F%2Fv.example%2Fr",
+            "request_invalid",
+        ),
+        ("openid4vp://no-query", "request_invalid"),
+    ] {
+        assert_eq!(
+            policy().start(uri).map(|_| ()).unwrap_err().code(),
+            code,
+            "{uri}"
+        );
+    }
+}
+
+fn unsigned_uri(params: &[(&str, &str)]) -> String {
+    format!("openid4vp://?{}", credkit_form(params))
+}
+
+#[test]
+fn unsigned_requests_follow_the_redirect_uri_rules() {
+    let dcql = over_18().to_json().to_string();
+    let base = |client_id: &str, response_uri: &str| {
+        vec![
+            ("client_id".to_owned(), client_id.to_owned()),
+            ("response_type".to_owned(), "vp_token".to_owned()),
+            ("response_mode".to_owned(), "direct_post".to_owned()),
+            ("response_uri".to_owned(), response_uri.to_owned()),
+            ("nonce".to_owned(), "n-0S6_WzA2Mj".to_owned()),
+            ("dcql_query".to_owned(), dcql.clone()),
+        ]
+    };
+    let uri = |pairs: &[(String, String)]| {
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        unsigned_uri(&refs)
+    };
+    let ok = base(
+        "redirect_uri:https://shop.example/cb",
+        "https://shop.example/cb",
+    );
+    let request = match policy().start(&uri(&ok)).unwrap() {
+        Start::Ready(r) => r,
+        Start::Fetch(_) => unreachable!(),
+    };
+    assert!(!request.verifier().authenticated);
+    // response_uri elsewhere (VP-10).
+    let elsewhere = base(
+        "redirect_uri:https://shop.example/cb",
+        "https://evil.example/cb",
+    );
+    assert_eq!(
+        policy()
+            .start(&uri(&elsewhere))
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+        "response_uri_not_allowed"
+    );
+    // x509 prefixes need a signature (VP-16); unregistered plain ids (VP-01).
+    for id in ["x509_san_dns:shop.example", "x509_hash:abc", "shop.example"] {
+        let p = base(id, "https://shop.example/cb");
+        assert_eq!(
+            policy().start(&uri(&p)).map(|_| ()).unwrap_err().code(),
+            "unsigned_request_not_allowed",
+            "{id}"
+        );
+    }
+    // HAIP refuses every unsigned request.
+    assert_eq!(
+        policy()
+            .profile(Profile::Haip)
+            .start(&uri(&ok))
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+        "unsigned_request_not_allowed"
+    );
+    // Missing nonce, bad alphabet, missing response_mode, redirect_uri with direct_post,
+    // both dcql_query and scope (VP-31, VP-39, VP-58).
+    let mutate = |f: &dyn Fn(&mut Vec<(String, String)>)| {
+        let mut p = ok.clone();
+        f(&mut p);
+        policy().start(&uri(&p)).map(|_| ()).unwrap_err().code()
+    };
+    assert_eq!(
+        mutate(&|p| p.retain(|(k, _)| k != "nonce")),
+        "request_invalid"
+    );
+    assert_eq!(
+        mutate(&|p| p.iter_mut().for_each(|(k, v)| if k == "nonce" {
+            *v = "a$b".into()
+        })),
+        "request_invalid"
+    );
+    assert_eq!(
+        mutate(&|p| p.retain(|(k, _)| k != "response_mode")),
+        "request_invalid"
+    );
+    assert_eq!(
+        mutate(&|p| p.push(("redirect_uri".into(), "https://shop.example/cb".into()))),
+        "request_invalid"
+    );
+    assert_eq!(
+        mutate(&|p| p.push(("scope".into(), "pid".into()))),
+        "request_invalid"
+    );
+    assert_eq!(
+        mutate(&|p| p.push(("client_id_scheme".into(), "redirect_uri".into()))),
+        "request_invalid"
+    );
+    assert_eq!(
+        mutate(&|p| p.iter_mut().for_each(|(k, v)| if k == "response_uri" {
+            *v = "http://shop.example/cb".into()
+        })),
+        "response_uri_not_allowed"
+    );
+    // transaction data only in signed requests (VP-52).
+    assert_eq!(
+        mutate(&|p| p.push((
+            "transaction_data".into(),
+            "[\"eyJ0eXBlIjoicCIsImNyZWRlbnRpYWxfaWRzIjpbInBpZCJdfQ\"]".into()
+        ))),
+        "invalid_transaction_data"
+    );
+}
+
+#[test]
+fn pre_registered_clients() {
+    let signer = leaf_signer();
+    let registered = RegisteredClient::new(
+        "bank-app",
+        vec![signer.public_jwk().clone()],
+        vec!["https://bank.example/response".into()],
+    );
+    let policy = policy().register(registered);
+    let payload = |client_metadata: bool, response_uri: &str| {
+        let mut p = json!({
+            "client_id": "bank-app", "response_type": "vp_token", "response_mode": "direct_post",
+            "response_uri": response_uri, "nonce": "abcdefghijklmnop", "state": "s1",
+            "dcql_query": over_18().to_json(), "iat": NOW,
+        });
+        if client_metadata {
+            p["client_metadata"] = json!({"client_name": "Evil"});
+        }
+        let header = credkit::jose::jws::header_for(&*signer, Some("oauth-authz-req+jwt"));
+        let jws =
+            credkit::jose::UnsignedJws::new(signer.algorithm(), header, p.to_string().as_bytes())
+                .sign(&*signer)
+                .unwrap();
+        unsigned_uri(&[("client_id", "bank-app"), ("request", jws.as_compact())])
+    };
+    let ok = policy
+        .start(&payload(false, "https://bank.example/response"))
+        .unwrap();
+    let Start::Ready(r) = ok else { unreachable!() };
+    assert!(r.verifier().authenticated);
+    // client_metadata from a registered client (VP-15).
+    assert_eq!(
+        policy
+            .start(&payload(true, "https://bank.example/response"))
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+        "unexpected_client_metadata"
+    );
+    // A response_uri it did not register.
+    assert_eq!(
+        policy
+            .start(&payload(false, "https://bank.example/other"))
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+        "response_uri_not_allowed"
+    );
+    // An unknown plain client id (VP-01).
+    assert_eq!(
+        WalletPolicy::new(anchors())
+            .clock(Arc::new(FixedClock(NOW)))
+            .start(&payload(false, "https://bank.example/response"))
+            .map(|_| ())
+            .unwrap_err()
+            .code(),
+        "unknown_client"
+    );
+}
+
+#[test]
+fn declining_answers_access_denied_with_state() {
+    let pid = Pid::new();
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let created = verifier
+        .create(&PresentationRequest::new(over_18()))
+        .unwrap();
+    let request = resolve(&policy(), &verifier, &created.authorization_request_uri).unwrap();
+    let declined = request.decline(&OsRandom).unwrap();
+    let handled = post(&verifier, &declined.body).unwrap();
+    assert_eq!(handled.status, TransactionStatus::Failed);
+    assert_eq!(handled.error.as_deref(), Some("access_denied"));
+}
