@@ -6,11 +6,15 @@ use std::sync::Arc;
 use clap::Subcommand;
 use credkit::dcql::DcqlQuery;
 use credkit::error::{DcqlError, WalletError};
+use credkit::http::{FetchPolicy, Fetcher, HttpClient, UreqClient};
 use credkit::jose::Algorithm;
+use credkit::openid4vp::Profile;
+use credkit::openid4vp::wallet::WalletPolicy;
 use credkit::rand::OsRandom;
 use credkit::sd_jwt::KeyBindingPolicy;
 use credkit::sd_jwt_vc::{TrustPolicy, VcVerifier};
 use credkit::wallet::{QueryAnswer, SqliteKeyManager, SqliteStore, StoreKey, UsePolicy, Wallet};
+use credkit::x509::TrustAnchors;
 use serde_json::{Map, Value, json};
 
 use crate::common::{clock, pretty, read_file};
@@ -81,6 +85,11 @@ enum WalletCommand {
     /// disclosures, or every Credential Query of a DCQL query answered with its first
     /// candidate (printed as an OpenID4VP vp_token {"<query id>": ["<presentation>"]}).
     Present(WalletPresentArgs),
+    /// Answer an OpenID4VP 1.0 Authorization Request (openid4vp:// or haip-vp:// URL):
+    /// without --yes, print the verified verifier identity and what each candidate would
+    /// reveal ({"verifier", "candidates"}) and send nothing; with --yes, send the
+    /// least-disclosure answer to the verifier's response_uri.
+    Respond(WalletRespondArgs),
 }
 
 #[derive(clap::Args)]
@@ -119,6 +128,30 @@ struct WalletPresentArgs {
     /// Answer this DCQL query instead.
     #[arg(long, value_name = "QUERY.json")]
     dcql: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct WalletRespondArgs {
+    /// Send the least-disclosure answer (without it, only the consent summary is printed).
+    #[arg(long)]
+    yes: bool,
+    /// Trust this CA for HTTPS (request_uri, response_uri) instead of the Mozilla roots
+    /// (PEM; repeatable).
+    #[arg(long, value_name = "CA.pem")]
+    http_root: Vec<PathBuf>,
+    /// DANGER: allow loopback and private addresses (local tests only).
+    #[arg(long)]
+    allow_internal_addresses: bool,
+    /// A CA that verifiers' request-signing certificates must chain to (x509_san_dns,
+    /// x509_hash; PEM; repeatable).
+    #[arg(long, value_name = "CA.pem")]
+    verifier_trust_anchor: Vec<PathBuf>,
+    /// Apply HAIP 1.0 (signed requests by reference, encrypted responses only).
+    #[arg(long)]
+    haip: bool,
+    /// The Authorization Request URL.
+    #[arg(value_name = "REQUEST_URI")]
+    request_uri: String,
 }
 
 /// The store key: 64 hex characters (surrounding whitespace ignored) from --key-file or the
@@ -193,7 +226,7 @@ pub(crate) fn wallet(a: WalletArgs) -> CliResult<String> {
     };
     let w = Wallet::new(store, keys, verifier)
         .use_policy(policy)
-        .clock(clock);
+        .clock(clock.clone());
     match &a.command {
         WalletCommand::Keys { count, alg } => {
             let alg = Algorithm::from_name(alg)
@@ -246,7 +279,61 @@ pub(crate) fn wallet(a: WalletArgs) -> CliResult<String> {
             )))
         }
         WalletCommand::Present(p) => wallet_present(&w, policy, p),
+        WalletCommand::Respond(r) => wallet_respond(&w, r, &clock),
     }
+}
+
+/// `wallet respond`: resolve and validate the request, then print the consent summary or
+/// send the least-disclosure answer. Nothing is sent for a request that fails validation.
+fn wallet_respond(
+    w: &Wallet,
+    r: &WalletRespondArgs,
+    clock: &Arc<dyn credkit::time::Clock>,
+) -> CliResult<String> {
+    let mut anchors = TrustAnchors::new();
+    for p in &r.verifier_trust_anchor {
+        anchors.add_pem(&read_file(p)?)?;
+    }
+    let mut roots = Vec::new();
+    for p in &r.http_root {
+        roots.extend(credkit::x509::certificates_from_pem(&read_file(p)?)?);
+    }
+    let fetch_policy = if r.allow_internal_addresses {
+        credkit::http::danger::allow_internal_addresses(FetchPolicy::default())
+    } else {
+        FetchPolicy::default()
+    };
+    let client: Arc<dyn HttpClient> = if roots.is_empty() {
+        Arc::new(UreqClient::new())
+    } else {
+        Arc::new(UreqClient::with_root_certificates(&roots))
+    };
+    let fetcher = Fetcher::with_policy(client, fetch_policy.clone());
+    let profile = if r.haip {
+        Profile::Haip
+    } else {
+        Profile::OpenId4Vp
+    };
+    let policy = WalletPolicy::new(anchors)
+        .profile(profile)
+        .fetch_policy(fetch_policy)
+        .clock(clock.clone());
+    let request = policy.resolve(&r.request_uri, &fetcher, &OsRandom)?;
+    if !r.yes {
+        let answers = request.consent(w)?;
+        return Ok(pretty(&json!({
+            "verifier": request.verifier().to_json(),
+            "candidates": answers.iter().map(answer_json).collect::<Vec<_>>(),
+        })));
+    }
+    let choices = request.least_disclosure(w)?;
+    let post = request.respond(w, &choices, &OsRandom)?;
+    let outcome = post.send(&fetcher)?;
+    Ok(pretty(&json!({
+        "sent": true,
+        "status": outcome.status,
+        "redirect_uri": outcome.redirect_uri,
+    })))
 }
 
 fn read_dcql(path: &Path) -> CliResult<DcqlQuery> {
