@@ -260,6 +260,42 @@ fn kind(code: &str) -> Option<Kind> {
         | "status_reference_invalid"
         | "status_list_token_invalid"
         | "status_list_sub_mismatch" => Kind::Malformed,
+        // JWE (RFC 7516): what a received encrypted message can be wrong with.
+        "jwe_alg_not_allowed"
+        | "jwe_enc_not_allowed"
+        | "jwe_zip_unsupported"
+        | "invalid_epk"
+        | "jwe_key_unknown"
+        | "jwe_decrypt_failed" => Kind::Malformed,
+        // OpenID4VP: a verifier that could not be authenticated under the wallet's trust
+        // (the app shows "unverified party", as for issuers).
+        "untrusted_verifier"
+        | "x509_san_mismatch"
+        | "x509_hash_mismatch"
+        | "unknown_client"
+        | "signed_redirect_uri_client"
+        | "unsigned_request_not_allowed"
+        | "client_id_mismatch"
+        | "response_uri_not_allowed" => Kind::UntrustedIssuer,
+        "request_expired" | "transaction_expired" => Kind::Expired,
+        "vp_formats_not_supported" | "unsupported_client_id_prefix" => Kind::Unsupported,
+        "access_denied" => Kind::Unsatisfiable,
+        "response_rejected" => Kind::Network,
+        "transaction_unknown" => Kind::NotFound,
+        // A request or response that violates the protocol; the OAuth codes of §8.5.
+        "request_invalid"
+        | "reserved_client_id_prefix"
+        | "unexpected_client_metadata"
+        | "wallet_nonce_mismatch"
+        | "invalid_request_uri_method"
+        | "invalid_transaction_data"
+        | "transaction_used"
+        | "encryption_required"
+        | "state_mismatch"
+        | "vp_token_shape"
+        | "transaction_data_hash_mismatch"
+        | "invalid_request"
+        | "invalid_client" => Kind::Malformed,
         _ => return None,
     })
 }
