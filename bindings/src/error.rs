@@ -294,6 +294,8 @@ fn kind(code: &str) -> Option<Kind> {
         | "state_mismatch"
         | "vp_token_shape"
         | "transaction_data_hash_mismatch"
+        | "origin_mismatch"
+        | "response_code_invalid"
         | "invalid_request"
         | "invalid_client" => Kind::Malformed,
         _ => return None,

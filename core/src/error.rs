@@ -908,6 +908,13 @@ pub enum Oid4vpError {
     /// The End-User declined, or no credential can answer (§8.5 `access_denied`).
     #[error("access_denied: {0}")]
     AccessDenied(String),
+    /// The platform's calling origin is not among the signed request's `expected_origins`
+    /// (A.2).
+    #[error("origin_mismatch: the calling origin is not one of expected_origins")]
+    OriginMismatch,
+    /// A `response_code` that is unknown, already used or not this transaction's (§8.2).
+    #[error("response_code_invalid: the response_code does not release this result")]
+    ResponseCodeInvalid,
     /// The verifier answered the response with an error or an unexpected status.
     #[error("response_rejected: {0}")]
     ResponseRejected(String),
@@ -953,6 +960,8 @@ codes!(Oid4vpError {
     TransactionData(..) => "invalid_transaction_data",
     FormatsNotSupported(..) => "vp_formats_not_supported",
     AccessDenied(..) => "access_denied",
+    OriginMismatch => "origin_mismatch",
+    ResponseCodeInvalid => "response_code_invalid",
     ResponseRejected(..) => "response_rejected",
     TransactionUnknown => "transaction_unknown",
     TransactionExpired => "transaction_expired",

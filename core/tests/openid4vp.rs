@@ -938,3 +938,528 @@ fn declining_answers_access_denied_with_state() {
     assert_eq!(handled.status, TransactionStatus::Failed);
     assert_eq!(handled.error.as_deref(), Some("access_denied"));
 }
+
+const SHOP: &str = "https://shop.example";
+
+/// The verifier's DC API request answered through the wallet, as the platform would carry it.
+fn dc_api_round_trip(
+    verifier: &Verifier,
+    wallet: &Wallet,
+    request: &PresentationRequest,
+    origin: &str,
+) -> credkit::Result<credkit::openid4vp::verifier::ResponseHandled> {
+    let created = verifier.create_dc_api(request).unwrap();
+    let protocol = created.dc_api_request["protocol"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let data = &created.dc_api_request["data"];
+    let authorization = policy().dc_api_request(&protocol, data, origin)?;
+    let choices = authorization.least_disclosure(wallet)?;
+    let answer = authorization.respond_dc_api(wallet, &choices, &OsRandom)?;
+    verifier.handle_dc_api_response(&created.transaction.id, &answer)
+}
+
+#[test]
+fn dc_api_signed_and_unsigned_requests() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(4);
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash).profile(Profile::Haip);
+    // Signed, dc_api.jwt (HAIP §5.2).
+    let signed = PresentationRequest::dc_api(over_18(), &[SHOP]);
+    let handled = dc_api_round_trip(&verifier, &wallet, &signed, SHOP).unwrap();
+    assert_eq!(
+        handled.status,
+        TransactionStatus::Verified,
+        "{:?}",
+        handled.error
+    );
+    let tx = verifier.transaction(&handled.transaction_id).unwrap();
+    assert_eq!(
+        tx.credentials.unwrap()["pid"][0]["claims"],
+        json!({"age_equal_or_over": {"18": true}})
+    );
+    // Unsigned (allowed without HAIP): the verifier is known by its origin.
+    let plain_verifier = verifier.clone().profile(Profile::OpenId4Vp);
+    let unsigned = PresentationRequest::dc_api(over_18(), &[SHOP])
+        .signed(false)
+        .response_mode(ResponseMode::DcApi);
+    let created = plain_verifier.create_dc_api(&unsigned).unwrap();
+    assert_eq!(created.dc_api_request["protocol"], "openid4vp-v1-unsigned");
+    assert!(created.dc_api_request["data"].get("client_id").is_none());
+    let request = policy()
+        .dc_api_request(
+            "openid4vp-v1-unsigned",
+            &created.dc_api_request["data"],
+            SHOP,
+        )
+        .unwrap();
+    assert_eq!(request.verifier().client_id, "origin:https://shop.example");
+    assert!(!request.verifier().authenticated);
+    assert_eq!(request.audience(), "origin:https://shop.example");
+    let handled = dc_api_round_trip(&plain_verifier, &wallet, &unsigned, SHOP).unwrap();
+    assert_eq!(
+        handled.status,
+        TransactionStatus::Verified,
+        "{:?}",
+        handled.error
+    );
+    // An unsigned request's client_id and expected_origins are ignored (VP-45).
+    let mut borrowed = created.dc_api_request["data"].clone();
+    borrowed["client_id"] = json!("x509_san_dns:bank.example");
+    borrowed["expected_origins"] = json!(["https://bank.example"]);
+    let request = policy()
+        .dc_api_request("openid4vp-v1-unsigned", &borrowed, SHOP)
+        .unwrap();
+    assert_eq!(request.verifier().client_id, "origin:https://shop.example");
+}
+
+#[test]
+fn dc_api_origins_and_protocol_shapes() {
+    let pid = Pid::new();
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let created = verifier
+        .create_dc_api(&PresentationRequest::dc_api(over_18(), &[SHOP]))
+        .unwrap();
+    let data = &created.dc_api_request["data"];
+    // VP-43: exact string comparison, no normalisation.
+    for origin in [
+        "https://evil.example",
+        "https://shop.example/",
+        "https://SHOP.example",
+        "https://shop.example:443",
+    ] {
+        let err = policy()
+            .dc_api_request("openid4vp-v1-signed", data, origin)
+            .unwrap_err();
+        assert_eq!(err.code(), "origin_mismatch", "{origin}");
+    }
+    assert!(
+        policy()
+            .dc_api_request("openid4vp-v1-signed", data, SHOP)
+            .is_ok()
+    );
+    // VP-46: the protocol must match the data's shape; no plain params next to a signed
+    // request.
+    let mut sibling = data.clone();
+    sibling["dcql_query"] = json!({});
+    for (protocol, d) in [
+        ("openid4vp-v1-unsigned", data.clone()),
+        ("openid4vp-v1-signed", sibling),
+        ("openid4vp-v1-multisigned", data.clone()),
+        ("openid4vp-v2-signed", data.clone()),
+    ] {
+        let err = policy().dc_api_request(protocol, &d, SHOP).unwrap_err();
+        assert_eq!(err.code(), "request_invalid", "{protocol}");
+    }
+    // A redirect mode over the DC API, and a DC API mode in a redirect request.
+    let signer = leaf_signer();
+    let x5c = vec![credkit::b64::encode_std(&der(&vectors()["verifier_leaf"]))];
+    let sign = |payload: &Value| {
+        let mut header = Map::new();
+        header.insert("typ".into(), "oauth-authz-req+jwt".into());
+        header.insert("x5c".into(), json!(x5c));
+        credkit::jose::UnsignedJws::new(signer.algorithm(), header, payload.to_string().as_bytes())
+            .sign(&*signer)
+            .unwrap()
+            .as_compact()
+            .to_owned()
+    };
+    let base = json!({
+        "client_id": verifier.client_id(), "response_type": "vp_token",
+        "response_mode": "dc_api", "nonce": "abcdefghijklmnop",
+        "dcql_query": over_18().to_json(), "expected_origins": [SHOP], "iat": NOW,
+    });
+    assert!(
+        policy()
+            .dc_api_request(
+                "openid4vp-v1-signed",
+                &json!({"request": sign(&base)}),
+                SHOP
+            )
+            .is_ok()
+    );
+    let mut redirect_mode = base.clone();
+    redirect_mode["response_mode"] = json!("direct_post");
+    redirect_mode["response_uri"] = json!("https://verifier.example.org/r");
+    let err = policy()
+        .dc_api_request(
+            "openid4vp-v1-signed",
+            &json!({"request": sign(&redirect_mode)}),
+            SHOP,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "request_invalid");
+    // VP-44: signed without expected_origins; forbidden schemes.
+    let mut none = base.clone();
+    none.as_object_mut().unwrap().remove("expected_origins");
+    let err = policy()
+        .dc_api_request(
+            "openid4vp-v1-signed",
+            &json!({"request": sign(&none)}),
+            SHOP,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "request_invalid");
+    let mut js = base.clone();
+    js["expected_origins"] = json!([SHOP, "javascript:alert(1)"]);
+    let err = policy()
+        .dc_api_request("openid4vp-v1-signed", &json!({"request": sign(&js)}), SHOP)
+        .unwrap_err();
+    assert_eq!(err.code(), "request_invalid");
+    // The platform origin must look like one.
+    let err = policy()
+        .dc_api_request("openid4vp-v1-signed", data, "")
+        .unwrap_err();
+    assert_eq!(err.code(), "request_invalid");
+}
+
+#[test]
+fn dc_api_multisigned_requests() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(2);
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let signer = leaf_signer();
+    let x5c = vec![credkit::b64::encode_std(&der(&vectors()["verifier_leaf"]))];
+    let payload = json!({
+        "response_type": "vp_token", "response_mode": "dc_api", "nonce": "abcdefghijklmnop",
+        "dcql_query": over_18().to_json(), "expected_origins": [SHOP], "iat": NOW,
+    });
+    let payload_b64 = credkit::b64::encode(payload.to_string().as_bytes());
+    let signature = |client_id: &str, valid: bool| {
+        let protected = json!({"alg": "ES256", "typ": "oauth-authz-req+jwt", "x5c": x5c, "client_id": client_id});
+        let protected_b64 = credkit::b64::encode(protected.to_string().as_bytes());
+        let input = format!("{protected_b64}.{payload_b64}");
+        let mut sig = signer.sign(input.as_bytes()).unwrap();
+        if !valid {
+            sig[5] ^= 1;
+        }
+        json!({"protected": protected_b64, "signature": credkit::b64::encode(&sig)})
+    };
+    let request =
+        |sigs: Vec<Value>| json!({"request": {"payload": payload_b64, "signatures": sigs}});
+    // One bad and one good signature: the good one decides (CS MultiSignedOneInvalidSignature).
+    let ok = policy()
+        .dc_api_request(
+            "openid4vp-v1-multisigned",
+            &request(vec![
+                signature("x509_hash:forged", false),
+                signature(verifier.client_id(), true),
+            ]),
+            SHOP,
+        )
+        .unwrap();
+    assert_eq!(ok.verifier().client_id, verifier.client_id());
+    assert!(ok.verifier().authenticated);
+    assert_eq!(ok.audience(), "origin:https://shop.example");
+    let choices = ok.least_disclosure(&wallet).unwrap();
+    assert!(ok.respond_dc_api(&wallet, &choices, &OsRandom).is_ok());
+    // Every signature invalid (VP-47).
+    let err = policy()
+        .dc_api_request(
+            "openid4vp-v1-multisigned",
+            &request(vec![signature(verifier.client_id(), false)]),
+            SHOP,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_signature");
+    // client_id in the payload.
+    let mut with_id = payload.clone();
+    with_id["client_id"] = json!(verifier.client_id());
+    let bad = json!({"request": {"payload": credkit::b64::encode(with_id.to_string().as_bytes()), "signatures": [signature(verifier.client_id(), true)]}});
+    let err = policy()
+        .dc_api_request("openid4vp-v1-multisigned", &bad, SHOP)
+        .unwrap_err();
+    assert_eq!(err.code(), "request_invalid");
+}
+
+#[test]
+fn dc_api_responses_are_bound_to_the_origin() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(3);
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let created = verifier
+        .create_dc_api(
+            &PresentationRequest::dc_api(over_18(), &[SHOP]).response_mode(ResponseMode::DcApi),
+        )
+        .unwrap();
+    let batch = wallet.list().unwrap()[0].batch.clone();
+    // KB-JWT for the client id instead of origin:... (VP-38, CS CheckAudInBindingJwtDcApi).
+    let p = wallet
+        .present(
+            &batch,
+            &["/age_equal_or_over/18"],
+            verifier.client_id(),
+            &created.transaction.nonce,
+        )
+        .unwrap();
+    let handled = verifier
+        .handle_dc_api_response(&created.transaction.id, &json!({"vp_token": {"pid": [p]}}))
+        .unwrap();
+    assert_eq!(handled.error.as_deref(), Some("aud_mismatch"));
+    // The origin of another site.
+    let created = verifier
+        .create_dc_api(
+            &PresentationRequest::dc_api(over_18(), &[SHOP]).response_mode(ResponseMode::DcApi),
+        )
+        .unwrap();
+    let p = wallet
+        .present(
+            &batch,
+            &["/age_equal_or_over/18"],
+            "origin:https://evil.example",
+            &created.transaction.nonce,
+        )
+        .unwrap();
+    let handled = verifier
+        .handle_dc_api_response(&created.transaction.id, &json!({"vp_token": {"pid": [p]}}))
+        .unwrap();
+    assert_eq!(handled.error.as_deref(), Some("aud_mismatch"));
+    // A redirect transaction does not take a DC API response, nor the reverse.
+    let redirect = verifier
+        .create(&PresentationRequest::new(over_18()))
+        .unwrap();
+    let err = verifier
+        .handle_dc_api_response(&redirect.transaction.id, &json!({"vp_token": {}}))
+        .unwrap_err();
+    assert_eq!(err.code(), "transaction_unknown");
+    // dc_api.jwt answered in the clear (VP-28).
+    let created = verifier
+        .create_dc_api(&PresentationRequest::dc_api(over_18(), &[SHOP]))
+        .unwrap();
+    let p = wallet
+        .present(
+            &batch,
+            &["/age_equal_or_over/18"],
+            "origin:https://shop.example",
+            &created.transaction.nonce,
+        )
+        .unwrap();
+    let handled = verifier
+        .handle_dc_api_response(&created.transaction.id, &json!({"vp_token": {"pid": [p]}}))
+        .unwrap();
+    assert_eq!(handled.error.as_deref(), Some("encryption_required"));
+}
+
+#[test]
+fn same_device_results_are_released_once_by_response_code() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(2);
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let run = || {
+        let created = verifier
+            .create(&PresentationRequest::new(over_18()).redirect_uri("https://shop.example/done"))
+            .unwrap();
+        let request = resolve(&policy(), &verifier, &created.authorization_request_uri).unwrap();
+        let choices = request.least_disclosure(&wallet).unwrap();
+        let body = request.respond(&wallet, &choices, &OsRandom).unwrap();
+        (created.transaction.id, post(&verifier, &body.body).unwrap())
+    };
+    let (id, handled) = run();
+    let redirect = handled.redirect_uri.unwrap();
+    let code = redirect
+        .strip_prefix("https://shop.example/done#response_code=")
+        .unwrap()
+        .to_owned();
+    assert!(code.len() >= 32, "at least 128 bits");
+    // Not released without the code, with another code, or to another transaction (VP-34).
+    assert_eq!(
+        verifier
+            .redeem_response_code(&id, "0000")
+            .unwrap_err()
+            .code(),
+        "response_code_invalid"
+    );
+    let (other_id, other) = run();
+    assert!(other.redirect_uri.is_some());
+    assert_eq!(
+        verifier
+            .redeem_response_code(&other_id, &code)
+            .unwrap_err()
+            .code(),
+        "response_code_invalid"
+    );
+    let tx = verifier.redeem_response_code(&id, &code).unwrap();
+    assert_eq!(tx.status, TransactionStatus::Verified);
+    // Single use.
+    assert_eq!(
+        verifier
+            .redeem_response_code(&id, &code)
+            .unwrap_err()
+            .code(),
+        "response_code_invalid"
+    );
+}
+
+#[test]
+fn verifier_attestation_clients() {
+    let provider = default_provider();
+    let attester = provider
+        .signer(&provider.generate(Algorithm::Es256, &OsRandom).unwrap())
+        .unwrap();
+    let verifier_key = provider
+        .signer(&provider.generate(Algorithm::Es256, &OsRandom).unwrap())
+        .unwrap();
+    let other = provider
+        .signer(&provider.generate(Algorithm::Es256, &OsRandom).unwrap())
+        .unwrap();
+    let attestation = |claims: Value, typ: &str, by: &dyn Signer| {
+        let header = credkit::jose::jws::header_for(by, Some(typ));
+        credkit::jose::UnsignedJws::new(by.algorithm(), header, claims.to_string().as_bytes())
+            .sign(by)
+            .unwrap()
+            .as_compact()
+            .to_owned()
+    };
+    let good_claims = json!({
+        "iss": "https://attester.example", "sub": "shop.example", "exp": NOW + 3600,
+        "cnf": {"jwk": Value::Object(verifier_key.public_jwk().minimal_json())},
+        "redirect_uris": ["https://shop.example/response"],
+    });
+    let request = |att: &str, by: &dyn Signer, response_uri: &str| {
+        let mut header = credkit::jose::jws::header_for(by, Some("oauth-authz-req+jwt"));
+        header.insert("jwt".into(), att.into());
+        let payload = json!({
+            "client_id": "verifier_attestation:shop.example", "response_type": "vp_token",
+            "response_mode": "direct_post", "response_uri": response_uri,
+            "nonce": "abcdefghijklmnop", "state": "s1", "dcql_query": over_18().to_json(), "iat": NOW,
+        });
+        let jws =
+            credkit::jose::UnsignedJws::new(by.algorithm(), header, payload.to_string().as_bytes())
+                .sign(by)
+                .unwrap();
+        unsigned_uri(&[
+            ("client_id", "verifier_attestation:shop.example"),
+            ("request", jws.as_compact()),
+        ])
+    };
+    let trusting =
+        policy().trust_attester("https://attester.example", attester.public_jwk().clone());
+    let good = attestation(good_claims.clone(), "verifier-attestation+jwt", &*attester);
+    let Start::Ready(r) = trusting
+        .start(&request(
+            &good,
+            &*verifier_key,
+            "https://shop.example/response",
+        ))
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(r.verifier().authenticated);
+    let code = |p: &WalletPolicy, uri: String| p.start(&uri).map(|_| ()).unwrap_err().code();
+    // VP-12: untrusted attester, wrong typ, sub, expired, request not signed by cnf,
+    // response_uri outside redirect_uris.
+    assert_eq!(
+        code(
+            &policy(),
+            request(&good, &*verifier_key, "https://shop.example/response")
+        ),
+        "untrusted_verifier"
+    );
+    let by_other = attestation(good_claims.clone(), "verifier-attestation+jwt", &*other);
+    assert_eq!(
+        code(
+            &trusting,
+            request(&by_other, &*verifier_key, "https://shop.example/response")
+        ),
+        "untrusted_verifier"
+    );
+    let wrong_typ = attestation(good_claims.clone(), "JWT", &*attester);
+    assert_eq!(
+        code(
+            &trusting,
+            request(&wrong_typ, &*verifier_key, "https://shop.example/response")
+        ),
+        "untrusted_verifier"
+    );
+    let mut c = good_claims.clone();
+    c["sub"] = json!("bank.example");
+    assert_eq!(
+        code(
+            &trusting,
+            request(
+                &attestation(c, "verifier-attestation+jwt", &*attester),
+                &*verifier_key,
+                "https://shop.example/response"
+            )
+        ),
+        "untrusted_verifier"
+    );
+    let mut c = good_claims.clone();
+    c["exp"] = json!(NOW - 1);
+    assert_eq!(
+        code(
+            &trusting,
+            request(
+                &attestation(c, "verifier-attestation+jwt", &*attester),
+                &*verifier_key,
+                "https://shop.example/response"
+            )
+        ),
+        "untrusted_verifier"
+    );
+    assert_eq!(
+        code(
+            &trusting,
+            request(&good, &*other, "https://shop.example/response")
+        ),
+        "invalid_signature"
+    );
+    assert_eq!(
+        code(
+            &trusting,
+            request(&good, &*verifier_key, "https://shop.example/other")
+        ),
+        "response_uri_not_allowed"
+    );
+}
+
+#[cfg(feature = "did")]
+#[test]
+fn decentralized_identifier_clients() {
+    let signer = leaf_signer();
+    let jwk = Value::Object(signer.public_jwk().minimal_json()).to_string();
+    let did = format!("did:jwk:{}", credkit::b64::encode(jwk.as_bytes()));
+    let request = |kid: &str| {
+        let mut header = Map::new();
+        header.insert("typ".into(), "oauth-authz-req+jwt".into());
+        header.insert("kid".into(), kid.into());
+        let payload = json!({
+            "client_id": format!("decentralized_identifier:{did}"), "response_type": "vp_token",
+            "response_mode": "direct_post", "response_uri": "https://shop.example/response",
+            "nonce": "abcdefghijklmnop", "state": "s1", "dcql_query": over_18().to_json(), "iat": NOW,
+        });
+        let jws = credkit::jose::UnsignedJws::new(
+            signer.algorithm(),
+            header,
+            payload.to_string().as_bytes(),
+        )
+        .sign(&*signer)
+        .unwrap();
+        unsigned_uri(&[
+            ("client_id", &format!("decentralized_identifier:{did}")),
+            ("request", jws.as_compact()),
+        ])
+    };
+    let resolving = policy().did_resolver(Arc::new(credkit::sd_jwt_vc::DidTrust::new()));
+    let Start::Ready(r) = resolving.start(&request(&format!("{did}#0"))).unwrap() else {
+        unreachable!()
+    };
+    assert!(r.verifier().authenticated);
+    assert_eq!(
+        r.verifier().client_id,
+        format!("decentralized_identifier:{did}")
+    );
+    // VP-11: a kid of another DID; no resolver configured.
+    let err = resolving
+        .start(&request("did:jwk:eyJvdGhlciI6MX0#0"))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(err.code(), "untrusted_verifier");
+    let err = policy()
+        .start(&request(&format!("{did}#0")))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(err.code(), "unsupported_client_id_prefix");
+}

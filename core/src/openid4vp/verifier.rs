@@ -36,6 +36,7 @@ use crate::jose::{Algorithm, PrivateJwk, UnsignedJws};
 use crate::rand::RandomSource;
 use crate::sd_jwt::KeyBindingPolicy;
 use crate::sd_jwt_vc::{IssuerTrust, VcVerifier};
+use crate::status_list::StatusChecker;
 use crate::time::{Clock, SystemClock};
 
 /// How long a transaction waits for its response by default: five minutes.
@@ -114,6 +115,14 @@ pub struct Transaction {
     pub error: Option<String>,
     /// What was verified, by Credential Query id (see [`Verifier::handle_response`]).
     pub credentials: Option<Value>,
+    /// The web origins the DC API request may come from (A.2); the KB-JWT `aud` is
+    /// `origin:` and one of them.
+    pub expected_origins: Vec<String>,
+    /// Same-device flows: where the response URI sends the user agent after the response,
+    /// with a fresh `response_code` (§8.2, HAIP §5.1).
+    pub redirect_uri: Option<String>,
+    /// The `response_code` that releases the result to the frontend, until used.
+    pub response_code: Option<String>,
 }
 
 impl fmt::Debug for Transaction {
@@ -150,6 +159,9 @@ impl Transaction {
             "status": self.status.name(),
             "error": self.error,
             "credentials": self.credentials,
+            "expected_origins": self.expected_origins,
+            "redirect_uri": self.redirect_uri,
+            "response_code": self.response_code,
         });
         Zeroizing::new(v.to_string())
     }
@@ -199,6 +211,24 @@ impl Transaction {
             status: TransactionStatus::from_name(&s("status")?).ok_or_else(bad)?,
             error: v.get("error").and_then(Value::as_str).map(str::to_owned),
             credentials: v.get("credentials").filter(|c| !c.is_null()).cloned(),
+            expected_origins: v
+                .get("expected_origins")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            redirect_uri: v
+                .get("redirect_uri")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            response_code: v
+                .get("response_code")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         })
     }
 }
@@ -231,6 +261,14 @@ pub trait TransactionStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// `storage_failed`.
     fn finish(&self, tx: &Transaction) -> Result<bool>;
+
+    /// Atomically takes the `response_code` of transaction `id` when it equals `code`
+    /// (compared in constant time) and returns the transaction; `None` when it does not
+    /// match or was taken already (single use, §8.2).
+    ///
+    /// # Errors
+    /// `storage_failed`.
+    fn take_response_code(&self, id: &str, code: &str) -> Result<Option<Transaction>>;
 }
 
 /// A [`TransactionStore`] in memory.
@@ -274,6 +312,26 @@ impl TransactionStore for MemoryTransactionStore {
             _ => Ok(false),
         }
     }
+    fn take_response_code(&self, id: &str, code: &str) -> Result<Option<Transaction>> {
+        let mut map = self.lock()?;
+        let Some(tx) = map.get_mut(id) else {
+            return Ok(None);
+        };
+        match &tx.response_code {
+            Some(stored) if same_secret(stored, code) => {
+                tx.response_code = None;
+                Ok(Some(tx.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Constant-time equality of two secrets (their lengths are not secret).
+#[must_use]
+pub fn same_secret(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// What to ask for.
@@ -286,6 +344,13 @@ pub struct PresentationRequest {
     pub response_mode: ResponseMode,
     /// Transaction data objects (each is base64url-encoded into the request).
     pub transaction_data: Vec<Map<String, Value>>,
+    /// Same-device flows: the frontend URL the wallet is sent to after the response, with a
+    /// `response_code` in its fragment (§8.2; HAIP §5.1 requires it for same-device flows).
+    pub redirect_uri: Option<String>,
+    /// DC API: the web origins of the verifier's pages (A.2).
+    pub expected_origins: Vec<String>,
+    /// DC API: send a signed request (`openid4vp-v1-signed`) instead of an unsigned one.
+    pub signed: bool,
 }
 
 impl PresentationRequest {
@@ -296,7 +361,35 @@ impl PresentationRequest {
             dcql_query,
             response_mode: ResponseMode::DirectPostJwt,
             transaction_data: Vec::new(),
+            redirect_uri: None,
+            expected_origins: Vec::new(),
+            signed: true,
         }
+    }
+
+    /// A DC API request for `dcql_query` from pages at `expected_origins`, answered with
+    /// `dc_api.jwt` in a signed request (HAIP §5.2).
+    #[must_use]
+    pub fn dc_api(dcql_query: DcqlQuery, expected_origins: &[&str]) -> Self {
+        Self {
+            response_mode: ResponseMode::DcApiJwt,
+            expected_origins: expected_origins.iter().map(|o| (*o).to_owned()).collect(),
+            ..Self::new(dcql_query)
+        }
+    }
+
+    /// With a same-device `redirect_uri` (§8.2).
+    #[must_use]
+    pub fn redirect_uri(mut self, uri: &str) -> Self {
+        self.redirect_uri = Some(uri.to_owned());
+        self
+    }
+
+    /// DC API: signed (default) or unsigned.
+    #[must_use]
+    pub fn signed(mut self, signed: bool) -> Self {
+        self.signed = signed;
+        self
     }
 
     /// With `mode`.
@@ -322,6 +415,17 @@ pub struct CreatedPresentation {
     pub transaction: Transaction,
     /// `openid4vp://?client_id=...&request_uri=...` (`request_uri_method=post` is offered).
     pub authorization_request_uri: String,
+}
+
+/// A started DC API presentation.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CreatedDcApiPresentation {
+    /// The transaction.
+    pub transaction: Transaction,
+    /// What the page passes to `navigator.credentials.get({digital: {requests: [..]}})`:
+    /// `{"protocol": "openid4vp-v1-signed" | "openid4vp-v1-unsigned", "data": {...}}`.
+    pub dc_api_request: Value,
 }
 
 /// One verified presentation, as the verifier's backend sees it.
@@ -357,6 +461,9 @@ pub struct ResponseHandled {
     pub status: TransactionStatus,
     /// The error code when it failed.
     pub error: Option<String>,
+    /// Same-device flows: where the wallet sends the user agent (`redirect_uri` of the
+    /// response URI's answer, §8.2), with the `response_code` in its fragment.
+    pub redirect_uri: Option<String>,
 }
 
 /// The verifier: its client identity, request signing key and chain, issuer trust and store.
@@ -374,6 +481,7 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn RandomSource>,
     provider: &'static dyn CryptoProvider,
+    status: Option<Arc<StatusChecker>>,
 }
 
 impl fmt::Debug for Verifier {
@@ -442,7 +550,17 @@ impl Verifier {
             clock: Arc::new(SystemClock),
             rng,
             provider: default_provider(),
+            status: None,
         })
+    }
+
+    /// Checks the Token Status List of every presented credential that has a `status`
+    /// reference, with `checker` (its cache, fetch policy and trust), after the credential
+    /// verified; a credential that is not VALID fails the response.
+    #[must_use]
+    pub fn status_checker(mut self, checker: Arc<StatusChecker>) -> Self {
+        self.status = Some(checker);
+        self
     }
 
     /// Applies `profile` (HAIP: encrypted responses only).
@@ -485,18 +603,78 @@ impl Verifier {
         &self.store
     }
 
-    /// Starts a transaction for `request`.
+    /// Starts a redirect-flow transaction for `request` (`direct_post` or
+    /// `direct_post.jwt`).
     ///
     /// # Errors
     /// `api_misuse` for `direct_post` under HAIP or a DC API mode; random source and store
     /// errors.
     pub fn create(&self, request: &PresentationRequest) -> Result<CreatedPresentation> {
-        let mode = request.response_mode;
-        if !mode.is_direct_post() {
-            return Err(IssuanceError::ApiMisuse("DC API requests are not built here").into());
+        if !request.response_mode.is_direct_post() {
+            return Err(
+                IssuanceError::ApiMisuse("DC API requests are made by create_dc_api").into(),
+            );
         }
+        let transaction = self.new_transaction(request)?;
+        let request_uri = format!("{}/{}", self.request_uri_base, transaction.id);
+        let authorization_request_uri = format!(
+            "openid4vp://?{}",
+            form(&[
+                ("client_id", self.client_id.as_str()),
+                ("request_uri", &request_uri),
+                ("request_uri_method", "post"),
+            ])
+        );
+        Ok(CreatedPresentation {
+            transaction,
+            authorization_request_uri,
+        })
+    }
+
+    /// Starts a DC API transaction (Appendix A) for `request` (`dc_api` or `dc_api.jwt`,
+    /// signed or unsigned, with its `expected_origins`).
+    ///
+    /// # Errors
+    /// `api_misuse` for a redirect mode, no `expected_origins`, or `dc_api` under HAIP;
+    /// random source, signer and store errors.
+    pub fn create_dc_api(&self, request: &PresentationRequest) -> Result<CreatedDcApiPresentation> {
+        if request.response_mode.is_direct_post() {
+            return Err(IssuanceError::ApiMisuse("redirect requests are made by create").into());
+        }
+        if request.expected_origins.is_empty() {
+            return Err(IssuanceError::ApiMisuse("a DC API request needs expected_origins").into());
+        }
+        let transaction = self.new_transaction(request)?;
+        let mut payload = self.request_payload(&transaction, None);
+        let dc_api_request = if request.signed {
+            payload.insert(
+                "expected_origins".into(),
+                json!(transaction.expected_origins),
+            );
+            json!({
+                "protocol": super::wallet::DC_API_SIGNED,
+                "data": { "request": self.sign(&payload)? },
+            })
+        } else {
+            // A.2: an unsigned request carries no client_id (nor expected_origins); the
+            // wallet knows the verifier by the origin the platform reports.
+            for name in ["client_id", "aud", "iat", "exp", "response_uri", "state"] {
+                payload.remove(name);
+            }
+            json!({ "protocol": super::wallet::DC_API_UNSIGNED, "data": payload })
+        };
+        Ok(CreatedDcApiPresentation {
+            transaction,
+            dc_api_request,
+        })
+    }
+
+    fn new_transaction(&self, request: &PresentationRequest) -> Result<Transaction> {
+        let mode = request.response_mode;
         if self.profile == Profile::Haip && !mode.is_encrypted() {
-            return Err(IssuanceError::ApiMisuse("HAIP requires direct_post.jwt").into());
+            return Err(
+                IssuanceError::ApiMisuse("HAIP requires direct_post.jwt or dc_api.jwt").into(),
+            );
         }
         let id = crate::rand::id(&*self.rng)?;
         let encryption_key = if mode.is_encrypted() {
@@ -525,22 +703,13 @@ impl Verifier {
             status: TransactionStatus::Pending,
             error: None,
             credentials: None,
+            expected_origins: request.expected_origins.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            response_code: None,
             id,
         };
         self.store.insert(&transaction)?;
-        let request_uri = format!("{}/{}", self.request_uri_base, transaction.id);
-        let authorization_request_uri = format!(
-            "openid4vp://?{}",
-            form(&[
-                ("client_id", self.client_id.as_str()),
-                ("request_uri", &request_uri),
-                ("request_uri_method", "post"),
-            ])
-        );
-        Ok(CreatedPresentation {
-            transaction,
-            authorization_request_uri,
-        })
+        Ok(transaction)
     }
 
     /// The signed request object of transaction `id`, for its `request_uri` (served as
@@ -550,9 +719,17 @@ impl Verifier {
     /// `transaction_unknown`, `transaction_expired`, `transaction_used`; signer errors.
     pub fn request_object(&self, id: &str, wallet_nonce: Option<&str>) -> Result<String> {
         let tx = self.pending(id)?;
+        if !tx.response_mode.is_direct_post() {
+            return Err(Oid4vpError::TransactionUnknown.into());
+        }
         if let Some(n) = wallet_nonce {
             super::check_nonce_alphabet("wallet_nonce", n)?;
         }
+        self.sign(&self.request_payload(&tx, wallet_nonce))
+    }
+
+    /// The request parameters of `tx` (§5.1, §5.2) as request object claims.
+    fn request_payload(&self, tx: &Transaction, wallet_nonce: Option<&str>) -> Map<String, Value> {
         let mut client_metadata = Map::new();
         if let Some(key) = &tx.encryption_key {
             let mut jwk = key.public().minimal_json();
@@ -572,25 +749,31 @@ impl Verifier {
                 "kb-jwt_alg_values": ["ES256", "ES384", "ES512", "EdDSA"],
             }}),
         );
-        let now = self.clock.now();
         let mut payload = Map::new();
         payload.insert("client_id".into(), self.client_id.as_str().into());
         payload.insert("response_type".into(), "vp_token".into());
         payload.insert("response_mode".into(), tx.response_mode.name().into());
-        payload.insert("response_uri".into(), self.response_uri.clone().into());
+        if tx.response_mode.is_direct_post() {
+            payload.insert("response_uri".into(), self.response_uri.clone().into());
+            payload.insert("state".into(), tx.state.clone().into());
+        }
         payload.insert("nonce".into(), tx.nonce.clone().into());
-        payload.insert("state".into(), tx.state.clone().into());
         payload.insert("dcql_query".into(), tx.dcql_query.clone());
         payload.insert("client_metadata".into(), Value::Object(client_metadata));
         if !tx.transaction_data.is_empty() {
             payload.insert("transaction_data".into(), json!(tx.transaction_data));
         }
         payload.insert("aud".into(), STATIC_AUDIENCE.into());
-        payload.insert("iat".into(), now.into());
+        payload.insert("iat".into(), self.clock.now().into());
         payload.insert("exp".into(), tx.expires_at.into());
         if let Some(n) = wallet_nonce {
             payload.insert("wallet_nonce".into(), n.into());
         }
+        payload
+    }
+
+    /// Signs `payload` as a request object: `typ` `oauth-authz-req+jwt`, the `x5c` chain.
+    fn sign(&self, payload: &Map<String, Value>) -> Result<String> {
         let mut header = Map::new();
         header.insert("typ".into(), REQUEST_OBJECT_TYP.into());
         header.insert(
@@ -602,7 +785,7 @@ impl Verifier {
                     .collect(),
             ),
         );
-        let body = serde_json::to_vec(&payload).unwrap_or_default();
+        let body = serde_json::to_vec(payload).unwrap_or_default();
         let jws = UnsignedJws::new(self.signer.algorithm(), header, &body).sign(&*self.signer)?;
         Ok(jws.as_compact().to_owned())
     }
@@ -631,8 +814,8 @@ impl Verifier {
     /// Processes a response posted to the `response_uri` (`content_type` and body as
     /// received). When the response belongs to a pending transaction, the transaction ends
     /// (`verified` or `failed` with the code) and the result says so; the response URI then
-    /// answers 200 (§8.2). An error result means no pending transaction could be tied to the
-    /// body (answer 400).
+    /// answers 200 (§8.2) with the `redirect_uri` when there is one. An error result means
+    /// no pending transaction could be tied to the body (answer 400).
     ///
     /// # Errors
     /// `transaction_unknown`, `transaction_expired`, `transaction_used`, `request_invalid`
@@ -667,13 +850,7 @@ impl Verifier {
                     crate::error::JweError::KeyUnknown("the JWE has no kid".into())
                 })?;
                 let tx = self.pending(id)?;
-                let key = tx.encryption_key.clone().ok_or_else(|| {
-                    crate::error::JweError::KeyUnknown("the transaction has no key".into())
-                })?;
-                let decrypted = Decrypter::new(vec![key])
-                    .provider(self.provider)
-                    .decrypt(&parsed)?;
-                let members = crate::json::parse_object(&decrypted.plaintext, 32, "response")?;
+                let members = self.decrypt(&tx, &parsed)?;
                 (tx, members, true)
             }
             None => {
@@ -688,8 +865,82 @@ impl Verifier {
                 (tx, outer, false)
             }
         };
-        let outcome = self.check(&tx, &members, encrypted);
-        let mut done = tx.clone();
+        if !tx.response_mode.is_direct_post() {
+            return Err(Oid4vpError::TransactionUnknown.into());
+        }
+        self.conclude(tx, &members, encrypted)
+    }
+
+    /// Processes what the browser returned from the Digital Credentials API for
+    /// transaction `id` (A.4): the `data` object, `{"response": <JWE>}` for `dc_api.jwt`.
+    /// The KB-JWT `aud` must be `origin:` and one of the transaction's `expected_origins`.
+    ///
+    /// # Errors
+    /// As [`Verifier::handle_response`].
+    pub fn handle_dc_api_response(&self, id: &str, data: &Value) -> Result<ResponseHandled> {
+        let tx = self.pending(id)?;
+        if tx.response_mode.is_direct_post() {
+            return Err(Oid4vpError::TransactionUnknown.into());
+        }
+        if data.to_string().len() > super::MAX_MESSAGE_LEN {
+            return Err(Oid4vpError::Invalid("the response is too large".into()).into());
+        }
+        let data = data
+            .as_object()
+            .ok_or_else(|| Oid4vpError::Invalid("the response data must be an object".into()))?;
+        let (members, encrypted) = match data.get("response") {
+            Some(Value::String(jwe)) => {
+                if data.len() != 1 {
+                    return Err(Oid4vpError::Invalid(
+                        "an encrypted response carries response and nothing else".into(),
+                    )
+                    .into());
+                }
+                let parsed = crate::jose::jwe::Jwe::parse_compact(jwe)?;
+                if parsed.kid() != Some(tx.id.as_str()) {
+                    return Err(crate::error::JweError::KeyUnknown(
+                        "the JWE is not addressed to this transaction's key".into(),
+                    )
+                    .into());
+                }
+                (self.decrypt(&tx, &parsed)?, true)
+            }
+            Some(_) => return Err(Oid4vpError::Invalid("response must be a string".into()).into()),
+            None => (data.clone(), false),
+        };
+        self.conclude(tx, &members, encrypted)
+    }
+
+    /// Releases the result of a same-device flow to the frontend that presents the
+    /// `response_code` from the redirect (§8.2, §13.3): once, and only for its transaction.
+    ///
+    /// # Errors
+    /// `response_code_invalid`; store errors.
+    pub fn redeem_response_code(&self, id: &str, code: &str) -> Result<Transaction> {
+        self.store
+            .take_response_code(id, code)?
+            .ok_or_else(|| Oid4vpError::ResponseCodeInvalid.into())
+    }
+
+    fn decrypt(&self, tx: &Transaction, jwe: &crate::jose::jwe::Jwe) -> Result<Map<String, Value>> {
+        let key = tx.encryption_key.clone().ok_or_else(|| {
+            crate::error::JweError::KeyUnknown("the transaction has no key".into())
+        })?;
+        let decrypted = Decrypter::new(vec![key])
+            .provider(self.provider)
+            .decrypt(jwe)?;
+        crate::json::parse_object(&decrypted.plaintext, 32, "response")
+    }
+
+    /// Checks the response of `tx` and ends the transaction with the outcome.
+    fn conclude(
+        &self,
+        tx: Transaction,
+        members: &Map<String, Value>,
+        encrypted: bool,
+    ) -> Result<ResponseHandled> {
+        let outcome = self.check(&tx, members, encrypted);
+        let mut done = tx;
         match outcome {
             Ok(credentials) => {
                 done.status = TransactionStatus::Verified;
@@ -702,6 +953,15 @@ impl Verifier {
         }
         // The key is not needed any more.
         done.encryption_key = None;
+        let redirect_uri = match done.redirect_uri.clone() {
+            Some(base) => {
+                let code = crate::rand::id(&*self.rng)?;
+                done.response_code = Some(code.clone());
+                let sep = if base.contains('#') { '&' } else { '#' };
+                Some(format!("{base}{sep}response_code={code}"))
+            }
+            None => None,
+        };
         if !self.store.finish(&done)? {
             return Err(Oid4vpError::TransactionUsed.into());
         }
@@ -709,6 +969,7 @@ impl Verifier {
             transaction_id: done.id,
             status: done.status,
             error: done.error,
+            redirect_uri,
         })
     }
 
@@ -720,7 +981,9 @@ impl Verifier {
         members: &Map<String, Value>,
         encrypted: bool,
     ) -> Result<Value> {
-        if members.get("state").and_then(Value::as_str) != Some(tx.state.as_str()) {
+        let dc_api = !tx.response_mode.is_direct_post();
+        // A.2: DC API responses have no state; the transaction is known by its id.
+        if !dc_api && members.get("state").and_then(Value::as_str) != Some(tx.state.as_str()) {
             return Err(Oid4vpError::StateMismatch.into());
         }
         if let Some(error) = members.get("error") {
@@ -732,7 +995,7 @@ impl Verifier {
         }
         let vp_token = match members.get("vp_token") {
             Some(Value::Object(m)) => m.clone(),
-            Some(Value::String(s)) if !encrypted => {
+            Some(Value::String(s)) if !encrypted && !dc_api => {
                 crate::json::parse_object(s.as_bytes(), 8, "vp_token").map_err(|_| {
                     Oid4vpError::VpTokenShape("vp_token is not a JSON object".into())
                 })?
@@ -743,11 +1006,20 @@ impl Verifier {
                 );
             }
         };
+        // The KB-JWT aud: the full client id, or origin: and an expected origin (A.4).
+        let audiences: Vec<String> = if dc_api {
+            tx.expected_origins
+                .iter()
+                .map(|o| format!("origin:{o}"))
+                .collect()
+        } else {
+            vec![self.client_id.as_str().to_owned()]
+        };
         let dcql = DcqlQuery::parse(&tx.dcql_query)?;
         let verifier = VcVerifier::builder_with_clock(self.trust.clone(), self.clock.clone())
-            .key_binding(KeyBindingPolicy::Required {
-                audience: self.client_id.as_str().to_owned(),
-                nonce: tx.nonce.clone(),
+            .key_binding(KeyBindingPolicy::Optional {
+                audience: None,
+                nonce: Some(tx.nonce.clone()),
             })
             .sd_jwt(|b| b.provider(self.provider))
             .build()?;
@@ -785,7 +1057,22 @@ impl Verifier {
                     .as_str()
                     .ok_or_else(|| Oid4vpError::VpTokenShape("presentations are strings".into()))?;
                 let vc = verifier.verify(text)?;
+                match &vc.sd_jwt.key_binding {
+                    // §14.1.2: bound to this verifier; exact string comparison.
+                    Some(kb) if !audiences.contains(&kb.audience) => {
+                        return Err(crate::error::KeyBindingError::AudienceMismatch.into());
+                    }
+                    // Holder binding is the default (§6.1); check_response enforces it per
+                    // query, transaction data needs it always (B.3.3).
+                    None if !expected.is_empty() => {
+                        return Err(crate::error::KeyBindingError::Required.into());
+                    }
+                    _ => {}
+                }
                 check_transaction_data(&vc, &expected)?;
+                if let Some(checker) = &self.status {
+                    checker.check_valid(&vc)?;
+                }
                 out.push(vc);
             }
             verified.insert(query_id.clone(), out);

@@ -15,7 +15,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+use zeroize::Zeroizing;
 
 use super::{
     ClientId, ClientIdPrefix, FORM_MEDIA_TYPE, MAX_MESSAGE_LEN, Profile, REQUEST_OBJECT_MEDIA_TYPE,
@@ -27,6 +28,7 @@ use crate::http::{FetchPolicy, Fetcher, HttpResponse, HttpsUrl};
 use crate::jose::jwe::{ContentEncryption, EncryptOptions};
 use crate::jose::{Algorithm, Jws, PublicJwk};
 use crate::rand::RandomSource;
+use crate::sd_jwt_vc::IssuerTrust;
 use crate::time::{Clock, SystemClock};
 use crate::wallet::{QueryAnswer, Wallet};
 use crate::x509::{ChainPolicy, TrustAnchors};
@@ -76,6 +78,8 @@ pub struct WalletPolicy {
     provider: &'static dyn CryptoProvider,
     transaction_data_types: Vec<String>,
     max_request_age: i64,
+    did: Option<Arc<dyn IssuerTrust>>,
+    attesters: Vec<(String, PublicJwk)>,
 }
 
 impl fmt::Debug for WalletPolicy {
@@ -101,7 +105,153 @@ impl WalletPolicy {
             provider: default_provider(),
             transaction_data_types: Vec::new(),
             max_request_age: DEFAULT_MAX_REQUEST_AGE,
+            did: None,
+            attesters: Vec::new(),
         }
+    }
+
+    /// Resolves `decentralized_identifier:` clients with `resolver` (e.g.
+    /// [`DidTrust`](crate::sd_jwt_vc::DidTrust), feature `did`): the request must be signed
+    /// by a key of the DID document (§5.9.3).
+    #[must_use]
+    pub fn did_resolver(mut self, resolver: Arc<dyn IssuerTrust>) -> Self {
+        self.did = Some(resolver);
+        self
+    }
+
+    /// Trusts Verifier Attestations (§12) issued by `iss` with `key` (repeatable).
+    #[must_use]
+    pub fn trust_attester(mut self, iss: &str, key: PublicJwk) -> Self {
+        self.attesters.push((iss.to_owned(), key));
+        self
+    }
+
+    /// Validates a request received through the W3C Digital Credentials API (Appendix A):
+    /// `protocol` and `data` as the page passed them, `origin` as the platform reports the
+    /// calling page's origin (never from the request).
+    ///
+    /// - `openid4vp-v1-unsigned`: the parameters are `data` itself; `client_id` and
+    ///   `expected_origins` are ignored (A.2); the verifier is known by its origin only.
+    /// - `openid4vp-v1-signed`: `data` is `{"request": <compact JWS>}` and nothing else.
+    /// - `openid4vp-v1-multisigned`: `data.request` is a JWS JSON serialization whose
+    ///   signatures carry `client_id` in their protected headers; the first signature this
+    ///   wallet can validate decides the client (A.3.2.2).
+    ///
+    /// Signed requests must list `origin` in `expected_origins` (plain string comparison).
+    ///
+    /// # Errors
+    /// `request_invalid` for a protocol and data shape that do not match (ATTACKS VP-46),
+    /// `origin_mismatch`, and every check of [`WalletPolicy::start`] and signed request
+    /// objects.
+    pub fn dc_api_request(
+        &self,
+        protocol: &str,
+        data: &Value,
+        origin: &str,
+    ) -> Result<AuthorizationRequest> {
+        if origin.is_empty() || origin.len() > super::MAX_PARAM_LEN || !origin.contains("://") {
+            return Err(Oid4vpError::Invalid("the platform origin is not an origin".into()).into());
+        }
+        if data.to_string().len() > MAX_MESSAGE_LEN {
+            return Err(Oid4vpError::Invalid("the request is too large".into()).into());
+        }
+        let data = data
+            .as_object()
+            .ok_or_else(|| Oid4vpError::Invalid("the request data must be an object".into()))?;
+        let mismatch = |why: &str| -> crate::Error {
+            Oid4vpError::Invalid(format!("{protocol}: {why} (A.1, A.3)")).into()
+        };
+        match protocol {
+            DC_API_UNSIGNED => {
+                if data.contains_key("request") {
+                    return Err(mismatch("an unsigned request carries no request object"));
+                }
+                let mut params = data.clone();
+                // A.2: client_id and expected_origins MUST be ignored in unsigned requests.
+                params.remove("client_id");
+                params.remove("expected_origins");
+                let p = RequestParams::parse(&params, false)?;
+                if !p.transaction_data.is_empty() {
+                    return Err(Oid4vpError::TransactionData(
+                        "transaction data is accepted in signed requests only".into(),
+                    )
+                    .into());
+                }
+                let identity = VerifierIdentity::origin(origin, &p);
+                self.complete(p, identity, Some(origin))
+            }
+            DC_API_SIGNED => {
+                let (Some(Value::String(jwt)), 1) = (data.get("request"), data.len()) else {
+                    return Err(mismatch("data must be {\"request\": <compact JWS>} only"));
+                };
+                let jws = Jws::parse_compact(jwt)?;
+                let payload = jws.payload_json(16)?;
+                let (p, identity) = self.verify_signed(&jws, &payload, None, Some(origin))?;
+                self.complete(p, identity, Some(origin))
+            }
+            DC_API_MULTISIGNED => {
+                let (Some(Value::Object(general)), 1) = (data.get("request"), data.len()) else {
+                    return Err(mismatch("data must be {\"request\": <JWS JSON>} only"));
+                };
+                self.multisigned(general, origin)
+            }
+            other => Err(Oid4vpError::Invalid(format!("unknown protocol {other:?}")).into()),
+        }
+    }
+
+    /// A.3.2.2: `client_id` and `verifier_info` only in each signature's protected header;
+    /// the first signature that validates decides the client (ATTACKS VP-47).
+    fn multisigned(
+        &self,
+        general: &Map<String, Value>,
+        origin: &str,
+    ) -> Result<AuthorizationRequest> {
+        let bad = |why: &str| -> crate::Error {
+            Oid4vpError::Invalid(format!("multi-signed request: {why}")).into()
+        };
+        let payload_b64 = general
+            .get("payload")
+            .ok_or_else(|| bad("payload is missing"))?;
+        let signatures = general
+            .get("signatures")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty() && a.len() <= 8)
+            .ok_or_else(|| bad("signatures must be a non-empty array of at most 8"))?;
+        let mut last = bad("no signature validates");
+        for entry in signatures {
+            let Some(entry) = entry.as_object() else {
+                return Err(bad("signatures are objects"));
+            };
+            let (Some(protected), Some(signature)) =
+                (entry.get("protected"), entry.get("signature"))
+            else {
+                return Err(bad("a signature lacks protected or signature"));
+            };
+            let jws = Jws::from_json_parts(protected, payload_b64, signature, entry.get("header"))?;
+            if jws
+                .unprotected_header()
+                .is_some_and(|h| h.contains_key("client_id") || h.contains_key("verifier_info"))
+            {
+                return Err(bad(
+                    "client_id and verifier_info belong in the protected header",
+                ));
+            }
+            let mut payload = jws.payload_json(16)?;
+            if payload.contains_key("client_id") || payload.contains_key("verifier_info") {
+                return Err(bad(
+                    "client_id and verifier_info must not be in the payload",
+                ));
+            }
+            let Some(client_id) = jws.header().get("client_id").cloned() else {
+                return Err(bad("a protected header has no client_id"));
+            };
+            payload.insert("client_id".into(), client_id);
+            match self.verify_signed(&jws, &payload, None, Some(origin)) {
+                Ok((p, identity)) => return self.complete(p, identity, Some(origin)),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// Registers a client (§5.9.2).
@@ -346,7 +496,7 @@ impl WalletPolicy {
             .into());
         }
         let identity = VerifierIdentity::unauthenticated(&client_id, &p);
-        self.complete(p, identity)
+        self.complete(p, identity, None)
     }
 
     fn verify_request_object(
@@ -359,6 +509,26 @@ impl WalletPolicy {
             return Err(Oid4vpError::Invalid("the request object is too large".into()).into());
         }
         let jws = Jws::parse_compact(jwt)?;
+        let payload = jws.payload_json(16)?;
+        let (p, identity) = self.verify_signed(&jws, &payload, outer_client_id, None)?;
+        if let Some(expected) = wallet_nonce
+            && payload.get("wallet_nonce").and_then(Value::as_str) != Some(expected)
+        {
+            return Err(Oid4vpError::WalletNonceMismatch.into());
+        }
+        self.complete(p, identity, None)
+    }
+
+    /// The checks of a signed request object (§5, §5.9.3, §5.10.1) whose payload the caller
+    /// parsed: typed, no nested request, the client identified by its prefix mechanism,
+    /// within its validity, and for the DC API the origin among `expected_origins` (A.2).
+    fn verify_signed(
+        &self,
+        jws: &Jws,
+        payload: &Map<String, Value>,
+        outer_client_id: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<(RequestParams, VerifierIdentity)> {
         // §5: explicit typing; a KB-JWT, issuer JWT or attestation is never a request.
         match jws.typ() {
             Some(t) if t == REQUEST_OBJECT_TYP || t == "application/oauth-authz-req+jwt" => {}
@@ -370,7 +540,6 @@ impl WalletPolicy {
                 .into());
             }
         }
-        let payload = jws.payload_json(16)?;
         if payload.contains_key("request") || payload.contains_key("request_uri") {
             return Err(Oid4vpError::Invalid(
                 "a request object cannot contain request or request_uri".into(),
@@ -386,24 +555,145 @@ impl WalletPolicy {
         }
         let client_id = ClientId::parse(inner)?;
         let now = self.clock.now();
-        let p = RequestParams::parse(&payload, false)?;
+        let p = RequestParams::parse(payload, false)?;
         let identity = match client_id.prefix() {
             ClientIdPrefix::RedirectUri => return Err(Oid4vpError::SignedRedirectUri.into()),
             ClientIdPrefix::X509SanDns | ClientIdPrefix::X509Hash => {
-                self.x509(&jws, &client_id, &p, now)?
+                self.x509(jws, &client_id, &p, now)?
             }
-            ClientIdPrefix::PreRegistered => self.registered_client(&jws, &client_id, &p)?,
+            ClientIdPrefix::PreRegistered => self.registered_client(jws, &client_id, &p)?,
+            ClientIdPrefix::DecentralizedIdentifier => self.did_client(jws, &client_id, &p)?,
+            ClientIdPrefix::VerifierAttestation => {
+                self.attested_client(jws, &client_id, &p, now)?
+            }
             other => {
                 return Err(Oid4vpError::UnsupportedPrefix(other.name().to_owned()).into());
             }
         };
-        check_validity(&payload, now, self.max_request_age)?;
-        if let Some(expected) = wallet_nonce
-            && payload.get("wallet_nonce").and_then(Value::as_str) != Some(expected)
-        {
-            return Err(Oid4vpError::WalletNonceMismatch.into());
+        check_validity(payload, now, self.max_request_age)?;
+        if let Some(origin) = origin {
+            check_expected_origins(p.expected_origins.as_deref(), origin)?;
         }
-        self.complete(p, identity)
+        Ok((p, identity))
+    }
+
+    /// `decentralized_identifier:` (§5.9.3): the key is the DID document's, selected by the
+    /// JOSE `kid`, which must be a method of this very DID (ATTACKS VP-11).
+    fn did_client(
+        &self,
+        jws: &Jws,
+        client_id: &ClientId,
+        p: &RequestParams,
+    ) -> Result<VerifierIdentity> {
+        let resolver = self.did.as_ref().ok_or_else(|| {
+            Oid4vpError::UnsupportedPrefix("decentralized_identifier (no DID resolver)".into())
+        })?;
+        let did = client_id.value();
+        if let Some(kid) = jws.kid()
+            && !kid.starts_with('#')
+            && kid.split('#').next() != Some(did)
+        {
+            return Err(Oid4vpError::UntrustedVerifier(
+                "the kid names a key of another DID".into(),
+            )
+            .into());
+        }
+        let mut claims = Map::new();
+        claims.insert("iss".into(), did.into());
+        let keys = resolver
+            .issuer_keys(jws, &claims)
+            .map_err(|e| Oid4vpError::UntrustedVerifier(e.to_string()))?;
+        let verified = keys
+            .keys
+            .iter()
+            .any(|k| jws.verify(&**k, &SIGNING_ALGS).is_ok());
+        if !verified {
+            return Err(crate::Error::InvalidSignature);
+        }
+        Ok(VerifierIdentity {
+            authenticated: true,
+            ..VerifierIdentity::unauthenticated(client_id, p)
+        })
+    }
+
+    /// `verifier_attestation:` (§5.9.3, §12): the `jwt` header carries a Verifier
+    /// Attestation JWT (`typ` `verifier-attestation+jwt`) signed by a trusted attester, whose
+    /// `sub` is the client identifier and whose `cnf.jwk` signed the request (VP-12).
+    fn attested_client(
+        &self,
+        jws: &Jws,
+        client_id: &ClientId,
+        p: &RequestParams,
+        now: i64,
+    ) -> Result<VerifierIdentity> {
+        let bad =
+            |why: &str| Oid4vpError::UntrustedVerifier(format!("verifier attestation: {why}"));
+        let text = jws
+            .header()
+            .get("jwt")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("the jwt header is missing"))?;
+        let attestation = Jws::parse_compact(text)?;
+        attestation
+            .check_typ(&["verifier-attestation+jwt"])
+            .map_err(|_| bad("typ is not verifier-attestation+jwt"))?;
+        let claims = attestation.payload_json(8)?;
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("iss is missing"))?;
+        let alg = attestation.require_alg(&SIGNING_ALGS)?;
+        let trusted = self
+            .attesters
+            .iter()
+            .filter(|(name, _)| name == iss)
+            .any(|(_, key)| {
+                self.provider
+                    .verifying_key(key, alg)
+                    .is_ok_and(|k| attestation.verify(&*k, &SIGNING_ALGS).is_ok())
+            });
+        if !trusted {
+            return Err(bad("not signed by a trusted attester").into());
+        }
+        if claims.get("sub").and_then(Value::as_str) != Some(client_id.value()) {
+            return Err(bad("sub is not the client identifier").into());
+        }
+        match claims.get("exp").and_then(Value::as_i64) {
+            Some(exp) if exp > now => {}
+            _ => return Err(bad("exp is missing or has passed").into()),
+        }
+        if claims
+            .get("nbf")
+            .and_then(Value::as_i64)
+            .is_some_and(|nbf| nbf > now.saturating_add(60))
+        {
+            return Err(bad("nbf is in the future").into());
+        }
+        if let Some(uris) = claims.get("redirect_uris") {
+            let target = p.response_uri.as_ref().or(p.redirect_uri.as_ref());
+            let listed = uris.as_array().is_some_and(|a| {
+                target.is_some_and(|t| a.iter().any(|u| u.as_str() == Some(t.as_str())))
+            });
+            if !listed {
+                return Err(Oid4vpError::ResponseUriNotAllowed(
+                    "the response_uri is not among the attestation's redirect_uris".into(),
+                )
+                .into());
+            }
+        }
+        let cnf = claims
+            .get("cnf")
+            .and_then(|c| c.get("jwk"))
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad("cnf.jwk is missing"))?;
+        let key = PublicJwk::from_json(cnf)?;
+        let alg = jws.require_alg(&SIGNING_ALGS)?;
+        let key = self.provider.verifying_key(&key, alg)?;
+        jws.verify(&*key, &SIGNING_ALGS)?;
+        Ok(VerifierIdentity {
+            authenticated: true,
+            ..VerifierIdentity::unauthenticated(client_id, p)
+        })
     }
 
     fn x509(
@@ -477,6 +767,7 @@ impl WalletPolicy {
                 .as_ref()
                 .and_then(|m| m.client_name.clone()),
             logo_uri: p.client_metadata.as_ref().and_then(|m| m.logo_uri.clone()),
+            origin: None,
         })
     }
 
@@ -520,6 +811,7 @@ impl WalletPolicy {
             registered_name: client.name.clone(),
             name: None,
             logo_uri: None,
+            origin: None,
         })
     }
 
@@ -528,18 +820,20 @@ impl WalletPolicy {
         &self,
         mut p: RequestParams,
         verifier: VerifierIdentity,
+        origin: Option<&str>,
     ) -> Result<AuthorizationRequest> {
-        if !p.response_mode.is_direct_post() {
+        if p.response_mode.is_direct_post() == origin.is_some() {
             return Err(Oid4vpError::Invalid(format!(
-                "response_mode {} needs the Digital Credentials API",
+                "response_mode {} is not one of this channel (§8.2, A.2)",
                 p.response_mode
             ))
             .into());
         }
         if self.profile == Profile::Haip && !p.response_mode.is_encrypted() {
-            return Err(
-                Oid4vpError::Invalid("HAIP requires direct_post.jwt (H§5.1)".into()).into(),
-            );
+            return Err(Oid4vpError::Invalid(
+                "HAIP requires direct_post.jwt or dc_api.jwt (H§5.1, H§5.2)".into(),
+            )
+            .into());
         }
         if let Some(uri) = &p.response_uri {
             HttpsUrl::parse(uri, &self.fetch_policy)
@@ -579,7 +873,42 @@ impl WalletPolicy {
         Ok(AuthorizationRequest {
             verifier,
             params: p,
+            origin: origin.map(str::to_owned),
         })
+    }
+}
+
+/// The response members and, for encrypted modes, the key and algorithm to encrypt them to.
+type Members = (Map<String, Value>, Option<(PublicJwk, ContentEncryption)>);
+
+/// The DC API protocol identifier of unsigned requests (A.1).
+pub const DC_API_UNSIGNED: &str = "openid4vp-v1-unsigned";
+/// The DC API protocol identifier of signed requests, compact JWS (A.1, A.3.2.1).
+pub const DC_API_SIGNED: &str = "openid4vp-v1-signed";
+/// The DC API protocol identifier of multi-signed requests, JWS JSON (A.1, A.3.2.2).
+pub const DC_API_MULTISIGNED: &str = "openid4vp-v1-multisigned";
+
+/// A.2 (and errata): the platform origin must be one of `expected_origins` by plain string
+/// comparison; entries with schemes that are never web origins make the request invalid.
+fn check_expected_origins(expected: Option<&[String]>, origin: &str) -> Result<()> {
+    let expected = expected.filter(|e| !e.is_empty()).ok_or_else(|| {
+        Oid4vpError::Invalid("a signed DC API request needs expected_origins (A.2)".into())
+    })?;
+    for e in expected {
+        let scheme = e.split(':').next().unwrap_or_default().to_ascii_lowercase();
+        if matches!(
+            scheme.as_str(),
+            "ftp" | "javascript" | "data" | "ws" | "wss" | "file"
+        ) {
+            return Err(
+                Oid4vpError::Invalid(format!("expected_origins lists a {scheme}: entry")).into(),
+            );
+        }
+    }
+    if expected.iter().any(|e| e == origin) {
+        Ok(())
+    } else {
+        Err(Oid4vpError::OriginMismatch.into())
     }
 }
 
@@ -683,6 +1012,8 @@ pub struct VerifierIdentity {
     pub name: Option<String>,
     /// `client_metadata.logo_uri`: **not authenticated**.
     pub logo_uri: Option<String>,
+    /// The calling web origin reported by the platform (DC API requests).
+    pub origin: Option<String>,
 }
 
 impl VerifierIdentity {
@@ -690,6 +1021,24 @@ impl VerifierIdentity {
         Self {
             client_id: client_id.as_str().to_owned(),
             prefix: client_id.prefix(),
+            ..Self::unauthenticated_parts(p)
+        }
+    }
+
+    /// An unsigned DC API request: known by the origin the platform reports (A.2, A.4).
+    fn origin(origin: &str, p: &RequestParams) -> Self {
+        Self {
+            client_id: format!("origin:{origin}"),
+            prefix: ClientIdPrefix::Origin,
+            origin: Some(origin.to_owned()),
+            ..Self::unauthenticated_parts(p)
+        }
+    }
+
+    fn unauthenticated_parts(p: &RequestParams) -> Self {
+        Self {
+            client_id: String::new(),
+            prefix: ClientIdPrefix::PreRegistered,
             authenticated: false,
             certificate_subject: None,
             dns_names: Vec::new(),
@@ -699,6 +1048,7 @@ impl VerifierIdentity {
                 .as_ref()
                 .and_then(|m| m.client_name.clone()),
             logo_uri: p.client_metadata.as_ref().and_then(|m| m.logo_uri.clone()),
+            origin: None,
         }
     }
 
@@ -714,6 +1064,7 @@ impl VerifierIdentity {
             "registered_name": self.registered_name,
             "client_name_unverified": self.name,
             "logo_uri_unverified": self.logo_uri,
+            "origin": self.origin,
         })
     }
 }
@@ -723,6 +1074,8 @@ impl VerifierIdentity {
 pub struct AuthorizationRequest {
     verifier: VerifierIdentity,
     params: RequestParams,
+    /// The platform origin for DC API requests.
+    origin: Option<String>,
 }
 
 /// The End-User's choice for one Credential Query: which held credential, disclosing what.
@@ -796,20 +1149,69 @@ impl AuthorizationRequest {
             .collect()
     }
 
-    /// Builds the response for `choices`: one presentation per choice, each KB-JWT bound to
-    /// the full client id and the nonce, with `transaction_data_hashes` for the data aimed at
-    /// its query; encrypted for `direct_post.jwt`. Copies are spent only when all presentations
-    /// were signed.
+    /// The `aud` of every KB-JWT: the full client identifier, or `origin:` and the platform
+    /// origin over the DC API, even for signed requests (B.3.6, A.4).
+    #[must_use]
+    pub fn audience(&self) -> String {
+        match &self.origin {
+            Some(origin) => format!("origin:{origin}"),
+            None => self.verifier.client_id.clone(),
+        }
+    }
+
+    /// Whether the request came through the DC API.
+    #[must_use]
+    pub fn is_dc_api(&self) -> bool {
+        self.origin.is_some()
+    }
+
+    /// Builds the response for `choices` and the POST that delivers it to the
+    /// `response_uri`: one presentation per choice, each KB-JWT bound to
+    /// [`AuthorizationRequest::audience`] and the nonce, with `transaction_data_hashes` for
+    /// the data aimed at its query; encrypted for `direct_post.jwt`. Copies are spent only
+    /// when all presentations were signed.
     ///
     /// # Errors
     /// `access_denied` for an empty choice; `request_invalid` when no usable encryption key
-    /// is offered; wallet and key errors.
+    /// is offered or the request came through the DC API; wallet and key errors.
     pub fn respond(
         &self,
         wallet: &Wallet,
         choices: &[Choice],
         rng: &dyn RandomSource,
     ) -> Result<ResponsePost> {
+        if self.is_dc_api() {
+            return Err(Oid4vpError::Invalid(
+                "a DC API request is answered with respond_dc_api".into(),
+            )
+            .into());
+        }
+        let (members, recipient) = self.members(wallet, choices)?;
+        self.post(members, recipient, rng)
+    }
+
+    /// Builds the response for `choices` as the `data` the platform returns to the page
+    /// (A.4): `{"vp_token": ...}` for `dc_api`, `{"response": <JWE>}` for `dc_api.jwt`.
+    ///
+    /// # Errors
+    /// As [`AuthorizationRequest::respond`]; `request_invalid` for a redirect request.
+    pub fn respond_dc_api(
+        &self,
+        wallet: &Wallet,
+        choices: &[Choice],
+        rng: &dyn RandomSource,
+    ) -> Result<Value> {
+        if !self.is_dc_api() {
+            return Err(
+                Oid4vpError::Invalid("a redirect request is answered with respond".into()).into(),
+            );
+        }
+        let (members, recipient) = self.members(wallet, choices)?;
+        self.dc_api_data(members, recipient, rng)
+    }
+
+    /// The response members (`vp_token`, `state`) and the encryption target, if any.
+    fn members(&self, wallet: &Wallet, choices: &[Choice]) -> Result<Members> {
         if choices.is_empty() {
             return Err(Oid4vpError::AccessDenied("nothing was chosen".into()).into());
         }
@@ -873,7 +1275,7 @@ impl AuthorizationRequest {
         } else {
             None
         };
-        let presented = wallet.present_all_with(&requests, &self.verifier.client_id, &p.nonce)?;
+        let presented = wallet.present_all_with(&requests, &self.audience(), &p.nonce)?;
         let mut vp_token = Map::new();
         for (c, presentation) in choices.iter().zip(presented) {
             if let Value::Array(list) = vp_token
@@ -885,21 +1287,47 @@ impl AuthorizationRequest {
         }
         let mut members = Map::new();
         members.insert("vp_token".into(), Value::Object(vp_token));
-        if let Some(state) = &p.state {
+        if let Some(state) = &p.state
+            && !self.is_dc_api()
+        {
             members.insert("state".into(), state.clone().into());
         }
-        self.post(members, recipient, rng)
+        Ok((members, recipient))
     }
 
     /// The response to a declined request: `error=access_denied` with the `state` (§8.5),
     /// encrypted when the request asked for encryption and a key is offered.
     ///
     /// # Errors
-    /// Encryption errors.
+    /// Encryption errors; `request_invalid` for a DC API request (see
+    /// [`AuthorizationRequest::decline_dc_api`]).
     pub fn decline(&self, rng: &dyn RandomSource) -> Result<ResponsePost> {
+        if self.is_dc_api() {
+            return Err(Oid4vpError::Invalid(
+                "a DC API request is declined with decline_dc_api".into(),
+            )
+            .into());
+        }
+        let (members, recipient) = self.decline_members();
+        self.post(members, recipient, rng)
+    }
+
+    /// The DC API `data` of a declined request: `{"error": "access_denied"}` (A.4), encrypted
+    /// when possible. Cancelling without an answer is preferred before consent (§15.9.2).
+    ///
+    /// # Errors
+    /// Encryption errors.
+    pub fn decline_dc_api(&self, rng: &dyn RandomSource) -> Result<Value> {
+        let (members, recipient) = self.decline_members();
+        self.dc_api_data(members, recipient, rng)
+    }
+
+    fn decline_members(&self) -> Members {
         let mut members = Map::new();
         members.insert("error".into(), "access_denied".into());
-        if let Some(state) = &self.params.state {
+        if let Some(state) = &self.params.state
+            && !self.is_dc_api()
+        {
             members.insert("state".into(), state.clone().into());
         }
         // §8.3.1: an error MAY go unencrypted when encryption is impossible.
@@ -908,12 +1336,12 @@ impl AuthorizationRequest {
         } else {
             None
         };
-        self.post(members, recipient, rng)
+        (members, recipient)
     }
 
     fn encryption_target(&self) -> Result<(PublicJwk, ContentEncryption)> {
         let metadata = self.params.client_metadata.as_ref().ok_or_else(|| {
-            Oid4vpError::Invalid("direct_post.jwt without client_metadata keys".into())
+            Oid4vpError::Invalid("an encrypted response mode without client_metadata keys".into())
         })?;
         let key = metadata.encryption_keys.first().cloned().ok_or_else(|| {
             Oid4vpError::Invalid("no usable P-256 ECDH-ES encryption key is offered".into())
@@ -935,6 +1363,33 @@ impl AuthorizationRequest {
         Ok((key, enc))
     }
 
+    /// The members encrypted to `key` (§8.3): a compact JWE with the key's `kid`.
+    fn encrypt(
+        members: &Map<String, Value>,
+        key: &PublicJwk,
+        enc: ContentEncryption,
+        rng: &dyn RandomSource,
+    ) -> Result<String> {
+        let options = EncryptOptions {
+            kid: key.kid().map(str::to_owned),
+            ..EncryptOptions::default()
+        };
+        let plaintext = Zeroizing::new(serde_json::to_vec(members).unwrap_or_default());
+        crate::jose::jwe::encrypt(key, enc, &options, &plaintext, default_provider(), rng)
+    }
+
+    fn dc_api_data(
+        &self,
+        members: Map<String, Value>,
+        recipient: Option<(PublicJwk, ContentEncryption)>,
+        rng: &dyn RandomSource,
+    ) -> Result<Value> {
+        Ok(match recipient {
+            Some((key, enc)) => json!({ "response": Self::encrypt(&members, &key, enc, rng)? }),
+            None => Value::Object(members),
+        })
+    }
+
     fn post(
         &self,
         members: Map<String, Value>,
@@ -947,22 +1402,7 @@ impl AuthorizationRequest {
             .clone()
             .ok_or_else(|| Oid4vpError::Invalid("no response_uri".into()))?;
         let body = match recipient {
-            Some((key, enc)) => {
-                let options = EncryptOptions {
-                    kid: key.kid().map(str::to_owned),
-                    ..EncryptOptions::default()
-                };
-                let plaintext = serde_json::to_vec(&members).unwrap_or_default();
-                let jwe = crate::jose::jwe::encrypt(
-                    &key,
-                    enc,
-                    &options,
-                    &plaintext,
-                    default_provider(),
-                    rng,
-                )?;
-                form(&[("response", &jwe)])
-            }
+            Some((key, enc)) => form(&[("response", &Self::encrypt(&members, &key, enc, rng)?)]),
             None => {
                 let pairs: Vec<(String, String)> = members
                     .iter()
