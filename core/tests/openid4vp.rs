@@ -1463,3 +1463,103 @@ fn decentralized_identifier_clients() {
         .unwrap_err();
     assert_eq!(err.code(), "unsupported_client_id_prefix");
 }
+
+/// A network with one Status List Token.
+#[derive(Debug)]
+struct OneList {
+    url: String,
+    token: String,
+}
+
+impl credkit::http::HttpClient for OneList {
+    fn get(
+        &self,
+        url: &credkit::http::HttpsUrl,
+        _policy: &credkit::http::FetchPolicy,
+    ) -> credkit::Result<HttpResponse> {
+        Ok(if url.as_str() == self.url {
+            HttpResponse::new(200, self.token.clone().into_bytes())
+                .with_content_type("application/statuslist+jwt")
+        } else {
+            HttpResponse::new(404, Vec::new())
+        })
+    }
+}
+
+#[test]
+fn revoked_credentials_fail_the_response_when_status_is_checked() {
+    use credkit::status_list::{
+        Bits, Status, StatusChecker, StatusList, StatusListTokenBuilder, status_claim,
+    };
+    const LIST: &str = "https://pid-provider.example/status/1";
+    let pid = Pid::new();
+    // Two credentials in the wallet: index 3 revoked, index 4 valid.
+    let vc = VcVerifier::builder_with_clock(pid.trust(), Arc::new(FixedClock(NOW)))
+        .key_binding(credkit::sd_jwt::KeyBindingPolicy::Forbidden)
+        .build()
+        .unwrap();
+    let wallet = Wallet::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(SoftwareKeyManager::new(Arc::new(OsRandom))),
+        vc,
+    )
+    .clock(Arc::new(FixedClock(NOW)));
+    let mut batches = Vec::new();
+    for idx in [3u64, 4] {
+        let (id, key) = wallet
+            .create_holder_keys(1, Algorithm::Es256)
+            .unwrap()
+            .remove(0);
+        let claims = json!({"age_equal_or_over": {"18": true}});
+        let issued = VcBuilder::new(
+            Vct::new("urn:eudi:pid:1").unwrap(),
+            claims.as_object().cloned().unwrap(),
+        )
+        .issuer("https://pid-provider.example")
+        .issued_at(NOW - 100)
+        .holder_key(key)
+        .status(status_claim(idx, LIST))
+        .disclose("/age_equal_or_over/18")
+        .unwrap()
+        .issue(&*pid.issuer, &OsRandom)
+        .unwrap()
+        .to_string();
+        batches.push(wallet.add(&[&issued], &[id]).unwrap());
+    }
+    let mut list = StatusList::new(Bits::new(1).unwrap(), 16).unwrap();
+    list.set(3, Status::Invalid).unwrap();
+    let token = StatusListTokenBuilder::new(LIST, NOW - 10)
+        .issuer("https://pid-provider.example")
+        .expires_at(NOW + 3600)
+        .sign_jwt(&list, &*pid.issuer)
+        .unwrap();
+    let net = Arc::new(OneList {
+        url: LIST.into(),
+        token,
+    });
+    let checker = StatusChecker::new(credkit::http::Fetcher::new(net), pid.trust())
+        .clock(Arc::new(FixedClock(NOW)));
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash).status_checker(Arc::new(checker));
+    let answer = |batch: &str| {
+        let created = verifier
+            .create(&PresentationRequest::new(over_18()).response_mode(ResponseMode::DirectPost))
+            .unwrap();
+        let request = resolve(&policy(), &verifier, &created.authorization_request_uri).unwrap();
+        let choice = credkit::openid4vp::wallet::Choice::new(
+            "pid",
+            batch,
+            vec!["/age_equal_or_over/18".into()],
+        );
+        let body = request.respond(&wallet, &[choice], &OsRandom).unwrap();
+        post(&verifier, &body.body).unwrap()
+    };
+    let revoked = answer(&batches[0]);
+    assert_eq!(revoked.error.as_deref(), Some("credential_revoked"));
+    let valid = answer(&batches[1]);
+    assert_eq!(
+        valid.status,
+        TransactionStatus::Verified,
+        "{:?}",
+        valid.error
+    );
+}
