@@ -21,6 +21,7 @@ mod config;
 mod error;
 mod host;
 mod issuer;
+mod openid4vp;
 mod verifier;
 mod wallet;
 
@@ -32,6 +33,11 @@ pub use host::{
 };
 pub use issuer::{
     CredentialStatus, IssueRequest, Issuer, StatusList, StatusListState, generate_private_jwk,
+};
+pub use openid4vp::{
+    CreatedPresentation, HostAsyncHttpClient, HttpExchange, PresentationOutcome,
+    PresentationRequest, PresentationResult, PresentationVerifier, PresentationVerifierConfig,
+    VerifierInfo, VerifierTrustConfig,
 };
 pub use verifier::{ResponseCredential, VerifiedCredential, Verifier, VerifierConfig, new_nonce};
 pub use wallet::{

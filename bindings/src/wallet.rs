@@ -49,6 +49,9 @@ pub struct WalletConfig {
     pub locales: Vec<String>,
     /// How batch copies are used.
     pub use_policy: UsePolicy,
+    /// Which verifiers the wallet answers over OpenID4VP, and how strictly.
+    #[uniffi(default)]
+    pub verifier_trust: crate::openid4vp::VerifierTrustConfig,
 }
 
 /// A holder key created for an issuance request.
@@ -169,6 +172,8 @@ pub struct Wallet {
     types: Option<Arc<TypeMetadataResolver>>,
     locales: Vec<String>,
     policy: UsePolicy,
+    verifier_trust: crate::openid4vp::VerifierTrustConfig,
+    presentation_http: Option<Arc<dyn crate::openid4vp::HostAsyncHttpClient>>,
 }
 
 impl fmt::Debug for Wallet {
@@ -185,6 +190,7 @@ impl Wallet {
         keys: Arc<dyn HostKeyManager>,
         config: WalletConfig,
         http: Option<Arc<dyn HostHttpClient>>,
+        presentation_http: Option<Arc<dyn crate::openid4vp::HostAsyncHttpClient>>,
     ) -> Result<Arc<Self>> {
         let fetcher = fetcher(http.as_ref());
         let trust = Arc::new(trust_policy(&config.trust, fetcher.as_ref())?);
@@ -213,6 +219,8 @@ impl Wallet {
             types,
             locales: config.locales,
             policy: config.use_policy,
+            verifier_trust: config.verifier_trust,
+            presentation_http,
         }))
     }
 
@@ -249,6 +257,27 @@ impl Wallet {
         }
     }
 
+    /// The core wallet.
+    pub(crate) fn core(&self) -> &credkit::wallet::Wallet {
+        &self.inner
+    }
+
+    /// Which verifiers to answer.
+    pub(crate) fn verifier_trust(&self) -> &crate::openid4vp::VerifierTrustConfig {
+        &self.verifier_trust
+    }
+
+    /// The host's asynchronous HTTP stack for OpenID4VP.
+    pub(crate) fn presentation_http(
+        &self,
+    ) -> Result<Arc<dyn crate::openid4vp::HostAsyncHttpClient>> {
+        self.presentation_http.clone().ok_or_else(|| {
+            CredkitError::invalid_input(
+                "OpenID4VP needs the wallet's presentation_http (a HostAsyncHttpClient)",
+            )
+        })
+    }
+
     fn present_one(
         &self,
         batch: &str,
@@ -261,7 +290,77 @@ impl Wallet {
     }
 }
 
-fn parse_query(text: &str) -> Result<DcqlQuery> {
+/// A core answer as the consent screen shows it: labels from Type Metadata, values as JSON.
+pub(crate) fn answer_view(w: &Wallet, a: &credkit::wallet::QueryAnswer) -> QueryAnswer {
+    QueryAnswer {
+        candidates: a
+            .candidates
+            .iter()
+            .map(|c| {
+                let tm = w.metadata(&c.vct);
+                ConsentCandidate {
+                    name: w.name(tm.as_ref()),
+                    revealed: c
+                        .revealed
+                        .iter()
+                        .map(|(p, v)| w.view(tm.as_ref(), &c.claims, p, v))
+                        .collect(),
+                    remaining: count(c.remaining),
+                    disclose: c.disclose.clone(),
+                    batch: c.batch.clone(),
+                    vct: c.vct.clone(),
+                    issuer: c.issuer.clone(),
+                }
+            })
+            .collect(),
+        query_id: a.query_id.clone(),
+        required: a.required,
+        multiple: a.multiple,
+    }
+}
+
+/// Checks the user's `choices` against the consent `answers`: every required query has a
+/// choice, at most one unless `multiple`, and each choice is one of the candidates (the same
+/// credential and pointers: nothing beyond what the consent screen showed is disclosed).
+pub(crate) fn check_choices(answers: &[QueryAnswer], choices: &[Choice]) -> Result<()> {
+    for a in answers {
+        let mine = choices.iter().filter(|c| c.query_id == a.query_id).count();
+        if a.required && mine == 0 {
+            return Err(CredkitError::Unsatisfiable {
+                code: "dcql_unsatisfiable".into(),
+                detail: format!("the required query {:?} has no choice", a.query_id),
+            });
+        }
+        if !a.multiple && mine > 1 {
+            return Err(CredkitError::invalid_input(format!(
+                "query {:?} takes one credential",
+                a.query_id
+            )));
+        }
+    }
+    for c in choices {
+        let mut disclose = c.disclose.clone();
+        disclose.sort();
+        let ok = answers
+            .iter()
+            .filter(|a| a.query_id == c.query_id)
+            .flat_map(|a| &a.candidates)
+            .any(|k| {
+                let mut d = k.disclose.clone();
+                d.sort();
+                k.batch == c.batch && d == disclose
+            });
+        if !ok {
+            return Err(CredkitError::invalid_input(format!(
+                "the choice for {:?} is not one of the query's candidates",
+                c.query_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_query(text: &str) -> Result<DcqlQuery> {
     let json = crate::parse_json(text, "DCQL query").map_err(|e| CredkitError::InvalidInput {
         code: "dcql_invalid".into(),
         detail: e.detail().to_owned(),
@@ -282,13 +381,22 @@ impl Wallet {
     ///
     /// # Errors
     /// `InvalidInput` / `Malformed` for an unusable configuration.
-    #[uniffi::constructor(default(http = None))]
+    #[uniffi::constructor(default(http = None, presentation_http = None))]
     pub fn in_memory(
         config: WalletConfig,
         keys: Arc<dyn HostKeyManager>,
         http: Option<Arc<dyn HostHttpClient>>,
+        presentation_http: Option<Arc<dyn crate::openid4vp::HostAsyncHttpClient>>,
     ) -> Result<Arc<Self>> {
-        guard(|| Self::build(Arc::new(MemoryStore::new()), keys, config, http))
+        guard(|| {
+            Self::build(
+                Arc::new(MemoryStore::new()),
+                keys,
+                config,
+                http,
+                presentation_http,
+            )
+        })
     }
 
     /// A wallet keeping credentials in the encrypted SQLite file at `path` (created when
@@ -299,20 +407,22 @@ impl Wallet {
     /// `Storage` when the file cannot be opened or `store_key` is not its key;
     /// `InvalidInput` for a key that is not 32 bytes;
     /// `Unsupported` in a build without the `sqlite` feature.
-    #[uniffi::constructor(default(http = None))]
+    #[uniffi::constructor(default(http = None, presentation_http = None))]
     pub fn open(
         path: String,
         store_key: Vec<u8>,
         config: WalletConfig,
         keys: Arc<dyn HostKeyManager>,
         http: Option<Arc<dyn HostHttpClient>>,
+        presentation_http: Option<Arc<dyn crate::openid4vp::HostAsyncHttpClient>>,
     ) -> Result<Arc<Self>> {
         guard(|| {
             let store_key = Zeroizing::new(store_key);
             if store_key.len() != 32 {
                 return Err(CredkitError::invalid_input("a store key is 32 bytes"));
             }
-            open_store(&path, &store_key).and_then(|store| Self::build(store, keys, config, http))
+            open_store(&path, &store_key)
+                .and_then(|store| Self::build(store, keys, config, http, presentation_http))
         })
     }
 
@@ -320,14 +430,23 @@ impl Wallet {
     ///
     /// # Errors
     /// `InvalidInput` / `Malformed` for an unusable configuration.
-    #[uniffi::constructor(default(http = None))]
+    #[uniffi::constructor(default(http = None, presentation_http = None))]
     pub fn with_store(
         store: Arc<dyn HostCredentialStore>,
         config: WalletConfig,
         keys: Arc<dyn HostKeyManager>,
         http: Option<Arc<dyn HostHttpClient>>,
+        presentation_http: Option<Arc<dyn crate::openid4vp::HostAsyncHttpClient>>,
     ) -> Result<Arc<Self>> {
-        guard(|| Self::build(Arc::new(HostStore(store)), keys, config, http))
+        guard(|| {
+            Self::build(
+                Arc::new(HostStore(store)),
+                keys,
+                config,
+                http,
+                presentation_http,
+            )
+        })
     }
 
     /// Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
@@ -462,35 +581,7 @@ impl Wallet {
     pub fn query(&self, dcql_json: String) -> Result<Vec<QueryAnswer>> {
         guard(|| {
             let answers = self.inner.query(&parse_query(&dcql_json)?)?;
-            Ok(answers
-                .into_iter()
-                .map(|a| QueryAnswer {
-                    candidates: a
-                        .candidates
-                        .into_iter()
-                        .map(|c| {
-                            let tm = self.metadata(&c.vct);
-                            let claims = &c.claims;
-                            ConsentCandidate {
-                                name: self.name(tm.as_ref()),
-                                revealed: c
-                                    .revealed
-                                    .iter()
-                                    .map(|(p, v)| self.view(tm.as_ref(), claims, p, v))
-                                    .collect(),
-                                remaining: count(c.remaining),
-                                disclose: c.disclose,
-                                batch: c.batch,
-                                vct: c.vct,
-                                issuer: c.issuer,
-                            }
-                        })
-                        .collect(),
-                    query_id: a.query_id,
-                    required: a.required,
-                    multiple: a.multiple,
-                })
-                .collect())
+            Ok(answers.iter().map(|a| answer_view(self, a)).collect())
         })
     }
 
@@ -518,7 +609,7 @@ impl Wallet {
     /// # Errors
     /// `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
     /// query without a choice; otherwise as [`Wallet::present`].
-    pub fn respond(
+    pub fn build_vp_token(
         &self,
         dcql_json: String,
         choices: Vec<Choice>,
@@ -527,43 +618,8 @@ impl Wallet {
     ) -> Result<String> {
         guard(|| {
             let answers = self.inner.query(&parse_query(&dcql_json)?)?;
-            for a in &answers {
-                let mine: Vec<&Choice> = choices
-                    .iter()
-                    .filter(|c| c.query_id == a.query_id)
-                    .collect();
-                if a.required && mine.is_empty() {
-                    return Err(CredkitError::Unsatisfiable {
-                        code: "dcql_unsatisfiable".into(),
-                        detail: format!("the required query {:?} has no choice", a.query_id),
-                    });
-                }
-                if !a.multiple && mine.len() > 1 {
-                    return Err(CredkitError::invalid_input(format!(
-                        "query {:?} takes one credential",
-                        a.query_id
-                    )));
-                }
-            }
-            for c in &choices {
-                let mut disclose = c.disclose.clone();
-                disclose.sort();
-                let ok = answers
-                    .iter()
-                    .filter(|a| a.query_id == c.query_id)
-                    .flat_map(|a| &a.candidates)
-                    .any(|k| {
-                        let mut d = k.disclose.clone();
-                        d.sort();
-                        k.batch == c.batch && d == disclose
-                    });
-                if !ok {
-                    return Err(CredkitError::invalid_input(format!(
-                        "the choice for {:?} is not one of the query's candidates",
-                        c.query_id
-                    )));
-                }
-            }
+            let views: Vec<QueryAnswer> = answers.iter().map(|a| answer_view(self, a)).collect();
+            check_choices(&views, &choices)?;
             let pointers: Vec<Vec<&str>> = choices
                 .iter()
                 .map(|c| c.disclose.iter().map(String::as_str).collect())

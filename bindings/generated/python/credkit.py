@@ -26,6 +26,7 @@ import threading
 import itertools
 import traceback
 import typing
+import asyncio
 import platform
 
 
@@ -534,6 +535,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_func_self_test_panic() != 2613:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send() != 49042:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_hostcredentialstore_insert() != 22358:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_hostcredentialstore_list() != 37269:
@@ -570,6 +573,28 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk() != 16443:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_presentationrequest_candidates() != 9846:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_presentationrequest_is_dc_api() != 16543:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_presentationrequest_transaction_data_json() != 15390:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_presentationrequest_verifier() != 21203:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_presentationverifier_client_id() != 35759:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_presentationverifier_create() != 5422:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_presentationverifier_handle_dc_api_response() != 7925:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_presentationverifier_handle_response() != 47660:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_presentationverifier_request_object() != 1712:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_presentationverifier_result() != 30027:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_constructor_presentationverifier_new() != 12865:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_statuslist_allocate() != 58824:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_statuslist_set() != 49039:
@@ -588,7 +613,11 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_add() != 45101:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_build_vp_token() != 60508:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys() != 36033:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_decline() != 18142:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_list() != 53976:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -598,15 +627,17 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_remove() != 14713:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_method_wallet_respond() != 15066:
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_resolve_request() != 30989:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_respond() != 47108:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_status() != 4128:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() != 2476:
+    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() != 65243:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_open() != 30357:
+    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_open() != 35596:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_with_store() != 49620:
+    if lib.uniffi_credkit_ffi_checksum_constructor_wallet_with_store() != 287:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -652,6 +683,9 @@ _UniffiLib.uniffi_credkit_ffi_checksum_func_new_nonce.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_func_self_test_panic.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_func_self_test_panic.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hostcredentialstore_insert.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hostcredentialstore_insert.restype = ctypes.c_uint16
@@ -706,6 +740,39 @@ _UniffiLib.uniffi_credkit_ffi_checksum_constructor_issuer_new.restype = ctypes.c
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationrequest_candidates.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationrequest_candidates.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationrequest_is_dc_api.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationrequest_is_dc_api.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationrequest_transaction_data_json.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationrequest_transaction_data_json.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationrequest_verifier.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationrequest_verifier.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_client_id.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_client_id.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_create.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_create.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_handle_dc_api_response.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_handle_dc_api_response.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_handle_response.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_handle_response.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_request_object.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_request_object.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_result.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_presentationverifier_result.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_constructor_presentationverifier_new.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_constructor_presentationverifier_new.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_statuslist_allocate.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_statuslist_allocate.restype = ctypes.c_uint16
@@ -733,9 +800,15 @@ _UniffiLib.uniffi_credkit_ffi_checksum_constructor_verifier_new.restype = ctypes
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_add.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_add.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_build_vp_token.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_build_vp_token.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_decline.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_decline.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_list.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_list.restype = ctypes.c_uint16
@@ -748,6 +821,9 @@ _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_query.restype = ctypes.c_ui
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_remove.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_remove.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_resolve_request.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_resolve_request.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_respond.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_respond.restype = ctypes.c_uint16
@@ -786,6 +862,11 @@ _UniffiLib.uniffi_credkit_ffi_fn_func_self_test_panic.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_func_self_test_panic.restype = None
+_UniffiLib.uniffi_credkit_ffi_fn_method_hostasynchttpclient_send.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_hostasynchttpclient_send.restype = ctypes.c_uint64
 _UniffiLib.uniffi_credkit_ffi_fn_method_hostcredentialstore_insert.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -893,6 +974,71 @@ _UniffiLib.uniffi_credkit_ffi_fn_constructor_issuer_with_private_jwk.argtypes = 
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_constructor_issuer_with_private_jwk.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_candidates.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_candidates.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_is_dc_api.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_is_dc_api.restype = ctypes.c_int8
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_transaction_data_json.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_transaction_data_json.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_verifier.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_verifier.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_client_id.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_client_id.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_create.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_create.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_handle_dc_api_response.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_handle_dc_api_response.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_handle_response.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_handle_response.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_request_object.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_request_object.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_result.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_result.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_constructor_presentationverifier_new.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_constructor_presentationverifier_new.restype = ctypes.c_uint64
 _UniffiLib.uniffi_credkit_ffi_fn_method_statuslist_allocate.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -952,6 +1098,15 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_add.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_add.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_build_vp_token.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_build_vp_token.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_create_holder_keys.argtypes = (
     ctypes.c_uint64,
     ctypes.c_uint32,
@@ -959,6 +1114,11 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_create_holder_keys.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_create_holder_keys.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_decline.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_decline.restype = ctypes.c_uint64
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_list.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -985,15 +1145,18 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_remove.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_remove.restype = None
-_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond.argtypes = (
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_resolve_request.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    _UniffiRustBuffer,
-    ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_resolve_request.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond.restype = ctypes.c_uint64
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_status.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1004,6 +1167,7 @@ _UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_in_memory.argtypes = (
     _UniffiRustBuffer,
     ctypes.c_uint64,
     _UniffiRustBuffer,
+    _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_in_memory.restype = ctypes.c_uint64
@@ -1013,6 +1177,7 @@ _UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_open.argtypes = (
     _UniffiRustBuffer,
     ctypes.c_uint64,
     _UniffiRustBuffer,
+    _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_open.restype = ctypes.c_uint64
@@ -1021,9 +1186,20 @@ _UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_with_store.argtypes = (
     _UniffiRustBuffer,
     ctypes.c_uint64,
     _UniffiRustBuffer,
+    _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_with_store.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_clone_hostasynchttpclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_clone_hostasynchttpclient.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_free_hostasynchttpclient.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_free_hostasynchttpclient.restype = None
 _UniffiLib.uniffi_credkit_ffi_fn_clone_hostcredentialstore.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1074,6 +1250,26 @@ _UniffiLib.uniffi_credkit_ffi_fn_free_issuer.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_free_issuer.restype = None
+_UniffiLib.uniffi_credkit_ffi_fn_clone_presentationrequest.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_clone_presentationrequest.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_free_presentationrequest.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_free_presentationrequest.restype = None
+_UniffiLib.uniffi_credkit_ffi_fn_clone_presentationverifier.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_clone_presentationverifier.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_free_presentationverifier.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_free_presentationverifier.restype = None
 _UniffiLib.uniffi_credkit_ffi_fn_clone_statuslist.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1104,6 +1300,36 @@ _UniffiLib.uniffi_credkit_ffi_fn_free_wallet.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_free_wallet.restype = None
+class _UniffiForeignFutureResultRustBuffer(ctypes.Structure):
+    _fields_ = [
+        ("return_value", _UniffiRustBuffer),
+        ("call_status", _UniffiRustCallStatus),
+    ]
+_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiForeignFutureResultRustBuffer,
+)
+_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiForeignFutureDroppedCallbackStruct(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_uint64),
+        ("free", _UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK),
+    ]
+_UNIFFI_CALLBACK_INTERFACE_CREDKIT_HOST_ASYNC_HTTP_CLIENT_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UNIFFI_FOREIGN_FUTURE_COMPLETERUST_BUFFER,ctypes.c_uint64,ctypes.POINTER(_UniffiForeignFutureDroppedCallbackStruct),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CREDKIT_HOST_ASYNC_HTTP_CLIENT = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CREDKIT_HOST_ASYNC_HTTP_CLIENT = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCredkitHostAsyncHttpClient(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CREDKIT_HOST_ASYNC_HTTP_CLIENT),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CREDKIT_HOST_ASYNC_HTTP_CLIENT),
+        ("send", _UNIFFI_CALLBACK_INTERFACE_CREDKIT_HOST_ASYNC_HTTP_CLIENT_METHOD0),
+    ]
+_UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostasynchttpclient.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCredkitHostAsyncHttpClient),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostasynchttpclient.restype = None
 _UNIFFI_CALLBACK_INTERFACE_CREDKIT_HOST_CREDENTIAL_STORE_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -1204,11 +1430,365 @@ _UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostsigner.argtypes = (
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCredkitHostSigner),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostsigner.restype = None
+_UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_int8,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_u8.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_u8.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_u8.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_u8.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_u8.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_u8.restype = ctypes.c_uint8
+_UniffiLib.ffi_credkit_ffi_rust_future_free_u8.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_u8.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_i8.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_i8.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_i8.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_i8.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_i8.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_i8.restype = ctypes.c_int8
+_UniffiLib.ffi_credkit_ffi_rust_future_free_i8.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_i8.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_u16.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_u16.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_u16.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_u16.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_u16.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_u16.restype = ctypes.c_uint16
+_UniffiLib.ffi_credkit_ffi_rust_future_free_u16.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_u16.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_i16.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_i16.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_i16.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_i16.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_i16.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_i16.restype = ctypes.c_int16
+_UniffiLib.ffi_credkit_ffi_rust_future_free_i16.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_i16.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_u32.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_u32.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_u32.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_u32.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_u32.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_u32.restype = ctypes.c_uint32
+_UniffiLib.ffi_credkit_ffi_rust_future_free_u32.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_u32.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_i32.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_i32.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_i32.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_i32.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_i32.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_i32.restype = ctypes.c_int32
+_UniffiLib.ffi_credkit_ffi_rust_future_free_i32.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_i32.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_u64.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_u64.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_u64.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_u64.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_u64.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_u64.restype = ctypes.c_uint64
+_UniffiLib.ffi_credkit_ffi_rust_future_free_u64.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_u64.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_i64.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_i64.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_i64.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_i64.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_i64.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_i64.restype = ctypes.c_int64
+_UniffiLib.ffi_credkit_ffi_rust_future_free_i64.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_i64.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_f32.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_f32.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_f32.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_f32.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_f32.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_f32.restype = ctypes.c_float
+_UniffiLib.ffi_credkit_ffi_rust_future_free_f32.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_f32.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_f64.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_f64.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_f64.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_f64.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_f64.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_f64.restype = ctypes.c_double
+_UniffiLib.ffi_credkit_ffi_rust_future_free_f64.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_f64.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_rust_buffer.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_rust_buffer.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_rust_buffer.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_rust_buffer.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_rust_buffer.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_rust_buffer.restype = _UniffiRustBuffer
+_UniffiLib.ffi_credkit_ffi_rust_future_free_rust_buffer.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_rust_buffer.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_void.argtypes = (
+    ctypes.c_uint64,
+    _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK,
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_poll_void.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_void.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_cancel_void.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_void.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_complete_void.restype = None
+_UniffiLib.ffi_credkit_ffi_rust_future_free_void.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.ffi_credkit_ffi_rust_future_free_void.restype = None
 
 _uniffi_check_contract_api_version(_UniffiLib)
 # _uniffi_check_api_checksums(_UniffiLib)
 
+# RustFuturePoll values
+_UNIFFI_RUST_FUTURE_POLL_READY = 0
+_UNIFFI_RUST_FUTURE_POLL_WAKE = 1
 
+# Stores futures for _uniffi_continuation_callback
+_UniffiContinuationHandleMap = _UniffiHandleMap()
+
+_UNIFFI_GLOBAL_EVENT_LOOP = None
+
+"""
+Set the event loop to use for async functions
+
+This is needed if some async functions run outside of the eventloop, for example:
+    - A non-eventloop thread is spawned, maybe from `EventLoop.run_in_executor` or maybe from the
+      Rust code spawning its own thread.
+    - The Rust code calls an async callback method from a sync callback function, using something
+      like `pollster` to block on the async call.
+
+In this case, we need an event loop to run the Python async function, but there's no eventloop set
+for the thread.  Use `uniffi_set_event_loop` to force an eventloop to be used in this case.
+"""
+def uniffi_set_event_loop(eventloop: asyncio.BaseEventLoop):
+    global _UNIFFI_GLOBAL_EVENT_LOOP
+    _UNIFFI_GLOBAL_EVENT_LOOP = eventloop
+
+def _uniffi_get_event_loop():
+    if _UNIFFI_GLOBAL_EVENT_LOOP is not None:
+        return _UNIFFI_GLOBAL_EVENT_LOOP
+    else:
+        return asyncio.get_running_loop()
+
+# Continuation callback for async functions
+# lift the return value or error and resolve the future, causing the async function to resume.
+@_UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK
+def _uniffi_continuation_callback(future_ptr, poll_code):
+    (eventloop, future) = _UniffiContinuationHandleMap.remove(future_ptr)
+    eventloop.call_soon_threadsafe(_uniffi_set_future_result, future, poll_code)
+
+def _uniffi_set_future_result(future, poll_code):
+    if not future.cancelled():
+        future.set_result(poll_code)
+
+async def _uniffi_rust_call_async(rust_future, ffi_poll, ffi_complete, ffi_free, lift_func, error_ffi_converter):
+    try:
+        eventloop = _uniffi_get_event_loop()
+
+        # Loop and poll until we see a _UNIFFI_RUST_FUTURE_POLL_READY value
+        while True:
+            future = eventloop.create_future()
+            ffi_poll(
+                rust_future,
+                _uniffi_continuation_callback,
+                _UniffiContinuationHandleMap.insert((eventloop, future)),
+            )
+            poll_code = await future
+            if poll_code == _UNIFFI_RUST_FUTURE_POLL_READY:
+                break
+
+        return lift_func(
+            _uniffi_rust_call_with_error(error_ffi_converter, ffi_complete, rust_future)
+        )
+    finally:
+        ffi_free(rust_future)
+def _uniffi_trait_interface_call_async(make_call, uniffi_out_dropped_callback, handle_success, handle_error):
+    async def make_call_and_call_callback():
+        # Note: it's important we call either `handle_success` or `handle_error` exactly once.  Each
+        # call consumes an Arc reference, which means there should be no possibility of a double
+        # call.  The following code is structured so that will will never call both `handle_success`
+        # and `handle_error`, even in the face of weird exceptions.
+        #
+        # In extreme circumstances we may not call either, for example if we fail to make the ctypes
+        # call to `handle_success`.  This means we will leak the Arc reference, which is better than
+        # double-freeing it.
+        try:
+            call_result = await make_call()
+        except Exception as e:
+            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            handle_error(
+                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
+                _UniffiFfiConverterString.lower(repr(e)),
+            )
+        else:
+            handle_success(call_result)
+    eventloop = _uniffi_get_event_loop()
+    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
+    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
+    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
+
+def _uniffi_trait_interface_call_async_with_error(make_call, uniffi_out_dropped_callback, handle_success, handle_error, error_type, lower_error):
+    async def make_call_and_call_callback():
+        # See the note in _uniffi_trait_interface_call_async for details on `handle_success` and
+        # `handle_error`.
+        try:
+            try:
+                call_result = await make_call()
+            except error_type as e:
+                handle_error(
+                    _UniffiRustCallStatus.CALL_ERROR,
+                    lower_error(e),
+                )
+            else:
+                handle_success(call_result)
+        except Exception as e:
+            print("UniFFI: Unhandled exception in trait interface call", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            handle_error(
+                _UniffiRustCallStatus.CALL_UNEXPECTED_ERROR,
+                _UniffiFfiConverterString.lower(repr(e)),
+            )
+    eventloop = _uniffi_get_event_loop()
+    task = asyncio.run_coroutine_threadsafe(make_call_and_call_callback(), eventloop)
+    handle = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert((eventloop, task))
+    uniffi_out_dropped_callback[0] = _UniffiForeignFutureDroppedCallbackStruct(handle, _uniffi_future_dropped_callback)
+
+_UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = _UniffiHandleMap()
+
+@_UNIFFI_FOREIGN_FUTURE_DROPPED_CALLBACK
+def _uniffi_future_dropped_callback(handle):
+    (eventloop, task) = _UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle)
+    eventloop.call_soon(_uniffi_cancel_task, task)
+
+def _uniffi_cancel_task(task):
+    if not task.done():
+        task.cancel()
 
 # Public interface members begin here.
 
@@ -1500,6 +2080,57 @@ class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
     @staticmethod
     def write(value, buf):
         buf.write_i64(value)
+
+@dataclass
+class CreatedPresentation:
+    """
+    A started presentation.
+"""
+    def __init__(self, *, id:str, authorization_request_uri:str, dc_api_request_json:typing.Optional[str], expires_at:int):
+        self.id = id
+        self.authorization_request_uri = authorization_request_uri
+        self.dc_api_request_json = dc_api_request_json
+        self.expires_at = expires_at
+        
+        
+
+    
+    def __str__(self):
+        return "CreatedPresentation(id={}, authorization_request_uri={}, dc_api_request_json={}, expires_at={})".format(self.id, self.authorization_request_uri, self.dc_api_request_json, self.expires_at)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.authorization_request_uri != other.authorization_request_uri:
+            return False
+        if self.dc_api_request_json != other.dc_api_request_json:
+            return False
+        if self.expires_at != other.expires_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCreatedPresentation(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CreatedPresentation(
+            id=_UniffiFfiConverterString.read(buf),
+            authorization_request_uri=_UniffiFfiConverterString.read(buf),
+            dc_api_request_json=_UniffiFfiConverterOptionalString.read(buf),
+            expires_at=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterString.check_lower(value.authorization_request_uri)
+        _UniffiFfiConverterOptionalString.check_lower(value.dc_api_request_json)
+        _UniffiFfiConverterInt64.check_lower(value.expires_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterString.write(value.authorization_request_uri, buf)
+        _UniffiFfiConverterOptionalString.write(value.dc_api_request_json, buf)
+        _UniffiFfiConverterInt64.write(value.expires_at, buf)
 
 @dataclass
 class CredentialRecord:
@@ -1798,6 +2429,76 @@ class _UniffiFfiConverterTypeHostKey(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterString.write(value.key_id, buf)
         _UniffiFfiConverterBytes.write(value.public_key, buf)
+
+@dataclass
+class HttpExchange:
+    """
+    One HTTP exchange credkit asks the host to perform for OpenID4VP: a `GET` of a request
+    object or a form `POST` (request object with `wallet_nonce`, or the response).
+"""
+    def __init__(self, *, method:str, url:str, content_type:typing.Optional[str], accept:typing.Optional[str], body:bytes, max_bytes:int, timeout_ms:int):
+        self.method = method
+        self.url = url
+        self.content_type = content_type
+        self.accept = accept
+        self.body = body
+        self.max_bytes = max_bytes
+        self.timeout_ms = timeout_ms
+        
+        
+
+    
+    def __str__(self):
+        return "HttpExchange(method={}, url={}, content_type={}, accept={}, body={}, max_bytes={}, timeout_ms={})".format(self.method, self.url, self.content_type, self.accept, self.body, self.max_bytes, self.timeout_ms)
+    def __eq__(self, other):
+        if self.method != other.method:
+            return False
+        if self.url != other.url:
+            return False
+        if self.content_type != other.content_type:
+            return False
+        if self.accept != other.accept:
+            return False
+        if self.body != other.body:
+            return False
+        if self.max_bytes != other.max_bytes:
+            return False
+        if self.timeout_ms != other.timeout_ms:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeHttpExchange(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return HttpExchange(
+            method=_UniffiFfiConverterString.read(buf),
+            url=_UniffiFfiConverterString.read(buf),
+            content_type=_UniffiFfiConverterOptionalString.read(buf),
+            accept=_UniffiFfiConverterOptionalString.read(buf),
+            body=_UniffiFfiConverterBytes.read(buf),
+            max_bytes=_UniffiFfiConverterUInt64.read(buf),
+            timeout_ms=_UniffiFfiConverterUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.method)
+        _UniffiFfiConverterString.check_lower(value.url)
+        _UniffiFfiConverterOptionalString.check_lower(value.content_type)
+        _UniffiFfiConverterOptionalString.check_lower(value.accept)
+        _UniffiFfiConverterBytes.check_lower(value.body)
+        _UniffiFfiConverterUInt64.check_lower(value.max_bytes)
+        _UniffiFfiConverterUInt64.check_lower(value.timeout_ms)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.method, buf)
+        _UniffiFfiConverterString.write(value.url, buf)
+        _UniffiFfiConverterOptionalString.write(value.content_type, buf)
+        _UniffiFfiConverterOptionalString.write(value.accept, buf)
+        _UniffiFfiConverterBytes.write(value.body, buf)
+        _UniffiFfiConverterUInt64.write(value.max_bytes, buf)
+        _UniffiFfiConverterUInt64.write(value.timeout_ms, buf)
 
 class _UniffiFfiConverterUInt16(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "u16"
@@ -2119,6 +2820,281 @@ class _UniffiFfiConverterTypePinnedIssuer(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterString.write(value.issuer, buf)
         _UniffiFfiConverterString.write(value.jwks, buf)
+
+class _UniffiFfiConverterOptionalUInt16(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt16.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt16.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt16.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class PresentationOutcome:
+    """
+    What responding did.
+"""
+    def __init__(self, *, sent:bool, status:typing.Optional[int], redirect_uri:typing.Optional[str], dc_api_response_json:typing.Optional[str]):
+        self.sent = sent
+        self.status = status
+        self.redirect_uri = redirect_uri
+        self.dc_api_response_json = dc_api_response_json
+        
+        
+
+    
+    def __str__(self):
+        return "PresentationOutcome(sent={}, status={}, redirect_uri={}, dc_api_response_json={})".format(self.sent, self.status, self.redirect_uri, self.dc_api_response_json)
+    def __eq__(self, other):
+        if self.sent != other.sent:
+            return False
+        if self.status != other.status:
+            return False
+        if self.redirect_uri != other.redirect_uri:
+            return False
+        if self.dc_api_response_json != other.dc_api_response_json:
+            return False
+        return True
+
+class _UniffiFfiConverterTypePresentationOutcome(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return PresentationOutcome(
+            sent=_UniffiFfiConverterBoolean.read(buf),
+            status=_UniffiFfiConverterOptionalUInt16.read(buf),
+            redirect_uri=_UniffiFfiConverterOptionalString.read(buf),
+            dc_api_response_json=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterBoolean.check_lower(value.sent)
+        _UniffiFfiConverterOptionalUInt16.check_lower(value.status)
+        _UniffiFfiConverterOptionalString.check_lower(value.redirect_uri)
+        _UniffiFfiConverterOptionalString.check_lower(value.dc_api_response_json)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterBoolean.write(value.sent, buf)
+        _UniffiFfiConverterOptionalUInt16.write(value.status, buf)
+        _UniffiFfiConverterOptionalString.write(value.redirect_uri, buf)
+        _UniffiFfiConverterOptionalString.write(value.dc_api_response_json, buf)
+
+@dataclass
+class PresentationResult:
+    """
+    Where a presentation stands.
+"""
+    def __init__(self, *, status:str, error:typing.Optional[str], credentials_json:typing.Optional[str], redirect_uri:typing.Optional[str]):
+        self.status = status
+        self.error = error
+        self.credentials_json = credentials_json
+        self.redirect_uri = redirect_uri
+        
+        
+
+    
+    def __str__(self):
+        return "PresentationResult(status={}, error={}, credentials_json={}, redirect_uri={})".format(self.status, self.error, self.credentials_json, self.redirect_uri)
+    def __eq__(self, other):
+        if self.status != other.status:
+            return False
+        if self.error != other.error:
+            return False
+        if self.credentials_json != other.credentials_json:
+            return False
+        if self.redirect_uri != other.redirect_uri:
+            return False
+        return True
+
+class _UniffiFfiConverterTypePresentationResult(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return PresentationResult(
+            status=_UniffiFfiConverterString.read(buf),
+            error=_UniffiFfiConverterOptionalString.read(buf),
+            credentials_json=_UniffiFfiConverterOptionalString.read(buf),
+            redirect_uri=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.status)
+        _UniffiFfiConverterOptionalString.check_lower(value.error)
+        _UniffiFfiConverterOptionalString.check_lower(value.credentials_json)
+        _UniffiFfiConverterOptionalString.check_lower(value.redirect_uri)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.status, buf)
+        _UniffiFfiConverterOptionalString.write(value.error, buf)
+        _UniffiFfiConverterOptionalString.write(value.credentials_json, buf)
+        _UniffiFfiConverterOptionalString.write(value.redirect_uri, buf)
+
+class _UniffiFfiConverterSequenceTypePinnedIssuer(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypePinnedIssuer.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypePinnedIssuer.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypePinnedIssuer.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class TrustConfig:
+    """
+    Which issuers are trusted, and how their keys are found. Each issuer gets exactly one
+    mechanism: a pinned key, its JWT VC Issuer Metadata, or — for every other issuer — an
+    `x5c` chain to one of the trust anchors.
+"""
+    def __init__(self, *, pinned:typing.List[PinnedIssuer] = _DEFAULT, issuer_metadata:typing.List[str] = _DEFAULT, trust_anchors_pem:typing.List[str] = _DEFAULT):
+        if pinned is _DEFAULT:
+            self.pinned = []
+        else:
+            self.pinned = pinned
+        if issuer_metadata is _DEFAULT:
+            self.issuer_metadata = []
+        else:
+            self.issuer_metadata = issuer_metadata
+        if trust_anchors_pem is _DEFAULT:
+            self.trust_anchors_pem = []
+        else:
+            self.trust_anchors_pem = trust_anchors_pem
+        
+        
+
+    
+    def __str__(self):
+        return "TrustConfig(pinned={}, issuer_metadata={}, trust_anchors_pem={})".format(self.pinned, self.issuer_metadata, self.trust_anchors_pem)
+    def __eq__(self, other):
+        if self.pinned != other.pinned:
+            return False
+        if self.issuer_metadata != other.issuer_metadata:
+            return False
+        if self.trust_anchors_pem != other.trust_anchors_pem:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeTrustConfig(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return TrustConfig(
+            pinned=_UniffiFfiConverterSequenceTypePinnedIssuer.read(buf),
+            issuer_metadata=_UniffiFfiConverterSequenceString.read(buf),
+            trust_anchors_pem=_UniffiFfiConverterSequenceString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterSequenceTypePinnedIssuer.check_lower(value.pinned)
+        _UniffiFfiConverterSequenceString.check_lower(value.issuer_metadata)
+        _UniffiFfiConverterSequenceString.check_lower(value.trust_anchors_pem)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterSequenceTypePinnedIssuer.write(value.pinned, buf)
+        _UniffiFfiConverterSequenceString.write(value.issuer_metadata, buf)
+        _UniffiFfiConverterSequenceString.write(value.trust_anchors_pem, buf)
+
+@dataclass
+class PresentationVerifierConfig:
+    """
+    How a relying party asks for presentations.
+"""
+    def __init__(self, *, signing_key_jwk:str, x5c_pem:str, client_id_prefix:str, response_uri:str, request_uri_base:str, trust:TrustConfig, haip:bool = False):
+        self.signing_key_jwk = signing_key_jwk
+        self.x5c_pem = x5c_pem
+        self.client_id_prefix = client_id_prefix
+        self.response_uri = response_uri
+        self.request_uri_base = request_uri_base
+        self.trust = trust
+        self.haip = haip
+        
+        
+
+    
+    def __str__(self):
+        return "PresentationVerifierConfig(signing_key_jwk={}, x5c_pem={}, client_id_prefix={}, response_uri={}, request_uri_base={}, trust={}, haip={})".format(self.signing_key_jwk, self.x5c_pem, self.client_id_prefix, self.response_uri, self.request_uri_base, self.trust, self.haip)
+    def __eq__(self, other):
+        if self.signing_key_jwk != other.signing_key_jwk:
+            return False
+        if self.x5c_pem != other.x5c_pem:
+            return False
+        if self.client_id_prefix != other.client_id_prefix:
+            return False
+        if self.response_uri != other.response_uri:
+            return False
+        if self.request_uri_base != other.request_uri_base:
+            return False
+        if self.trust != other.trust:
+            return False
+        if self.haip != other.haip:
+            return False
+        return True
+
+class _UniffiFfiConverterTypePresentationVerifierConfig(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return PresentationVerifierConfig(
+            signing_key_jwk=_UniffiFfiConverterString.read(buf),
+            x5c_pem=_UniffiFfiConverterString.read(buf),
+            client_id_prefix=_UniffiFfiConverterString.read(buf),
+            response_uri=_UniffiFfiConverterString.read(buf),
+            request_uri_base=_UniffiFfiConverterString.read(buf),
+            trust=_UniffiFfiConverterTypeTrustConfig.read(buf),
+            haip=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.signing_key_jwk)
+        _UniffiFfiConverterString.check_lower(value.x5c_pem)
+        _UniffiFfiConverterString.check_lower(value.client_id_prefix)
+        _UniffiFfiConverterString.check_lower(value.response_uri)
+        _UniffiFfiConverterString.check_lower(value.request_uri_base)
+        _UniffiFfiConverterTypeTrustConfig.check_lower(value.trust)
+        _UniffiFfiConverterBoolean.check_lower(value.haip)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.signing_key_jwk, buf)
+        _UniffiFfiConverterString.write(value.x5c_pem, buf)
+        _UniffiFfiConverterString.write(value.client_id_prefix, buf)
+        _UniffiFfiConverterString.write(value.response_uri, buf)
+        _UniffiFfiConverterString.write(value.request_uri_base, buf)
+        _UniffiFfiConverterTypeTrustConfig.write(value.trust, buf)
+        _UniffiFfiConverterBoolean.write(value.haip, buf)
 
 class _UniffiFfiConverterSequenceTypeConsentCandidate(_UniffiConverterRustBuffer):
     @classmethod
@@ -2475,85 +3451,6 @@ class _UniffiFfiConverterTypeStatusListState(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBytes.write(value.list, buf)
         _UniffiFfiConverterSequenceUInt64.write(value.allocated, buf)
 
-class _UniffiFfiConverterSequenceTypePinnedIssuer(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypePinnedIssuer.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypePinnedIssuer.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypePinnedIssuer.read(buf) for i in range(count)
-        ]
-
-@dataclass
-class TrustConfig:
-    """
-    Which issuers are trusted, and how their keys are found. Each issuer gets exactly one
-    mechanism: a pinned key, its JWT VC Issuer Metadata, or — for every other issuer — an
-    `x5c` chain to one of the trust anchors.
-"""
-    def __init__(self, *, pinned:typing.List[PinnedIssuer] = _DEFAULT, issuer_metadata:typing.List[str] = _DEFAULT, trust_anchors_pem:typing.List[str] = _DEFAULT):
-        if pinned is _DEFAULT:
-            self.pinned = []
-        else:
-            self.pinned = pinned
-        if issuer_metadata is _DEFAULT:
-            self.issuer_metadata = []
-        else:
-            self.issuer_metadata = issuer_metadata
-        if trust_anchors_pem is _DEFAULT:
-            self.trust_anchors_pem = []
-        else:
-            self.trust_anchors_pem = trust_anchors_pem
-        
-        
-
-    
-    def __str__(self):
-        return "TrustConfig(pinned={}, issuer_metadata={}, trust_anchors_pem={})".format(self.pinned, self.issuer_metadata, self.trust_anchors_pem)
-    def __eq__(self, other):
-        if self.pinned != other.pinned:
-            return False
-        if self.issuer_metadata != other.issuer_metadata:
-            return False
-        if self.trust_anchors_pem != other.trust_anchors_pem:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeTrustConfig(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return TrustConfig(
-            pinned=_UniffiFfiConverterSequenceTypePinnedIssuer.read(buf),
-            issuer_metadata=_UniffiFfiConverterSequenceString.read(buf),
-            trust_anchors_pem=_UniffiFfiConverterSequenceString.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterSequenceTypePinnedIssuer.check_lower(value.pinned)
-        _UniffiFfiConverterSequenceString.check_lower(value.issuer_metadata)
-        _UniffiFfiConverterSequenceString.check_lower(value.trust_anchors_pem)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterSequenceTypePinnedIssuer.write(value.pinned, buf)
-        _UniffiFfiConverterSequenceString.write(value.issuer_metadata, buf)
-        _UniffiFfiConverterSequenceString.write(value.trust_anchors_pem, buf)
-
 @dataclass
 class VerifierConfig:
     """
@@ -2617,6 +3514,132 @@ class _UniffiFfiConverterTypeVerifierConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.check_status, buf)
         _UniffiFfiConverterBoolean.write(value.accept_legacy_typ, buf)
 
+@dataclass
+class VerifierInfo:
+    """
+    Who asks, as the consent screen shows it.
+"""
+    def __init__(self, *, client_id:str, authenticated:bool, certificate_subject:typing.Optional[str], dns_names:typing.List[str], origin:typing.Optional[str], client_name_unverified:typing.Optional[str], logo_uri_unverified:typing.Optional[str]):
+        self.client_id = client_id
+        self.authenticated = authenticated
+        self.certificate_subject = certificate_subject
+        self.dns_names = dns_names
+        self.origin = origin
+        self.client_name_unverified = client_name_unverified
+        self.logo_uri_unverified = logo_uri_unverified
+        
+        
+
+    
+    def __str__(self):
+        return "VerifierInfo(client_id={}, authenticated={}, certificate_subject={}, dns_names={}, origin={}, client_name_unverified={}, logo_uri_unverified={})".format(self.client_id, self.authenticated, self.certificate_subject, self.dns_names, self.origin, self.client_name_unverified, self.logo_uri_unverified)
+    def __eq__(self, other):
+        if self.client_id != other.client_id:
+            return False
+        if self.authenticated != other.authenticated:
+            return False
+        if self.certificate_subject != other.certificate_subject:
+            return False
+        if self.dns_names != other.dns_names:
+            return False
+        if self.origin != other.origin:
+            return False
+        if self.client_name_unverified != other.client_name_unverified:
+            return False
+        if self.logo_uri_unverified != other.logo_uri_unverified:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeVerifierInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return VerifierInfo(
+            client_id=_UniffiFfiConverterString.read(buf),
+            authenticated=_UniffiFfiConverterBoolean.read(buf),
+            certificate_subject=_UniffiFfiConverterOptionalString.read(buf),
+            dns_names=_UniffiFfiConverterSequenceString.read(buf),
+            origin=_UniffiFfiConverterOptionalString.read(buf),
+            client_name_unverified=_UniffiFfiConverterOptionalString.read(buf),
+            logo_uri_unverified=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.client_id)
+        _UniffiFfiConverterBoolean.check_lower(value.authenticated)
+        _UniffiFfiConverterOptionalString.check_lower(value.certificate_subject)
+        _UniffiFfiConverterSequenceString.check_lower(value.dns_names)
+        _UniffiFfiConverterOptionalString.check_lower(value.origin)
+        _UniffiFfiConverterOptionalString.check_lower(value.client_name_unverified)
+        _UniffiFfiConverterOptionalString.check_lower(value.logo_uri_unverified)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.client_id, buf)
+        _UniffiFfiConverterBoolean.write(value.authenticated, buf)
+        _UniffiFfiConverterOptionalString.write(value.certificate_subject, buf)
+        _UniffiFfiConverterSequenceString.write(value.dns_names, buf)
+        _UniffiFfiConverterOptionalString.write(value.origin, buf)
+        _UniffiFfiConverterOptionalString.write(value.client_name_unverified, buf)
+        _UniffiFfiConverterOptionalString.write(value.logo_uri_unverified, buf)
+
+@dataclass
+class VerifierTrustConfig:
+    """
+    How the wallet decides whom to answer.
+"""
+    def __init__(self, *, trust_anchors_pem:typing.List[str] = _DEFAULT, haip:bool = False, transaction_data_types:typing.List[str] = _DEFAULT, allow_internal_addresses:bool = False):
+        if trust_anchors_pem is _DEFAULT:
+            self.trust_anchors_pem = []
+        else:
+            self.trust_anchors_pem = trust_anchors_pem
+        self.haip = haip
+        if transaction_data_types is _DEFAULT:
+            self.transaction_data_types = []
+        else:
+            self.transaction_data_types = transaction_data_types
+        self.allow_internal_addresses = allow_internal_addresses
+        
+        
+
+    
+    def __str__(self):
+        return "VerifierTrustConfig(trust_anchors_pem={}, haip={}, transaction_data_types={}, allow_internal_addresses={})".format(self.trust_anchors_pem, self.haip, self.transaction_data_types, self.allow_internal_addresses)
+    def __eq__(self, other):
+        if self.trust_anchors_pem != other.trust_anchors_pem:
+            return False
+        if self.haip != other.haip:
+            return False
+        if self.transaction_data_types != other.transaction_data_types:
+            return False
+        if self.allow_internal_addresses != other.allow_internal_addresses:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeVerifierTrustConfig(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return VerifierTrustConfig(
+            trust_anchors_pem=_UniffiFfiConverterSequenceString.read(buf),
+            haip=_UniffiFfiConverterBoolean.read(buf),
+            transaction_data_types=_UniffiFfiConverterSequenceString.read(buf),
+            allow_internal_addresses=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterSequenceString.check_lower(value.trust_anchors_pem)
+        _UniffiFfiConverterBoolean.check_lower(value.haip)
+        _UniffiFfiConverterSequenceString.check_lower(value.transaction_data_types)
+        _UniffiFfiConverterBoolean.check_lower(value.allow_internal_addresses)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterSequenceString.write(value.trust_anchors_pem, buf)
+        _UniffiFfiConverterBoolean.write(value.haip, buf)
+        _UniffiFfiConverterSequenceString.write(value.transaction_data_types, buf)
+        _UniffiFfiConverterBoolean.write(value.allow_internal_addresses, buf)
+
 
 
 
@@ -2671,7 +3694,7 @@ class WalletConfig:
     """
     How the wallet decides what it accepts and how it shows it.
 """
-    def __init__(self, *, trust:TrustConfig, accepted_vcts:typing.List[str] = _DEFAULT, type_metadata:typing.List[str] = _DEFAULT, locales:typing.List[str] = _DEFAULT, use_policy:UsePolicy):
+    def __init__(self, *, trust:TrustConfig, accepted_vcts:typing.List[str] = _DEFAULT, type_metadata:typing.List[str] = _DEFAULT, locales:typing.List[str] = _DEFAULT, use_policy:UsePolicy, verifier_trust:VerifierTrustConfig = _DEFAULT):
         self.trust = trust
         if accepted_vcts is _DEFAULT:
             self.accepted_vcts = []
@@ -2686,12 +3709,16 @@ class WalletConfig:
         else:
             self.locales = locales
         self.use_policy = use_policy
+        if verifier_trust is _DEFAULT:
+            self.verifier_trust = VerifierTrustConfig()
+        else:
+            self.verifier_trust = verifier_trust
         
         
 
     
     def __str__(self):
-        return "WalletConfig(trust={}, accepted_vcts={}, type_metadata={}, locales={}, use_policy={})".format(self.trust, self.accepted_vcts, self.type_metadata, self.locales, self.use_policy)
+        return "WalletConfig(trust={}, accepted_vcts={}, type_metadata={}, locales={}, use_policy={}, verifier_trust={})".format(self.trust, self.accepted_vcts, self.type_metadata, self.locales, self.use_policy, self.verifier_trust)
     def __eq__(self, other):
         if self.trust != other.trust:
             return False
@@ -2702,6 +3729,8 @@ class WalletConfig:
         if self.locales != other.locales:
             return False
         if self.use_policy != other.use_policy:
+            return False
+        if self.verifier_trust != other.verifier_trust:
             return False
         return True
 
@@ -2714,6 +3743,7 @@ class _UniffiFfiConverterTypeWalletConfig(_UniffiConverterRustBuffer):
             type_metadata=_UniffiFfiConverterSequenceString.read(buf),
             locales=_UniffiFfiConverterSequenceString.read(buf),
             use_policy=_UniffiFfiConverterTypeUsePolicy.read(buf),
+            verifier_trust=_UniffiFfiConverterTypeVerifierTrustConfig.read(buf),
         )
 
     @staticmethod
@@ -2723,6 +3753,7 @@ class _UniffiFfiConverterTypeWalletConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.check_lower(value.type_metadata)
         _UniffiFfiConverterSequenceString.check_lower(value.locales)
         _UniffiFfiConverterTypeUsePolicy.check_lower(value.use_policy)
+        _UniffiFfiConverterTypeVerifierTrustConfig.check_lower(value.verifier_trust)
 
     @staticmethod
     def write(value, buf):
@@ -2731,6 +3762,7 @@ class _UniffiFfiConverterTypeWalletConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.type_metadata, buf)
         _UniffiFfiConverterSequenceString.write(value.locales, buf)
         _UniffiFfiConverterTypeUsePolicy.write(value.use_policy, buf)
+        _UniffiFfiConverterTypeVerifierTrustConfig.write(value.verifier_trust, buf)
 
 
 
@@ -3281,6 +4313,180 @@ class _UniffiFfiConverterTypeKeyAlgorithm(_UniffiConverterRustBuffer):
             buf.write_i32(4)
 
 
+
+
+class HostAsyncHttpClient():
+    """
+    The app's asynchronous HTTP stack for OpenID4VP. As for [`crate::HostHttpClient`], the
+    implementation must not follow redirects, must filter resolved addresses with
+    [`crate::is_public_address`] (unless the wallet is configured for local tests), and must
+    bound time and size; it returns 3xx / 4xx / 5xx answers as replies.
+"""
+    
+    async def send(self, exchange: HttpExchange) -> HttpReply:
+        """
+        Performs the exchange.
+
+        # Errors
+        `Network` when no answer arrived.
+"""
+        raise NotImplementedError
+
+class HostAsyncHttpClientImpl(HostAsyncHttpClient):
+    """
+    The app's asynchronous HTTP stack for OpenID4VP. As for [`crate::HostHttpClient`], the
+    implementation must not follow redirects, must filter resolved addresses with
+    [`crate::is_public_address`] (unless the wallet is configured for local tests), and must
+    bound time and size; it returns 3xx / 4xx / 5xx answers as replies.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_free_hostasynchttpclient, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_clone_hostasynchttpclient, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def send(self, exchange: HttpExchange) -> HttpReply:
+        """
+        Performs the exchange.
+
+        # Errors
+        `Network` when no answer arrived.
+"""
+        
+        _UniffiFfiConverterTypeHttpExchange.check_lower(exchange)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeHttpExchange.lower(exchange),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeHttpReply.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_credkit_ffi_fn_method_hostasynchttpclient_send(*_uniffi_lowered_args),
+            _UniffiLib.ffi_credkit_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_credkit_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_credkit_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplHostAsyncHttpClientImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CREDKIT_HOST_ASYNC_HTTP_CLIENT_METHOD0
+    def send(
+            uniffi_handle,
+            exchange,
+            uniffi_future_callback,
+            uniffi_callback_data,
+            uniffi_out_dropped_callback,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeHostAsyncHttpClient._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterTypeHttpExchange.lift(exchange), )
+            uniffi_method = uniffi_obj.send
+            return uniffi_method(*uniffi_args)
+        def handle_success(return_value):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiFfiConverterTypeHttpReply.lower(return_value),
+                    _UniffiRustCallStatus.default()
+                )
+            )
+
+        def handle_error(status_code, rust_buffer):
+            uniffi_future_callback(
+                uniffi_callback_data,
+                _UniffiForeignFutureResultRustBuffer(
+                    _UniffiRustBuffer.default(),
+                    _UniffiRustCallStatus(status_code, rust_buffer),
+                )
+            )
+        _uniffi_trait_interface_call_async_with_error(
+            make_call,
+            uniffi_out_dropped_callback,
+            handle_success,
+            handle_error,
+            CredkitError,
+            _UniffiFfiConverterTypeCredkitError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CREDKIT_HOST_ASYNC_HTTP_CLIENT
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeHostAsyncHttpClient._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CREDKIT_HOST_ASYNC_HTTP_CLIENT
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeHostAsyncHttpClient._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCredkitHostAsyncHttpClient(
+        _uniffi_free,
+        _uniffi_clone,
+        send,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostasynchttpclient(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeHostAsyncHttpClient:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return HostAsyncHttpClientImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeHostAsyncHttpClient._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: HostAsyncHttpClient):
+        if not isinstance(value, HostAsyncHttpClient):
+            raise TypeError("Expected HostAsyncHttpClient subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: HostAsyncHttpClient):
+         if isinstance(value, HostAsyncHttpClientImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeHostAsyncHttpClient._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: HostAsyncHttpClient, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
 
 class _UniffiFfiConverterSequenceTypeCredentialRecord(_UniffiConverterRustBuffer):
     @classmethod
@@ -4752,6 +5958,450 @@ class _UniffiFfiConverterTypeIssuer:
     def write(cls, value: Issuer, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterSequenceTypeQueryAnswer(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeQueryAnswer.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeQueryAnswer.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeQueryAnswer.read(buf) for i in range(count)
+        ]
+
+
+class PresentationRequestProtocol(typing.Protocol):
+    """
+    A validated Authorization Request, waiting for the user's decision.
+"""
+    
+    def candidates(self, ) -> typing.List[QueryAnswer]:
+        """
+        For each Credential Query, the held credentials that answer it (least-disclosing
+        first) and exactly what each reveals.
+"""
+        raise NotImplementedError
+    def is_dc_api(self, ) -> bool:
+        """
+        Whether the request came through the Digital Credentials API.
+"""
+        raise NotImplementedError
+    def transaction_data_json(self, ) -> typing.List[str]:
+        """
+        The transaction data to show before consent, each a JSON object.
+"""
+        raise NotImplementedError
+    def verifier(self, ) -> VerifierInfo:
+        """
+        Who asks.
+"""
+        raise NotImplementedError
+
+class PresentationRequest(PresentationRequestProtocol):
+    """
+    A validated Authorization Request, waiting for the user's decision.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_free_presentationrequest, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_clone_presentationrequest, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def candidates(self, ) -> typing.List[QueryAnswer]:
+        """
+        For each Credential Query, the held credentials that answer it (least-disclosing
+        first) and exactly what each reveals.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeQueryAnswer.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_candidates,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def is_dc_api(self, ) -> bool:
+        """
+        Whether the request came through the Digital Credentials API.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBoolean.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_is_dc_api,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def transaction_data_json(self, ) -> typing.List[str]:
+        """
+        The transaction data to show before consent, each a JSON object.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_transaction_data_json,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def verifier(self, ) -> VerifierInfo:
+        """
+        Who asks.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVerifierInfo.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_verifier,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypePresentationRequest:
+    @staticmethod
+    def lift(value: int) -> PresentationRequest:
+        return PresentationRequest._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: PresentationRequest):
+        if not isinstance(value, PresentationRequest):
+            raise TypeError("Expected PresentationRequest instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: PresentationRequest) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> PresentationRequest:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: PresentationRequest, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class PresentationVerifierProtocol(typing.Protocol):
+    """
+    A relying party's OpenID4VP verifier: signed requests, transactions (in memory), response
+    verification. The app serves [`PresentationVerifier::request_object`] at the request URI
+    and passes what arrives at the response URI to
+    [`PresentationVerifier::handle_response`].
+"""
+    
+    def client_id(self, ) -> str:
+        """
+        The full client identifier.
+"""
+        raise NotImplementedError
+    def create(self, dcql_json: str,response_mode: str,expected_origins: typing.List[str]) -> CreatedPresentation:
+        """
+        Starts a presentation for `dcql_json` answered with `response_mode`
+        (`direct_post.jwt`, `direct_post`, `dc_api.jwt`, `dc_api`); the DC API modes need
+        `expected_origins`.
+
+        # Errors
+        `InvalidInput` for a bad query or mode.
+"""
+        raise NotImplementedError
+    def handle_dc_api_response(self, id: str,data_json: str) -> PresentationResult:
+        """
+        Processes the DC API response `data` (JSON) the browser returned for transaction `id`.
+
+        # Errors
+        As [`PresentationVerifier::handle_response`].
+"""
+        raise NotImplementedError
+    def handle_response(self, content_type: typing.Optional[str],body: bytes) -> PresentationResult:
+        """
+        Processes what arrived at the response URI (its `Content-Type` and body). Answer the
+        wallet 200 with `{"redirect_uri": ...}` or `{}` when this returns, 400 on an error.
+
+        # Errors
+        When no pending transaction could be tied to the body.
+"""
+        raise NotImplementedError
+    def request_object(self, id: str,wallet_nonce: typing.Optional[str]) -> str:
+        """
+        The signed request object for transaction `id` (serve it as
+        `application/oauth-authz-req+jwt`), with the `wallet_nonce` the wallet posted.
+
+        # Errors
+        `NotFound`, `Expired`, `Malformed` (used).
+"""
+        raise NotImplementedError
+    def result(self, id: str) -> PresentationResult:
+        """
+        Where transaction `id` stands.
+
+        # Errors
+        `NotFound`.
+"""
+        raise NotImplementedError
+
+class PresentationVerifier(PresentationVerifierProtocol):
+    """
+    A relying party's OpenID4VP verifier: signed requests, transactions (in memory), response
+    verification. The app serves [`PresentationVerifier::request_object`] at the request URI
+    and passes what arrives at the response URI to
+    [`PresentationVerifier::handle_response`].
+"""
+    
+    _handle: ctypes.c_uint64
+    def __init__(self, config: PresentationVerifierConfig):
+        """
+        A verifier.
+
+        # Errors
+        `InvalidInput` for a key, chain or prefix that does not fit.
+"""
+        
+        _UniffiFfiConverterTypePresentationVerifierConfig.check_lower(config)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypePresentationVerifierConfig.lower(config),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePresentationVerifier.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_constructor_presentationverifier_new,
+            *_uniffi_lowered_args,
+        )
+        self._handle = _uniffi_ffi_result
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_free_presentationverifier, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_clone_presentationverifier, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def client_id(self, ) -> str:
+        """
+        The full client identifier.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_client_id,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def create(self, dcql_json: str,response_mode: str,expected_origins: typing.List[str]) -> CreatedPresentation:
+        """
+        Starts a presentation for `dcql_json` answered with `response_mode`
+        (`direct_post.jwt`, `direct_post`, `dc_api.jwt`, `dc_api`); the DC API modes need
+        `expected_origins`.
+
+        # Errors
+        `InvalidInput` for a bad query or mode.
+"""
+        
+        _UniffiFfiConverterString.check_lower(dcql_json)
+
+        _UniffiFfiConverterString.check_lower(response_mode)
+
+        _UniffiFfiConverterSequenceString.check_lower(expected_origins)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(dcql_json),
+            _UniffiFfiConverterString.lower(response_mode),
+            _UniffiFfiConverterSequenceString.lower(expected_origins),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCreatedPresentation.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_create,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def handle_dc_api_response(self, id: str,data_json: str) -> PresentationResult:
+        """
+        Processes the DC API response `data` (JSON) the browser returned for transaction `id`.
+
+        # Errors
+        As [`PresentationVerifier::handle_response`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+
+        _UniffiFfiConverterString.check_lower(data_json)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+            _UniffiFfiConverterString.lower(data_json),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePresentationResult.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_handle_dc_api_response,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def handle_response(self, content_type: typing.Optional[str],body: bytes) -> PresentationResult:
+        """
+        Processes what arrived at the response URI (its `Content-Type` and body). Answer the
+        wallet 200 with `{"redirect_uri": ...}` or `{}` when this returns, 400 on an error.
+
+        # Errors
+        When no pending transaction could be tied to the body.
+"""
+        
+        _UniffiFfiConverterOptionalString.check_lower(content_type)
+
+        _UniffiFfiConverterBytes.check_lower(body)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterOptionalString.lower(content_type),
+            _UniffiFfiConverterBytes.lower(body),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePresentationResult.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_handle_response,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def request_object(self, id: str,wallet_nonce: typing.Optional[str]) -> str:
+        """
+        The signed request object for transaction `id` (serve it as
+        `application/oauth-authz-req+jwt`), with the `wallet_nonce` the wallet posted.
+
+        # Errors
+        `NotFound`, `Expired`, `Malformed` (used).
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+
+        _UniffiFfiConverterOptionalString.check_lower(wallet_nonce)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+            _UniffiFfiConverterOptionalString.lower(wallet_nonce),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_request_object,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def result(self, id: str) -> PresentationResult:
+        """
+        Where transaction `id` stands.
+
+        # Errors
+        `NotFound`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePresentationResult.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_result,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypePresentationVerifier:
+    @staticmethod
+    def lift(value: int) -> PresentationVerifier:
+        return PresentationVerifier._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: PresentationVerifier):
+        if not isinstance(value, PresentationVerifier):
+            raise TypeError("Expected PresentationVerifier instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: PresentationVerifier) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> PresentationVerifier:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: PresentationVerifier, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
 class _UniffiFfiConverterSequenceTypeResponseCredential(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -4941,6 +6591,29 @@ class _UniffiFfiConverterTypeVerifier:
     def write(cls, value: Verifier, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterSequenceTypeChoice(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeChoice.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeChoice.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeChoice.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterSequenceTypeHolderKey(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -4987,52 +6660,6 @@ class _UniffiFfiConverterSequenceTypeHeldCredential(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeHeldCredential.read(buf) for i in range(count)
         ]
 
-class _UniffiFfiConverterSequenceTypeQueryAnswer(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeQueryAnswer.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeQueryAnswer.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeQueryAnswer.read(buf) for i in range(count)
-        ]
-
-class _UniffiFfiConverterSequenceTypeChoice(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeChoice.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeChoice.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeChoice.read(buf) for i in range(count)
-        ]
-
 
 class WalletProtocol(typing.Protocol):
     """
@@ -5050,6 +6677,19 @@ class WalletProtocol(typing.Protocol):
         bound to another key; `Storage`.
 """
         raise NotImplementedError
+    def build_vp_token(self, dcql_json: str,choices: typing.List[Choice],audience: str,nonce: str) -> str:
+        """
+        Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+        Each choice must be one of the query's candidates (the same credential and pointers:
+        nothing beyond what the consent screen showed is disclosed), at most one per query
+        unless it allows `multiple`, and every required query answered. All KB-JWTs are
+        signed before any copy is marked used, so a cancelled prompt spends nothing.
+
+        # Errors
+        `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+        query without a choice; otherwise as [`Wallet::present`].
+"""
+        raise NotImplementedError
     def create_holder_keys(self, count: int,algorithm: KeyAlgorithm) -> typing.List[HolderKey]:
         """
         Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
@@ -5057,6 +6697,15 @@ class WalletProtocol(typing.Protocol):
 
         # Errors
         `KeyUnavailable`.
+"""
+        raise NotImplementedError
+    async def decline(self, request: PresentationRequest) -> PresentationOutcome:
+        """
+        Declines `request`: `access_denied` to the verifier (redirect flows) or the DC API
+        error data for the platform.
+
+        # Errors
+        `Network`; encryption errors.
 """
         raise NotImplementedError
     def list(self, ) -> typing.List[HeldCredential]:
@@ -5094,17 +6743,28 @@ class WalletProtocol(typing.Protocol):
         `NotFound`, `Storage`, `KeyUnavailable`.
 """
         raise NotImplementedError
-    def respond(self, dcql_json: str,choices: typing.List[Choice],audience: str,nonce: str) -> str:
+    async def resolve_request(self, request: str,origin: typing.Optional[str]) -> PresentationRequest:
         """
-        Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
-        Each choice must be one of the query's candidates (the same credential and pointers:
-        nothing beyond what the consent screen showed is disclosed), at most one per query
-        unless it allows `multiple`, and every required query answered. All KB-JWTs are
-        signed before any copy is marked used, so a cancelled prompt spends nothing.
+        Resolves and validates an Authorization Request: an `openid4vp://` / `haip-vp://`
+        URL (fetching the request object from its `request_uri`, with a `wallet_nonce` when
+        the verifier offers `post`), or a DC API request `{"protocol": ..., "data": {...}}`
+        with the calling `origin` the platform reports. Nothing is sent to the verifier
+        beyond the request object fetch; nothing is spent.
 
         # Errors
-        `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
-        query without a choice; otherwise as [`Wallet::present`].
+        `UntrustedIssuer` for a verifier that cannot be authenticated, `Malformed` for an
+        invalid request, `Network`, `Unsatisfiable` when a required query has no candidate.
+"""
+        raise NotImplementedError
+    async def respond(self, request: PresentationRequest,choices: typing.List[Choice]) -> PresentationOutcome:
+        """
+        Answers `request` with the user's `choices` (each one of the request's candidates):
+        posts the response to the verifier (redirect flows) or returns the DC API response
+        for the platform. Every KB-JWT is signed before any copy is marked used.
+
+        # Errors
+        `InvalidInput` for a choice that is not a candidate; `Unsatisfiable`; `KeyUnavailable`;
+        `Network`; the verifier's refusal.
 """
         raise NotImplementedError
     def status(self, batch: str) -> typing.Optional[CredentialStatus]:
@@ -5127,7 +6787,7 @@ class Wallet(WalletProtocol):
     
     _handle: ctypes.c_uint64
     @classmethod
-    def in_memory(cls, config: WalletConfig,keys: HostKeyManager,http: typing.Union[object, typing.Optional[HostHttpClient]] = _DEFAULT) -> Wallet:
+    def in_memory(cls, config: WalletConfig,keys: HostKeyManager,http: typing.Union[object, typing.Optional[HostHttpClient]] = _DEFAULT,presentation_http: typing.Union[object, typing.Optional[HostAsyncHttpClient]] = _DEFAULT) -> Wallet:
         """
         A wallet keeping credentials in memory (tests, ephemeral sessions).
 
@@ -5142,10 +6802,15 @@ class Wallet(WalletProtocol):
         if http is _DEFAULT:
             http = None
         _UniffiFfiConverterOptionalTypeHostHttpClient.check_lower(http)
+
+        if presentation_http is _DEFAULT:
+            presentation_http = None
+        _UniffiFfiConverterOptionalTypeHostAsyncHttpClient.check_lower(presentation_http)
         _uniffi_lowered_args = (
             _UniffiFfiConverterTypeWalletConfig.lower(config),
             _UniffiFfiConverterTypeHostKeyManager.lower(keys),
             _UniffiFfiConverterOptionalTypeHostHttpClient.lower(http),
+            _UniffiFfiConverterOptionalTypeHostAsyncHttpClient.lower(presentation_http),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeWallet.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
@@ -5156,7 +6821,7 @@ class Wallet(WalletProtocol):
         )
         return cls._uniffi_make_instance(_uniffi_ffi_result)
     @classmethod
-    def open(cls, path: str,store_key: bytes,config: WalletConfig,keys: HostKeyManager,http: typing.Union[object, typing.Optional[HostHttpClient]] = _DEFAULT) -> Wallet:
+    def open(cls, path: str,store_key: bytes,config: WalletConfig,keys: HostKeyManager,http: typing.Union[object, typing.Optional[HostHttpClient]] = _DEFAULT,presentation_http: typing.Union[object, typing.Optional[HostAsyncHttpClient]] = _DEFAULT) -> Wallet:
         """
         A wallet keeping credentials in the encrypted SQLite file at `path` (created when
         missing). `store_key` is 32 bytes from the platform keystore (Android Keystore
@@ -5179,12 +6844,17 @@ class Wallet(WalletProtocol):
         if http is _DEFAULT:
             http = None
         _UniffiFfiConverterOptionalTypeHostHttpClient.check_lower(http)
+
+        if presentation_http is _DEFAULT:
+            presentation_http = None
+        _UniffiFfiConverterOptionalTypeHostAsyncHttpClient.check_lower(presentation_http)
         _uniffi_lowered_args = (
             _UniffiFfiConverterString.lower(path),
             _UniffiFfiConverterBytes.lower(store_key),
             _UniffiFfiConverterTypeWalletConfig.lower(config),
             _UniffiFfiConverterTypeHostKeyManager.lower(keys),
             _UniffiFfiConverterOptionalTypeHostHttpClient.lower(http),
+            _UniffiFfiConverterOptionalTypeHostAsyncHttpClient.lower(presentation_http),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeWallet.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
@@ -5195,7 +6865,7 @@ class Wallet(WalletProtocol):
         )
         return cls._uniffi_make_instance(_uniffi_ffi_result)
     @classmethod
-    def with_store(cls, store: HostCredentialStore,config: WalletConfig,keys: HostKeyManager,http: typing.Union[object, typing.Optional[HostHttpClient]] = _DEFAULT) -> Wallet:
+    def with_store(cls, store: HostCredentialStore,config: WalletConfig,keys: HostKeyManager,http: typing.Union[object, typing.Optional[HostHttpClient]] = _DEFAULT,presentation_http: typing.Union[object, typing.Optional[HostAsyncHttpClient]] = _DEFAULT) -> Wallet:
         """
         A wallet keeping credentials in the app's own store.
 
@@ -5212,11 +6882,16 @@ class Wallet(WalletProtocol):
         if http is _DEFAULT:
             http = None
         _UniffiFfiConverterOptionalTypeHostHttpClient.check_lower(http)
+
+        if presentation_http is _DEFAULT:
+            presentation_http = None
+        _UniffiFfiConverterOptionalTypeHostAsyncHttpClient.check_lower(presentation_http)
         _uniffi_lowered_args = (
             _UniffiFfiConverterTypeHostCredentialStore.lower(store),
             _UniffiFfiConverterTypeWalletConfig.lower(config),
             _UniffiFfiConverterTypeHostKeyManager.lower(keys),
             _UniffiFfiConverterOptionalTypeHostHttpClient.lower(http),
+            _UniffiFfiConverterOptionalTypeHostAsyncHttpClient.lower(presentation_http),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeWallet.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
@@ -5274,6 +6949,41 @@ class Wallet(WalletProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def build_vp_token(self, dcql_json: str,choices: typing.List[Choice],audience: str,nonce: str) -> str:
+        """
+        Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+        Each choice must be one of the query's candidates (the same credential and pointers:
+        nothing beyond what the consent screen showed is disclosed), at most one per query
+        unless it allows `multiple`, and every required query answered. All KB-JWTs are
+        signed before any copy is marked used, so a cancelled prompt spends nothing.
+
+        # Errors
+        `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+        query without a choice; otherwise as [`Wallet::present`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(dcql_json)
+
+        _UniffiFfiConverterSequenceTypeChoice.check_lower(choices)
+
+        _UniffiFfiConverterString.check_lower(audience)
+
+        _UniffiFfiConverterString.check_lower(nonce)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(dcql_json),
+            _UniffiFfiConverterSequenceTypeChoice.lower(choices),
+            _UniffiFfiConverterString.lower(audience),
+            _UniffiFfiConverterString.lower(nonce),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_build_vp_token,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def create_holder_keys(self, count: int,algorithm: KeyAlgorithm) -> typing.List[HolderKey]:
         """
         Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
@@ -5299,6 +7009,30 @@ class Wallet(WalletProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def decline(self, request: PresentationRequest) -> PresentationOutcome:
+        """
+        Declines `request`: `access_denied` to the verifier (redirect flows) or the DC API
+        error data for the platform.
+
+        # Errors
+        `Network`; encryption errors.
+"""
+        
+        _UniffiFfiConverterTypePresentationRequest.check_lower(request)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypePresentationRequest.lower(request),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePresentationOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_decline(*_uniffi_lowered_args),
+            _UniffiLib.ffi_credkit_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_credkit_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_credkit_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     def list(self, ) -> typing.List[HeldCredential]:
         """
         The credentials held.
@@ -5392,41 +7126,66 @@ class Wallet(WalletProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def respond(self, dcql_json: str,choices: typing.List[Choice],audience: str,nonce: str) -> str:
+    async def resolve_request(self, request: str,origin: typing.Optional[str]) -> PresentationRequest:
         """
-        Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
-        Each choice must be one of the query's candidates (the same credential and pointers:
-        nothing beyond what the consent screen showed is disclosed), at most one per query
-        unless it allows `multiple`, and every required query answered. All KB-JWTs are
-        signed before any copy is marked used, so a cancelled prompt spends nothing.
+        Resolves and validates an Authorization Request: an `openid4vp://` / `haip-vp://`
+        URL (fetching the request object from its `request_uri`, with a `wallet_nonce` when
+        the verifier offers `post`), or a DC API request `{"protocol": ..., "data": {...}}`
+        with the calling `origin` the platform reports. Nothing is sent to the verifier
+        beyond the request object fetch; nothing is spent.
 
         # Errors
-        `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
-        query without a choice; otherwise as [`Wallet::present`].
+        `UntrustedIssuer` for a verifier that cannot be authenticated, `Malformed` for an
+        invalid request, `Network`, `Unsatisfiable` when a required query has no candidate.
 """
         
-        _UniffiFfiConverterString.check_lower(dcql_json)
+        _UniffiFfiConverterString.check_lower(request)
 
-        _UniffiFfiConverterSequenceTypeChoice.check_lower(choices)
-
-        _UniffiFfiConverterString.check_lower(audience)
-
-        _UniffiFfiConverterString.check_lower(nonce)
+        _UniffiFfiConverterOptionalString.check_lower(origin)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
-            _UniffiFfiConverterString.lower(dcql_json),
-            _UniffiFfiConverterSequenceTypeChoice.lower(choices),
-            _UniffiFfiConverterString.lower(audience),
-            _UniffiFfiConverterString.lower(nonce),
+            _UniffiFfiConverterString.lower(request),
+            _UniffiFfiConverterOptionalString.lower(origin),
         )
-        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_lift_return = _UniffiFfiConverterTypePresentationRequest.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
-        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_resolve_request(*_uniffi_lowered_args),
+            _UniffiLib.ffi_credkit_ffi_rust_future_poll_u64,
+            _UniffiLib.ffi_credkit_ffi_rust_future_complete_u64,
+            _UniffiLib.ffi_credkit_ffi_rust_future_free_u64,
+            _uniffi_lift_return,
             _uniffi_error_converter,
-            _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond,
-            *_uniffi_lowered_args,
         )
-        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def respond(self, request: PresentationRequest,choices: typing.List[Choice]) -> PresentationOutcome:
+        """
+        Answers `request` with the user's `choices` (each one of the request's candidates):
+        posts the response to the verifier (redirect flows) or returns the DC API response
+        for the platform. Every KB-JWT is signed before any copy is marked used.
+
+        # Errors
+        `InvalidInput` for a choice that is not a candidate; `Unsatisfiable`; `KeyUnavailable`;
+        `Network`; the verifier's refusal.
+"""
+        
+        _UniffiFfiConverterTypePresentationRequest.check_lower(request)
+
+        _UniffiFfiConverterSequenceTypeChoice.check_lower(choices)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypePresentationRequest.lower(request),
+            _UniffiFfiConverterSequenceTypeChoice.lower(choices),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePresentationOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond(*_uniffi_lowered_args),
+            _UniffiLib.ffi_credkit_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_credkit_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_credkit_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     def status(self, batch: str) -> typing.Optional[CredentialStatus]:
         """
         The issuer's current status of credential `batch` from its Token Status List (fetched
@@ -5504,6 +7263,31 @@ class _UniffiFfiConverterOptionalTypeHostHttpClient(_UniffiConverterRustBuffer):
             return None
         elif flag == 1:
             return _UniffiFfiConverterTypeHostHttpClient.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterOptionalTypeHostAsyncHttpClient(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeHostAsyncHttpClient.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeHostAsyncHttpClient.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeHostAsyncHttpClient.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
 def credkit_version() -> str:
@@ -5609,26 +7393,35 @@ __all__ = [
     "Choice",
     "ClaimView",
     "ConsentCandidate",
+    "CreatedPresentation",
     "CredentialRecord",
     "HeldCredential",
     "HolderKey",
     "HostKey",
+    "HttpExchange",
     "HttpReply",
     "HttpRequest",
     "IssueRequest",
     "PinnedIssuer",
+    "PresentationOutcome",
+    "PresentationResult",
+    "TrustConfig",
+    "PresentationVerifierConfig",
     "QueryAnswer",
     "VerifiedCredential",
     "ResponseCredential",
     "StatusListState",
-    "TrustConfig",
     "VerifierConfig",
+    "VerifierInfo",
+    "VerifierTrustConfig",
     "WalletConfig",
     "credkit_version",
     "generate_private_jwk",
     "is_public_address",
     "new_nonce",
     "self_test_panic",
+    "HostAsyncHttpClientImpl",
+    "HostAsyncHttpClient",
     "HostCredentialStoreImpl",
     "HostCredentialStore",
     "HostHttpClientImpl",
@@ -5641,6 +7434,10 @@ __all__ = [
     "StatusListProtocol",
     "Issuer",
     "IssuerProtocol",
+    "PresentationRequest",
+    "PresentationRequestProtocol",
+    "PresentationVerifier",
+    "PresentationVerifierProtocol",
     "Verifier",
     "VerifierProtocol",
     "Wallet",

@@ -640,6 +640,254 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * The app's asynchronous HTTP stack for OpenID4VP. As for [`crate::HostHttpClient`], the
+ * implementation must not follow redirects, must filter resolved addresses with
+ * [`crate::is_public_address`] (unless the wallet is configured for local tests), and must
+ * bound time and size; it returns 3xx / 4xx / 5xx answers as replies.
+ */
+public protocol HostAsyncHttpClient: AnyObject, Sendable {
+    
+    /**
+     * Performs the exchange.
+     *
+     * # Errors
+     * `Network` when no answer arrived.
+     */
+    func send(exchange: HttpExchange) async throws  -> HttpReply
+    
+}
+/**
+ * The app's asynchronous HTTP stack for OpenID4VP. As for [`crate::HostHttpClient`], the
+ * implementation must not follow redirects, must filter resolved addresses with
+ * [`crate::is_public_address`] (unless the wallet is configured for local tests), and must
+ * bound time and size; it returns 3xx / 4xx / 5xx answers as replies.
+ */
+open class HostAsyncHttpClientImpl: HostAsyncHttpClient, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_credkit_ffi_fn_clone_hostasynchttpclient(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_credkit_ffi_fn_free_hostasynchttpclient(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Performs the exchange.
+     *
+     * # Errors
+     * `Network` when no answer arrived.
+     */
+open func send(exchange: HttpExchange)async throws  -> HttpReply  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_credkit_ffi_fn_method_hostasynchttpclient_send(
+                        self.uniffiCloneHandle(),FfiConverterTypeHttpExchange_lower(exchange)
+                )
+            },
+            pollFunc: ffi_credkit_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_credkit_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_credkit_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeHttpReply_lift,
+            errorHandler: FfiConverterTypeCredkitError_lift
+        )
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceHostAsyncHttpClient {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceHostAsyncHttpClient = UniffiVTableCallbackInterfaceHostAsyncHttpClient(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeHostAsyncHttpClient.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface HostAsyncHttpClient: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeHostAsyncHttpClient.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface HostAsyncHttpClient: handle missing in uniffiClone")
+            }
+        },
+        send: { (
+            uniffiHandle: UInt64,
+            exchange: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> HttpReply in
+                guard let uniffiObj = try? FfiConverterTypeHostAsyncHttpClient.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.send(
+                     exchange: try FfiConverterTypeHttpExchange_lift(exchange)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: HttpReply) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterTypeHttpReply_lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeCredkitError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceHostAsyncHttpClient> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceHostAsyncHttpClient>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitHostAsyncHttpClient() {
+    uniffi_credkit_ffi_fn_init_callback_vtable_hostasynchttpclient(UniffiCallbackInterfaceHostAsyncHttpClient.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHostAsyncHttpClient: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<HostAsyncHttpClient>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = HostAsyncHttpClient
+
+    public static func lift(_ handle: UInt64) throws -> HostAsyncHttpClient {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HostAsyncHttpClientImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: HostAsyncHttpClient) -> UInt64 {
+         if let rustImpl = value as? HostAsyncHttpClientImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HostAsyncHttpClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: HostAsyncHttpClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHostAsyncHttpClient_lift(_ handle: UInt64) throws -> HostAsyncHttpClient {
+    return try FfiConverterTypeHostAsyncHttpClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHostAsyncHttpClient_lower(_ value: HostAsyncHttpClient) -> UInt64 {
+    return FfiConverterTypeHostAsyncHttpClient.lower(value)
+}
+
+
+
+
+
+
+/**
  * Credential storage of the host app (its database, encrypted under a key of its
  * keystore). Each call must be atomic and durable: a crash never leaves half a call.
  */
@@ -2156,6 +2404,471 @@ public func FfiConverterTypeIssuer_lower(_ value: Issuer) -> UInt64 {
 
 
 /**
+ * A validated Authorization Request, waiting for the user's decision.
+ */
+public protocol PresentationRequestProtocol: AnyObject, Sendable {
+    
+    /**
+     * For each Credential Query, the held credentials that answer it (least-disclosing
+     * first) and exactly what each reveals.
+     */
+    func candidates()  -> [QueryAnswer]
+    
+    /**
+     * Whether the request came through the Digital Credentials API.
+     */
+    func isDcApi()  -> Bool
+    
+    /**
+     * The transaction data to show before consent, each a JSON object.
+     */
+    func transactionDataJson()  -> [String]
+    
+    /**
+     * Who asks.
+     */
+    func verifier()  -> VerifierInfo
+    
+}
+/**
+ * A validated Authorization Request, waiting for the user's decision.
+ */
+open class PresentationRequest: PresentationRequestProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_credkit_ffi_fn_clone_presentationrequest(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_credkit_ffi_fn_free_presentationrequest(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * For each Credential Query, the held credentials that answer it (least-disclosing
+     * first) and exactly what each reveals.
+     */
+open func candidates() -> [QueryAnswer]  {
+    return try!  FfiConverterSequenceTypeQueryAnswer.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_presentationrequest_candidates(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether the request came through the Digital Credentials API.
+     */
+open func isDcApi() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_presentationrequest_is_dc_api(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The transaction data to show before consent, each a JSON object.
+     */
+open func transactionDataJson() -> [String]  {
+    return try!  FfiConverterSequenceString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_presentationrequest_transaction_data_json(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Who asks.
+     */
+open func verifier() -> VerifierInfo  {
+    return try!  FfiConverterTypeVerifierInfo_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_presentationrequest_verifier(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationRequest: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PresentationRequest
+
+    public static func lift(_ handle: UInt64) throws -> PresentationRequest {
+        return PresentationRequest(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PresentationRequest) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationRequest {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PresentationRequest, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationRequest_lift(_ handle: UInt64) throws -> PresentationRequest {
+    return try FfiConverterTypePresentationRequest.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationRequest_lower(_ value: PresentationRequest) -> UInt64 {
+    return FfiConverterTypePresentationRequest.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A relying party's OpenID4VP verifier: signed requests, transactions (in memory), response
+ * verification. The app serves [`PresentationVerifier::request_object`] at the request URI
+ * and passes what arrives at the response URI to
+ * [`PresentationVerifier::handle_response`].
+ */
+public protocol PresentationVerifierProtocol: AnyObject, Sendable {
+    
+    /**
+     * The full client identifier.
+     */
+    func clientId()  -> String
+    
+    /**
+     * Starts a presentation for `dcql_json` answered with `response_mode`
+     * (`direct_post.jwt`, `direct_post`, `dc_api.jwt`, `dc_api`); the DC API modes need
+     * `expected_origins`.
+     *
+     * # Errors
+     * `InvalidInput` for a bad query or mode.
+     */
+    func create(dcqlJson: String, responseMode: String, expectedOrigins: [String]) throws  -> CreatedPresentation
+    
+    /**
+     * Processes the DC API response `data` (JSON) the browser returned for transaction `id`.
+     *
+     * # Errors
+     * As [`PresentationVerifier::handle_response`].
+     */
+    func handleDcApiResponse(id: String, dataJson: String) throws  -> PresentationResult
+    
+    /**
+     * Processes what arrived at the response URI (its `Content-Type` and body). Answer the
+     * wallet 200 with `{"redirect_uri": ...}` or `{}` when this returns, 400 on an error.
+     *
+     * # Errors
+     * When no pending transaction could be tied to the body.
+     */
+    func handleResponse(contentType: String?, body: Data) throws  -> PresentationResult
+    
+    /**
+     * The signed request object for transaction `id` (serve it as
+     * `application/oauth-authz-req+jwt`), with the `wallet_nonce` the wallet posted.
+     *
+     * # Errors
+     * `NotFound`, `Expired`, `Malformed` (used).
+     */
+    func requestObject(id: String, walletNonce: String?) throws  -> String
+    
+    /**
+     * Where transaction `id` stands.
+     *
+     * # Errors
+     * `NotFound`.
+     */
+    func result(id: String) throws  -> PresentationResult
+    
+}
+/**
+ * A relying party's OpenID4VP verifier: signed requests, transactions (in memory), response
+ * verification. The app serves [`PresentationVerifier::request_object`] at the request URI
+ * and passes what arrives at the response URI to
+ * [`PresentationVerifier::handle_response`].
+ */
+open class PresentationVerifier: PresentationVerifierProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_credkit_ffi_fn_clone_presentationverifier(self.handle, $0) }
+    }
+    /**
+     * A verifier.
+     *
+     * # Errors
+     * `InvalidInput` for a key, chain or prefix that does not fit.
+     */
+public convenience init(config: PresentationVerifierConfig)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_constructor_presentationverifier_new(
+        FfiConverterTypePresentationVerifierConfig_lower(config),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_credkit_ffi_fn_free_presentationverifier(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The full client identifier.
+     */
+open func clientId() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_presentationverifier_client_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Starts a presentation for `dcql_json` answered with `response_mode`
+     * (`direct_post.jwt`, `direct_post`, `dc_api.jwt`, `dc_api`); the DC API modes need
+     * `expected_origins`.
+     *
+     * # Errors
+     * `InvalidInput` for a bad query or mode.
+     */
+open func create(dcqlJson: String, responseMode: String, expectedOrigins: [String])throws  -> CreatedPresentation  {
+    return try  FfiConverterTypeCreatedPresentation_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_presentationverifier_create(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(dcqlJson),
+        FfiConverterString.lower(responseMode),
+        FfiConverterSequenceString.lower(expectedOrigins),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Processes the DC API response `data` (JSON) the browser returned for transaction `id`.
+     *
+     * # Errors
+     * As [`PresentationVerifier::handle_response`].
+     */
+open func handleDcApiResponse(id: String, dataJson: String)throws  -> PresentationResult  {
+    return try  FfiConverterTypePresentationResult_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_presentationverifier_handle_dc_api_response(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterString.lower(dataJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Processes what arrived at the response URI (its `Content-Type` and body). Answer the
+     * wallet 200 with `{"redirect_uri": ...}` or `{}` when this returns, 400 on an error.
+     *
+     * # Errors
+     * When no pending transaction could be tied to the body.
+     */
+open func handleResponse(contentType: String?, body: Data)throws  -> PresentationResult  {
+    return try  FfiConverterTypePresentationResult_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_presentationverifier_handle_response(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(contentType),
+        FfiConverterData.lower(body),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The signed request object for transaction `id` (serve it as
+     * `application/oauth-authz-req+jwt`), with the `wallet_nonce` the wallet posted.
+     *
+     * # Errors
+     * `NotFound`, `Expired`, `Malformed` (used).
+     */
+open func requestObject(id: String, walletNonce: String?)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_presentationverifier_request_object(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterOptionString.lower(walletNonce),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Where transaction `id` stands.
+     *
+     * # Errors
+     * `NotFound`.
+     */
+open func result(id: String)throws  -> PresentationResult  {
+    return try  FfiConverterTypePresentationResult_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_presentationverifier_result(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationVerifier: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PresentationVerifier
+
+    public static func lift(_ handle: UInt64) throws -> PresentationVerifier {
+        return PresentationVerifier(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PresentationVerifier) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationVerifier {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PresentationVerifier, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationVerifier_lift(_ handle: UInt64) throws -> PresentationVerifier {
+    return try FfiConverterTypePresentationVerifier.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationVerifier_lower(_ value: PresentationVerifier) -> UInt64 {
+    return FfiConverterTypePresentationVerifier.lower(value)
+}
+
+
+
+
+
+
+/**
  * An issuer's Token Status List: random, never reused indices; revocation and suspension;
  * signed Status List Tokens to publish.
  */
@@ -2573,6 +3286,39 @@ public func FfiConverterTypeVerifier_lower(_ value: Verifier) -> UInt64 {
 public protocol WalletProtocol: AnyObject, Sendable {
     
     /**
+     * Declines `request`: `access_denied` to the verifier (redirect flows) or the DC API
+     * error data for the platform.
+     *
+     * # Errors
+     * `Network`; encryption errors.
+     */
+    func decline(request: PresentationRequest) async throws  -> PresentationOutcome
+    
+    /**
+     * Resolves and validates an Authorization Request: an `openid4vp://` / `haip-vp://`
+     * URL (fetching the request object from its `request_uri`, with a `wallet_nonce` when
+     * the verifier offers `post`), or a DC API request `{"protocol": ..., "data": {...}}`
+     * with the calling `origin` the platform reports. Nothing is sent to the verifier
+     * beyond the request object fetch; nothing is spent.
+     *
+     * # Errors
+     * `UntrustedIssuer` for a verifier that cannot be authenticated, `Malformed` for an
+     * invalid request, `Network`, `Unsatisfiable` when a required query has no candidate.
+     */
+    func resolveRequest(request: String, origin: String?) async throws  -> PresentationRequest
+    
+    /**
+     * Answers `request` with the user's `choices` (each one of the request's candidates):
+     * posts the response to the verifier (redirect flows) or returns the DC API response
+     * for the platform. Every KB-JWT is signed before any copy is marked used.
+     *
+     * # Errors
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable`; `KeyUnavailable`;
+     * `Network`; the verifier's refusal.
+     */
+    func respond(request: PresentationRequest, choices: [Choice]) async throws  -> PresentationOutcome
+    
+    /**
      * Verifies the copies of an issued credential and keeps them as one batch; each must be
      * bound to one of `key_ids`. Nothing is kept unless every copy passes. Returns the
      * batch id.
@@ -2582,6 +3328,19 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * bound to another key; `Storage`.
      */
     func add(credentials: [String], keyIds: [String]) throws  -> String
+    
+    /**
+     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+     * Each choice must be one of the query's candidates (the same credential and pointers:
+     * nothing beyond what the consent screen showed is disclosed), at most one per query
+     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
+     * signed before any copy is marked used, so a cancelled prompt spends nothing.
+     *
+     * # Errors
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+     * query without a choice; otherwise as [`Wallet::present`].
+     */
+    func buildVpToken(dcqlJson: String, choices: [Choice], audience: String, nonce: String) throws  -> String
     
     /**
      * Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
@@ -2626,19 +3385,6 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * `NotFound`, `Storage`, `KeyUnavailable`.
      */
     func remove(batch: String) throws 
-    
-    /**
-     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
-     * Each choice must be one of the query's candidates (the same credential and pointers:
-     * nothing beyond what the consent screen showed is disclosed), at most one per query
-     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
-     * signed before any copy is marked used, so a cancelled prompt spends nothing.
-     *
-     * # Errors
-     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
-     * query without a choice; otherwise as [`Wallet::present`].
-     */
-    func respond(dcqlJson: String, choices: [Choice], audience: String, nonce: String) throws  -> String
     
     /**
      * The issuer's current status of credential `batch` from its Token Status List (fetched
@@ -2713,13 +3459,14 @@ open class Wallet: WalletProtocol, @unchecked Sendable {
      * # Errors
      * `InvalidInput` / `Malformed` for an unusable configuration.
      */
-public static func inMemory(config: WalletConfig, keys: HostKeyManager, http: HostHttpClient? = nil)throws  -> Wallet  {
+public static func inMemory(config: WalletConfig, keys: HostKeyManager, http: HostHttpClient? = nil, presentationHttp: HostAsyncHttpClient? = nil)throws  -> Wallet  {
     return try  FfiConverterTypeWallet_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
         uniffiCallStatus in
     uniffi_credkit_ffi_fn_constructor_wallet_in_memory(
         FfiConverterTypeWalletConfig_lower(config),
         FfiConverterTypeHostKeyManager_lower(keys),
-        FfiConverterOptionTypeHostHttpClient.lower(http),uniffiCallStatus
+        FfiConverterOptionTypeHostHttpClient.lower(http),
+        FfiConverterOptionTypeHostAsyncHttpClient.lower(presentationHttp),uniffiCallStatus
     )
 })
 }
@@ -2734,7 +3481,7 @@ public static func inMemory(config: WalletConfig, keys: HostKeyManager, http: Ho
      * `InvalidInput` for a key that is not 32 bytes;
      * `Unsupported` in a build without the `sqlite` feature.
      */
-public static func `open`(path: String, storeKey: Data, config: WalletConfig, keys: HostKeyManager, http: HostHttpClient? = nil)throws  -> Wallet  {
+public static func `open`(path: String, storeKey: Data, config: WalletConfig, keys: HostKeyManager, http: HostHttpClient? = nil, presentationHttp: HostAsyncHttpClient? = nil)throws  -> Wallet  {
     return try  FfiConverterTypeWallet_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
         uniffiCallStatus in
     uniffi_credkit_ffi_fn_constructor_wallet_open(
@@ -2742,7 +3489,8 @@ public static func `open`(path: String, storeKey: Data, config: WalletConfig, ke
         FfiConverterData.lower(storeKey),
         FfiConverterTypeWalletConfig_lower(config),
         FfiConverterTypeHostKeyManager_lower(keys),
-        FfiConverterOptionTypeHostHttpClient.lower(http),uniffiCallStatus
+        FfiConverterOptionTypeHostHttpClient.lower(http),
+        FfiConverterOptionTypeHostAsyncHttpClient.lower(presentationHttp),uniffiCallStatus
     )
 })
 }
@@ -2753,19 +3501,95 @@ public static func `open`(path: String, storeKey: Data, config: WalletConfig, ke
      * # Errors
      * `InvalidInput` / `Malformed` for an unusable configuration.
      */
-public static func withStore(store: HostCredentialStore, config: WalletConfig, keys: HostKeyManager, http: HostHttpClient? = nil)throws  -> Wallet  {
+public static func withStore(store: HostCredentialStore, config: WalletConfig, keys: HostKeyManager, http: HostHttpClient? = nil, presentationHttp: HostAsyncHttpClient? = nil)throws  -> Wallet  {
     return try  FfiConverterTypeWallet_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
         uniffiCallStatus in
     uniffi_credkit_ffi_fn_constructor_wallet_with_store(
         FfiConverterTypeHostCredentialStore_lower(store),
         FfiConverterTypeWalletConfig_lower(config),
         FfiConverterTypeHostKeyManager_lower(keys),
-        FfiConverterOptionTypeHostHttpClient.lower(http),uniffiCallStatus
+        FfiConverterOptionTypeHostHttpClient.lower(http),
+        FfiConverterOptionTypeHostAsyncHttpClient.lower(presentationHttp),uniffiCallStatus
     )
 })
 }
     
 
+    
+    /**
+     * Declines `request`: `access_denied` to the verifier (redirect flows) or the DC API
+     * error data for the platform.
+     *
+     * # Errors
+     * `Network`; encryption errors.
+     */
+open func decline(request: PresentationRequest)async throws  -> PresentationOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_credkit_ffi_fn_method_wallet_decline(
+                        self.uniffiCloneHandle(),FfiConverterTypePresentationRequest_lower(request)
+                )
+            },
+            pollFunc: ffi_credkit_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_credkit_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_credkit_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePresentationOutcome_lift,
+            errorHandler: FfiConverterTypeCredkitError_lift
+        )
+}
+    
+    /**
+     * Resolves and validates an Authorization Request: an `openid4vp://` / `haip-vp://`
+     * URL (fetching the request object from its `request_uri`, with a `wallet_nonce` when
+     * the verifier offers `post`), or a DC API request `{"protocol": ..., "data": {...}}`
+     * with the calling `origin` the platform reports. Nothing is sent to the verifier
+     * beyond the request object fetch; nothing is spent.
+     *
+     * # Errors
+     * `UntrustedIssuer` for a verifier that cannot be authenticated, `Malformed` for an
+     * invalid request, `Network`, `Unsatisfiable` when a required query has no candidate.
+     */
+open func resolveRequest(request: String, origin: String?)async throws  -> PresentationRequest  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_credkit_ffi_fn_method_wallet_resolve_request(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(request),FfiConverterOptionString.lower(origin)
+                )
+            },
+            pollFunc: ffi_credkit_ffi_rust_future_poll_u64,
+            completeFunc: ffi_credkit_ffi_rust_future_complete_u64,
+            freeFunc: ffi_credkit_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypePresentationRequest_lift,
+            errorHandler: FfiConverterTypeCredkitError_lift
+        )
+}
+    
+    /**
+     * Answers `request` with the user's `choices` (each one of the request's candidates):
+     * posts the response to the verifier (redirect flows) or returns the DC API response
+     * for the platform. Every KB-JWT is signed before any copy is marked used.
+     *
+     * # Errors
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable`; `KeyUnavailable`;
+     * `Network`; the verifier's refusal.
+     */
+open func respond(request: PresentationRequest, choices: [Choice])async throws  -> PresentationOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_credkit_ffi_fn_method_wallet_respond(
+                        self.uniffiCloneHandle(),FfiConverterTypePresentationRequest_lower(request),FfiConverterSequenceTypeChoice.lower(choices)
+                )
+            },
+            pollFunc: ffi_credkit_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_credkit_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_credkit_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePresentationOutcome_lift,
+            errorHandler: FfiConverterTypeCredkitError_lift
+        )
+}
     
     /**
      * Verifies the copies of an issued credential and keeps them as one batch; each must be
@@ -2783,6 +3607,30 @@ open func add(credentials: [String], keyIds: [String])throws  -> String  {
             self.uniffiCloneHandle(),
         FfiConverterSequenceString.lower(credentials),
         FfiConverterSequenceString.lower(keyIds),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+     * Each choice must be one of the query's candidates (the same credential and pointers:
+     * nothing beyond what the consent screen showed is disclosed), at most one per query
+     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
+     * signed before any copy is marked used, so a cancelled prompt spends nothing.
+     *
+     * # Errors
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+     * query without a choice; otherwise as [`Wallet::present`].
+     */
+open func buildVpToken(dcqlJson: String, choices: [Choice], audience: String, nonce: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_wallet_build_vp_token(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(dcqlJson),
+        FfiConverterSequenceTypeChoice.lower(choices),
+        FfiConverterString.lower(audience),
+        FfiConverterString.lower(nonce),uniffiCallStatus
     )
 })
 }
@@ -2871,30 +3719,6 @@ open func remove(batch: String)throws   {try rustCallWithError(FfiConverterTypeC
         FfiConverterString.lower(batch),uniffiCallStatus
     )
 }
-}
-    
-    /**
-     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
-     * Each choice must be one of the query's candidates (the same credential and pointers:
-     * nothing beyond what the consent screen showed is disclosed), at most one per query
-     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
-     * signed before any copy is marked used, so a cancelled prompt spends nothing.
-     *
-     * # Errors
-     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
-     * query without a choice; otherwise as [`Wallet::present`].
-     */
-open func respond(dcqlJson: String, choices: [Choice], audience: String, nonce: String)throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
-        uniffiCallStatus in
-    uniffi_credkit_ffi_fn_method_wallet_respond(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(dcqlJson),
-        FfiConverterSequenceTypeChoice.lower(choices),
-        FfiConverterString.lower(audience),
-        FfiConverterString.lower(nonce),uniffiCallStatus
-    )
-})
 }
     
     /**
@@ -3239,6 +4063,95 @@ public func FfiConverterTypeConsentCandidate_lift(_ buf: RustBuffer) throws -> C
 #endif
 public func FfiConverterTypeConsentCandidate_lower(_ value: ConsentCandidate) -> RustBuffer {
     return FfiConverterTypeConsentCandidate.lower(value)
+}
+
+
+/**
+ * A started presentation.
+ */
+public struct CreatedPresentation: Equatable, Hashable {
+    /**
+     * The transaction id.
+     */
+    public var id: String
+    /**
+     * `openid4vp://?client_id=...&request_uri=...` (redirect flows; empty for the DC API).
+     */
+    public var authorizationRequestUri: String
+    /**
+     * The DC API request `{"protocol", "data"}` (DC API flows), JSON.
+     */
+    public var dcApiRequestJson: String?
+    /**
+     * Unix seconds.
+     */
+    public var expiresAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The transaction id.
+         */id: String, 
+        /**
+         * `openid4vp://?client_id=...&request_uri=...` (redirect flows; empty for the DC API).
+         */authorizationRequestUri: String, 
+        /**
+         * The DC API request `{"protocol", "data"}` (DC API flows), JSON.
+         */dcApiRequestJson: String?, 
+        /**
+         * Unix seconds.
+         */expiresAt: Int64) {
+        self.id = id
+        self.authorizationRequestUri = authorizationRequestUri
+        self.dcApiRequestJson = dcApiRequestJson
+        self.expiresAt = expiresAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CreatedPresentation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCreatedPresentation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CreatedPresentation {
+        return
+            try CreatedPresentation(
+                id: FfiConverterString.read(from: &buf), 
+                authorizationRequestUri: FfiConverterString.read(from: &buf), 
+                dcApiRequestJson: FfiConverterOptionString.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CreatedPresentation, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.authorizationRequestUri, into: &buf)
+        FfiConverterOptionString.write(value.dcApiRequestJson, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreatedPresentation_lift(_ buf: RustBuffer) throws -> CreatedPresentation {
+    return try FfiConverterTypeCreatedPresentation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCreatedPresentation_lower(_ value: CreatedPresentation) -> RustBuffer {
+    return FfiConverterTypeCreatedPresentation.lower(value)
 }
 
 
@@ -3684,6 +4597,126 @@ public func FfiConverterTypeHostKey_lower(_ value: HostKey) -> RustBuffer {
 
 
 /**
+ * One HTTP exchange credkit asks the host to perform for OpenID4VP: a `GET` of a request
+ * object or a form `POST` (request object with `wallet_nonce`, or the response).
+ */
+public struct HttpExchange: Equatable, Hashable {
+    /**
+     * `GET` or `POST`.
+     */
+    public var method: String
+    /**
+     * The `https:` URL (already checked).
+     */
+    public var url: String
+    /**
+     * The `Content-Type` of the body (POST).
+     */
+    public var contentType: String?
+    /**
+     * The `Accept` header to send.
+     */
+    public var accept: String?
+    /**
+     * The body (POST): it may carry presentations, never log it.
+     */
+    public var body: Data
+    /**
+     * Read at most this many body bytes plus one.
+     */
+    public var maxBytes: UInt64
+    /**
+     * Give up after this many milliseconds.
+     */
+    public var timeoutMs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `GET` or `POST`.
+         */method: String, 
+        /**
+         * The `https:` URL (already checked).
+         */url: String, 
+        /**
+         * The `Content-Type` of the body (POST).
+         */contentType: String?, 
+        /**
+         * The `Accept` header to send.
+         */accept: String?, 
+        /**
+         * The body (POST): it may carry presentations, never log it.
+         */body: Data, 
+        /**
+         * Read at most this many body bytes plus one.
+         */maxBytes: UInt64, 
+        /**
+         * Give up after this many milliseconds.
+         */timeoutMs: UInt64) {
+        self.method = method
+        self.url = url
+        self.contentType = contentType
+        self.accept = accept
+        self.body = body
+        self.maxBytes = maxBytes
+        self.timeoutMs = timeoutMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HttpExchange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpExchange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpExchange {
+        return
+            try HttpExchange(
+                method: FfiConverterString.read(from: &buf), 
+                url: FfiConverterString.read(from: &buf), 
+                contentType: FfiConverterOptionString.read(from: &buf), 
+                accept: FfiConverterOptionString.read(from: &buf), 
+                body: FfiConverterData.read(from: &buf), 
+                maxBytes: FfiConverterUInt64.read(from: &buf), 
+                timeoutMs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpExchange, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.method, into: &buf)
+        FfiConverterString.write(value.url, into: &buf)
+        FfiConverterOptionString.write(value.contentType, into: &buf)
+        FfiConverterOptionString.write(value.accept, into: &buf)
+        FfiConverterData.write(value.body, into: &buf)
+        FfiConverterUInt64.write(value.maxBytes, into: &buf)
+        FfiConverterUInt64.write(value.timeoutMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpExchange_lift(_ buf: RustBuffer) throws -> HttpExchange {
+    return try FfiConverterTypeHttpExchange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpExchange_lower(_ value: HttpExchange) -> RustBuffer {
+    return FfiConverterTypeHttpExchange.lower(value)
+}
+
+
+/**
  * The host's response.
  */
 public struct HttpReply: Equatable, Hashable {
@@ -4120,6 +5153,303 @@ public func FfiConverterTypePinnedIssuer_lift(_ buf: RustBuffer) throws -> Pinne
 #endif
 public func FfiConverterTypePinnedIssuer_lower(_ value: PinnedIssuer) -> RustBuffer {
     return FfiConverterTypePinnedIssuer.lower(value)
+}
+
+
+/**
+ * What responding did.
+ */
+public struct PresentationOutcome: Equatable, Hashable {
+    /**
+     * Whether a response was posted to the verifier (redirect flows).
+     */
+    public var sent: Bool
+    /**
+     * The verifier's HTTP status (redirect flows).
+     */
+    public var status: UInt16?
+    /**
+     * Where to send the user agent next, when the verifier said (§8.2).
+     */
+    public var redirectUri: String?
+    /**
+     * DC API: the `data` object to hand back to the platform, JSON.
+     */
+    public var dcApiResponseJson: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Whether a response was posted to the verifier (redirect flows).
+         */sent: Bool, 
+        /**
+         * The verifier's HTTP status (redirect flows).
+         */status: UInt16?, 
+        /**
+         * Where to send the user agent next, when the verifier said (§8.2).
+         */redirectUri: String?, 
+        /**
+         * DC API: the `data` object to hand back to the platform, JSON.
+         */dcApiResponseJson: String?) {
+        self.sent = sent
+        self.status = status
+        self.redirectUri = redirectUri
+        self.dcApiResponseJson = dcApiResponseJson
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PresentationOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationOutcome {
+        return
+            try PresentationOutcome(
+                sent: FfiConverterBool.read(from: &buf), 
+                status: FfiConverterOptionUInt16.read(from: &buf), 
+                redirectUri: FfiConverterOptionString.read(from: &buf), 
+                dcApiResponseJson: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PresentationOutcome, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.sent, into: &buf)
+        FfiConverterOptionUInt16.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.redirectUri, into: &buf)
+        FfiConverterOptionString.write(value.dcApiResponseJson, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationOutcome_lift(_ buf: RustBuffer) throws -> PresentationOutcome {
+    return try FfiConverterTypePresentationOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationOutcome_lower(_ value: PresentationOutcome) -> RustBuffer {
+    return FfiConverterTypePresentationOutcome.lower(value)
+}
+
+
+/**
+ * Where a presentation stands.
+ */
+public struct PresentationResult: Equatable, Hashable {
+    /**
+     * `pending`, `verified` or `failed`.
+     */
+    public var status: String
+    /**
+     * The credkit error code when failed.
+     */
+    public var error: String?
+    /**
+     * What was verified, JSON `{"<query id>": [{"format", "issuer", "vct", "claims"}]}`.
+     */
+    public var credentialsJson: String?
+    /**
+     * Same-device flows: where the verifier's response URI sends the wallet.
+     */
+    public var redirectUri: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `pending`, `verified` or `failed`.
+         */status: String, 
+        /**
+         * The credkit error code when failed.
+         */error: String?, 
+        /**
+         * What was verified, JSON `{"<query id>": [{"format", "issuer", "vct", "claims"}]}`.
+         */credentialsJson: String?, 
+        /**
+         * Same-device flows: where the verifier's response URI sends the wallet.
+         */redirectUri: String?) {
+        self.status = status
+        self.error = error
+        self.credentialsJson = credentialsJson
+        self.redirectUri = redirectUri
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PresentationResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationResult: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationResult {
+        return
+            try PresentationResult(
+                status: FfiConverterString.read(from: &buf), 
+                error: FfiConverterOptionString.read(from: &buf), 
+                credentialsJson: FfiConverterOptionString.read(from: &buf), 
+                redirectUri: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PresentationResult, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.error, into: &buf)
+        FfiConverterOptionString.write(value.credentialsJson, into: &buf)
+        FfiConverterOptionString.write(value.redirectUri, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationResult_lift(_ buf: RustBuffer) throws -> PresentationResult {
+    return try FfiConverterTypePresentationResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationResult_lower(_ value: PresentationResult) -> RustBuffer {
+    return FfiConverterTypePresentationResult.lower(value)
+}
+
+
+/**
+ * How a relying party asks for presentations.
+ */
+public struct PresentationVerifierConfig: Equatable, Hashable {
+    /**
+     * The request-signing key, a private JWK (JSON); its public key is the leaf's.
+     */
+    public var signingKeyJwk: String
+    /**
+     * The signing certificate chain, PEM, leaf first, without the trust anchor.
+     */
+    public var x5cPem: String
+    /**
+     * `x509_hash` (HAIP's) or `x509_san_dns`.
+     */
+    public var clientIdPrefix: String
+    /**
+     * Where wallets post responses (`https`).
+     */
+    public var responseUri: String
+    /**
+     * Request objects are served at `request_uri_base/<id>`.
+     */
+    public var requestUriBase: String
+    /**
+     * Trusted issuers.
+     */
+    public var trust: TrustConfig
+    /**
+     * Apply HAIP 1.0 (encrypted responses only).
+     */
+    public var haip: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The request-signing key, a private JWK (JSON); its public key is the leaf's.
+         */signingKeyJwk: String, 
+        /**
+         * The signing certificate chain, PEM, leaf first, without the trust anchor.
+         */x5cPem: String, 
+        /**
+         * `x509_hash` (HAIP's) or `x509_san_dns`.
+         */clientIdPrefix: String, 
+        /**
+         * Where wallets post responses (`https`).
+         */responseUri: String, 
+        /**
+         * Request objects are served at `request_uri_base/<id>`.
+         */requestUriBase: String, 
+        /**
+         * Trusted issuers.
+         */trust: TrustConfig, 
+        /**
+         * Apply HAIP 1.0 (encrypted responses only).
+         */haip: Bool = false) {
+        self.signingKeyJwk = signingKeyJwk
+        self.x5cPem = x5cPem
+        self.clientIdPrefix = clientIdPrefix
+        self.responseUri = responseUri
+        self.requestUriBase = requestUriBase
+        self.trust = trust
+        self.haip = haip
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PresentationVerifierConfig: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationVerifierConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationVerifierConfig {
+        return
+            try PresentationVerifierConfig(
+                signingKeyJwk: FfiConverterString.read(from: &buf), 
+                x5cPem: FfiConverterString.read(from: &buf), 
+                clientIdPrefix: FfiConverterString.read(from: &buf), 
+                responseUri: FfiConverterString.read(from: &buf), 
+                requestUriBase: FfiConverterString.read(from: &buf), 
+                trust: FfiConverterTypeTrustConfig.read(from: &buf), 
+                haip: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PresentationVerifierConfig, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.signingKeyJwk, into: &buf)
+        FfiConverterString.write(value.x5cPem, into: &buf)
+        FfiConverterString.write(value.clientIdPrefix, into: &buf)
+        FfiConverterString.write(value.responseUri, into: &buf)
+        FfiConverterString.write(value.requestUriBase, into: &buf)
+        FfiConverterTypeTrustConfig.write(value.trust, into: &buf)
+        FfiConverterBool.write(value.haip, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationVerifierConfig_lift(_ buf: RustBuffer) throws -> PresentationVerifierConfig {
+    return try FfiConverterTypePresentationVerifierConfig.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationVerifierConfig_lower(_ value: PresentationVerifierConfig) -> RustBuffer {
+    return FfiConverterTypePresentationVerifierConfig.lower(value)
 }
 
 
@@ -4677,6 +6007,218 @@ public func FfiConverterTypeVerifierConfig_lower(_ value: VerifierConfig) -> Rus
 
 
 /**
+ * Who asks, as the consent screen shows it.
+ */
+public struct VerifierInfo: Equatable, Hashable {
+    /**
+     * The full client identifier (prefix included), or `origin:<origin>` for unsigned DC API
+     * requests.
+     */
+    public var clientId: String
+    /**
+     * Whether the identity was authenticated under the wallet's trust configuration.
+     */
+    public var authenticated: Bool
+    /**
+     * The signing certificate's subject, for `x509_*` clients.
+     */
+    public var certificateSubject: String?
+    /**
+     * The signing certificate's DNS names.
+     */
+    public var dnsNames: [String]
+    /**
+     * The calling web origin (DC API).
+     */
+    public var origin: String?
+    /**
+     * `client_metadata.client_name`: **not authenticated**.
+     */
+    public var clientNameUnverified: String?
+    /**
+     * `client_metadata.logo_uri`: **not authenticated**.
+     */
+    public var logoUriUnverified: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The full client identifier (prefix included), or `origin:<origin>` for unsigned DC API
+         * requests.
+         */clientId: String, 
+        /**
+         * Whether the identity was authenticated under the wallet's trust configuration.
+         */authenticated: Bool, 
+        /**
+         * The signing certificate's subject, for `x509_*` clients.
+         */certificateSubject: String?, 
+        /**
+         * The signing certificate's DNS names.
+         */dnsNames: [String], 
+        /**
+         * The calling web origin (DC API).
+         */origin: String?, 
+        /**
+         * `client_metadata.client_name`: **not authenticated**.
+         */clientNameUnverified: String?, 
+        /**
+         * `client_metadata.logo_uri`: **not authenticated**.
+         */logoUriUnverified: String?) {
+        self.clientId = clientId
+        self.authenticated = authenticated
+        self.certificateSubject = certificateSubject
+        self.dnsNames = dnsNames
+        self.origin = origin
+        self.clientNameUnverified = clientNameUnverified
+        self.logoUriUnverified = logoUriUnverified
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerifierInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifierInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifierInfo {
+        return
+            try VerifierInfo(
+                clientId: FfiConverterString.read(from: &buf), 
+                authenticated: FfiConverterBool.read(from: &buf), 
+                certificateSubject: FfiConverterOptionString.read(from: &buf), 
+                dnsNames: FfiConverterSequenceString.read(from: &buf), 
+                origin: FfiConverterOptionString.read(from: &buf), 
+                clientNameUnverified: FfiConverterOptionString.read(from: &buf), 
+                logoUriUnverified: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifierInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.clientId, into: &buf)
+        FfiConverterBool.write(value.authenticated, into: &buf)
+        FfiConverterOptionString.write(value.certificateSubject, into: &buf)
+        FfiConverterSequenceString.write(value.dnsNames, into: &buf)
+        FfiConverterOptionString.write(value.origin, into: &buf)
+        FfiConverterOptionString.write(value.clientNameUnverified, into: &buf)
+        FfiConverterOptionString.write(value.logoUriUnverified, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierInfo_lift(_ buf: RustBuffer) throws -> VerifierInfo {
+    return try FfiConverterTypeVerifierInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierInfo_lower(_ value: VerifierInfo) -> RustBuffer {
+    return FfiConverterTypeVerifierInfo.lower(value)
+}
+
+
+/**
+ * How the wallet decides whom to answer.
+ */
+public struct VerifierTrustConfig: Equatable, Hashable {
+    /**
+     * PEM trust anchors for verifiers' request-signing certificates (`x509_san_dns`,
+     * `x509_hash`).
+     */
+    public var trustAnchorsPem: [String]
+    /**
+     * Apply HAIP 1.0 (signed requests by reference, encrypted responses only).
+     */
+    public var haip: Bool
+    /**
+     * Transaction data types the app can show (any other is refused).
+     */
+    public var transactionDataTypes: [String]
+    /**
+     * DANGER, local tests only: allow loopback and private addresses.
+     */
+    public var allowInternalAddresses: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * PEM trust anchors for verifiers' request-signing certificates (`x509_san_dns`,
+         * `x509_hash`).
+         */trustAnchorsPem: [String] = [], 
+        /**
+         * Apply HAIP 1.0 (signed requests by reference, encrypted responses only).
+         */haip: Bool = false, 
+        /**
+         * Transaction data types the app can show (any other is refused).
+         */transactionDataTypes: [String] = [], 
+        /**
+         * DANGER, local tests only: allow loopback and private addresses.
+         */allowInternalAddresses: Bool = false) {
+        self.trustAnchorsPem = trustAnchorsPem
+        self.haip = haip
+        self.transactionDataTypes = transactionDataTypes
+        self.allowInternalAddresses = allowInternalAddresses
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerifierTrustConfig: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifierTrustConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifierTrustConfig {
+        return
+            try VerifierTrustConfig(
+                trustAnchorsPem: FfiConverterSequenceString.read(from: &buf), 
+                haip: FfiConverterBool.read(from: &buf), 
+                transactionDataTypes: FfiConverterSequenceString.read(from: &buf), 
+                allowInternalAddresses: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifierTrustConfig, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.trustAnchorsPem, into: &buf)
+        FfiConverterBool.write(value.haip, into: &buf)
+        FfiConverterSequenceString.write(value.transactionDataTypes, into: &buf)
+        FfiConverterBool.write(value.allowInternalAddresses, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierTrustConfig_lift(_ buf: RustBuffer) throws -> VerifierTrustConfig {
+    return try FfiConverterTypeVerifierTrustConfig.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierTrustConfig_lower(_ value: VerifierTrustConfig) -> RustBuffer {
+    return FfiConverterTypeVerifierTrustConfig.lower(value)
+}
+
+
+/**
  * How the wallet decides what it accepts and how it shows it.
  */
 public struct WalletConfig: Equatable, Hashable {
@@ -4701,6 +6243,10 @@ public struct WalletConfig: Equatable, Hashable {
      * How batch copies are used.
      */
     public var usePolicy: UsePolicy
+    /**
+     * Which verifiers the wallet answers over OpenID4VP, and how strictly.
+     */
+    public var verifierTrust: VerifierTrustConfig
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4720,12 +6266,16 @@ public struct WalletConfig: Equatable, Hashable {
          */locales: [String] = [], 
         /**
          * How batch copies are used.
-         */usePolicy: UsePolicy) {
+         */usePolicy: UsePolicy, 
+        /**
+         * Which verifiers the wallet answers over OpenID4VP, and how strictly.
+         */verifierTrust: VerifierTrustConfig = VerifierTrustConfig()) {
         self.trust = trust
         self.acceptedVcts = acceptedVcts
         self.typeMetadata = typeMetadata
         self.locales = locales
         self.usePolicy = usePolicy
+        self.verifierTrust = verifierTrust
     }
 
     
@@ -4748,7 +6298,8 @@ public struct FfiConverterTypeWalletConfig: FfiConverterRustBuffer {
                 acceptedVcts: FfiConverterSequenceString.read(from: &buf), 
                 typeMetadata: FfiConverterSequenceString.read(from: &buf), 
                 locales: FfiConverterSequenceString.read(from: &buf), 
-                usePolicy: FfiConverterTypeUsePolicy.read(from: &buf)
+                usePolicy: FfiConverterTypeUsePolicy.read(from: &buf), 
+                verifierTrust: FfiConverterTypeVerifierTrustConfig.read(from: &buf)
         )
     }
 
@@ -4758,6 +6309,7 @@ public struct FfiConverterTypeWalletConfig: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.typeMetadata, into: &buf)
         FfiConverterSequenceString.write(value.locales, into: &buf)
         FfiConverterTypeUsePolicy.write(value.usePolicy, into: &buf)
+        FfiConverterTypeVerifierTrustConfig.write(value.verifierTrust, into: &buf)
     }
 }
 
@@ -5423,6 +6975,30 @@ public func FfiConverterTypeUsePolicy_lower(_ value: UsePolicy) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
+    typealias SwiftType = UInt16?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt16.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt16.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
     typealias SwiftType = UInt64?
 
@@ -5487,6 +7063,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeHostAsyncHttpClient: FfiConverterRustBuffer {
+    typealias SwiftType = HostAsyncHttpClient?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHostAsyncHttpClient.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHostAsyncHttpClient.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5814,6 +7414,144 @@ fileprivate struct FfiConverterSequenceTypeResponseCredential: FfiConverterRustB
         return seq
     }
 }
+private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
+private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
+
+fileprivate let uniffiContinuationHandleMap = UniffiHandleMap<UnsafeContinuation<Int8, Never>>()
+
+fileprivate func uniffiRustCallAsync<F, T>(
+    rustFutureFunc: () -> UInt64,
+    pollFunc: (UInt64, @escaping UniffiRustFutureContinuationCallback, UInt64) -> (),
+    completeFunc: (UInt64, UnsafeMutablePointer<RustCallStatus>) -> F,
+    freeFunc: (UInt64) -> (),
+    liftFunc: (F) throws -> T,
+    errorHandler: ((RustBuffer) throws -> Swift.Error)?
+) async throws -> T {
+    // Make sure to call the ensure init function since future creation doesn't have a
+    // RustCallStatus param, so doesn't use makeRustCall()
+    uniffiEnsureCredkitFfiInitialized()
+    let rustFuture = rustFutureFunc()
+    defer {
+        freeFunc(rustFuture)
+    }
+    var pollResult: Int8;
+    repeat {
+        pollResult = await withUnsafeContinuation {
+            pollFunc(
+                rustFuture,
+                { handle, pollResult in
+                    uniffiFutureContinuationCallback(handle: handle, pollResult: pollResult)
+                },
+                uniffiContinuationHandleMap.insert(obj: $0)
+            )
+        }
+    } while pollResult != UNIFFI_RUST_FUTURE_POLL_READY
+
+    return try liftFunc(makeRustCall(
+        { completeFunc(rustFuture, $0) },
+        errorHandler: errorHandler
+    ))
+}
+
+// Callback handlers for an async calls.  These are invoked by Rust when the future is ready.  They
+// lift the return value or error and resume the suspended function.
+fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: Int8) {
+    if let continuation = try? uniffiContinuationHandleMap.remove(handle: handle) {
+        continuation.resume(returning: pollResult)
+    } else {
+        print("uniffiFutureContinuationCallback invalid handle")
+    }
+}
+private func uniffiTraitInterfaceCallAsync<T>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
+        // call consumes an Arc reference, which means there should be no possibility of a double
+        // call.  The following code is structured so that will will never call both `handleSuccess`
+        // and `handleError`, even in the face of weird errors.
+        //
+        // On platforms that need extra machinery to make C-ABI calls, like JNA or ctypes, it's
+        // possible that we fail to make either call.  However, it doesn't seem like this is
+        // possible on Swift since swift can just make the C call directly.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+private func uniffiTraitInterfaceCallAsyncWithError<T, E>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    lowerError: @escaping (E) -> RustBuffer,
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
+        // `handleError`.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch let error as E {
+            handleError(CALL_ERROR, lowerError(error))
+            return
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+// Borrow the callback handle map implementation to store foreign future handles
+// TODO: consolidate the handle-map code (https://github.com/mozilla/uniffi-rs/pull/1823)
+fileprivate let UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = UniffiHandleMap<UniffiForeignFutureTask>()
+
+// Protocol for tasks that handle foreign futures.
+//
+// Defining a protocol allows all tasks to be stored in the same handle map.  This can't be done
+// with the task object itself, since has generic parameters.
+fileprivate protocol UniffiForeignFutureTask {
+    func cancel()
+}
+
+extension Task: UniffiForeignFutureTask {}
+
+private func uniffiForeignFutureDroppedCallback(handle: UInt64) {
+    do {
+        let task = try UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle: handle)
+        // Set the cancellation flag on the task.  If it's still running, the code can check the
+        // cancellation flag or call `Task.checkCancellation()`.  If the task has completed, this is
+        // a no-op.
+        task.cancel()
+    } catch {
+        print("uniffiForeignFutureDroppedCallback: handle missing from handlemap")
+    }
+}
+
+// For testing
+public func uniffiForeignFutureHandleCountCredkit() -> Int {
+    UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.count
+}
 /**
  * The credkit version of this library.
  */
@@ -5974,13 +7712,58 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_method_statuslist_uri() != 46848) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send() != 49042) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_presentationrequest_candidates() != 9846) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_presentationrequest_is_dc_api() != 16543) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_presentationrequest_transaction_data_json() != 15390) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_presentationrequest_verifier() != 21203) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_presentationverifier_client_id() != 35759) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_presentationverifier_create() != 5422) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_presentationverifier_handle_dc_api_response() != 7925) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_presentationverifier_handle_response() != 47660) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_presentationverifier_request_object() != 1712) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_presentationverifier_result() != 30027) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_credkit_ffi_checksum_method_verifier_verify() != 58050) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_verifier_verify_response() != 37041) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_credkit_ffi_checksum_method_wallet_decline() != 18142) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_wallet_resolve_request() != 30989) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_wallet_respond() != 47108) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_credkit_ffi_checksum_method_wallet_add() != 45101) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_wallet_build_vp_token() != 60508) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys() != 36033) {
@@ -5998,9 +7781,6 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_method_wallet_remove() != 14713) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_method_wallet_respond() != 15066) {
-        return InitializationResult.apiChecksumMismatch
-    }
     if (uniffi_credkit_ffi_checksum_method_wallet_status() != 4128) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6010,19 +7790,23 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk() != 16443) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_credkit_ffi_checksum_constructor_presentationverifier_new() != 12865) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_credkit_ffi_checksum_constructor_verifier_new() != 17240) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() != 2476) {
+    if (uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() != 65243) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_constructor_wallet_open() != 30357) {
+    if (uniffi_credkit_ffi_checksum_constructor_wallet_open() != 35596) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_constructor_wallet_with_store() != 49620) {
+    if (uniffi_credkit_ffi_checksum_constructor_wallet_with_store() != 287) {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitHostAsyncHttpClient()
     uniffiCallbackInitHostCredentialStore()
     uniffiCallbackInitHostHttpClient()
     uniffiCallbackInitHostKeyManager()

@@ -327,6 +327,12 @@ typedef void (*UniffiCallbackInterfaceHostSignerMethod2)(uint64_t, RustBuffer, R
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOST_ASYNC_HTTP_CLIENT_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOST_ASYNC_HTTP_CLIENT_METHOD0
+typedef void (*UniffiCallbackInterfaceHostAsyncHttpClientMethod0)(uint64_t, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOST_CREDENTIAL_STORE
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOST_CREDENTIAL_STORE
 typedef struct UniffiVTableCallbackInterfaceHostCredentialStore {
@@ -369,6 +375,15 @@ typedef struct UniffiVTableCallbackInterfaceHostSigner {
     UniffiCallbackInterfaceHostSignerMethod1 _Nonnull publicKey;
     UniffiCallbackInterfaceHostSignerMethod2 _Nonnull sign;
 } UniffiVTableCallbackInterfaceHostSigner;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOST_ASYNC_HTTP_CLIENT
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOST_ASYNC_HTTP_CLIENT
+typedef struct UniffiVTableCallbackInterfaceHostAsyncHttpClient {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceHostAsyncHttpClientMethod0 _Nonnull send;
+} UniffiVTableCallbackInterfaceHostAsyncHttpClient;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_HOSTCREDENTIALSTORE
@@ -566,6 +581,101 @@ RustBuffer uniffi_credkit_ffi_fn_method_statuslist_token(uint64_t ptr, uint64_t 
 RustBuffer uniffi_credkit_ffi_fn_method_statuslist_uri(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_HOSTASYNCHTTPCLIENT
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_HOSTASYNCHTTPCLIENT
+uint64_t uniffi_credkit_ffi_fn_clone_hostasynchttpclient(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_HOSTASYNCHTTPCLIENT
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_HOSTASYNCHTTPCLIENT
+void uniffi_credkit_ffi_fn_free_hostasynchttpclient(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_INIT_CALLBACK_VTABLE_HOSTASYNCHTTPCLIENT
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_INIT_CALLBACK_VTABLE_HOSTASYNCHTTPCLIENT
+void uniffi_credkit_ffi_fn_init_callback_vtable_hostasynchttpclient(const UniffiVTableCallbackInterfaceHostAsyncHttpClient* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_HOSTASYNCHTTPCLIENT_SEND
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_HOSTASYNCHTTPCLIENT_SEND
+uint64_t uniffi_credkit_ffi_fn_method_hostasynchttpclient_send(uint64_t ptr, RustBuffer exchange
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_PRESENTATIONREQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_PRESENTATIONREQUEST
+uint64_t uniffi_credkit_ffi_fn_clone_presentationrequest(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_PRESENTATIONREQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_PRESENTATIONREQUEST
+void uniffi_credkit_ffi_fn_free_presentationrequest(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONREQUEST_CANDIDATES
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONREQUEST_CANDIDATES
+RustBuffer uniffi_credkit_ffi_fn_method_presentationrequest_candidates(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONREQUEST_IS_DC_API
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONREQUEST_IS_DC_API
+int8_t uniffi_credkit_ffi_fn_method_presentationrequest_is_dc_api(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONREQUEST_TRANSACTION_DATA_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONREQUEST_TRANSACTION_DATA_JSON
+RustBuffer uniffi_credkit_ffi_fn_method_presentationrequest_transaction_data_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONREQUEST_VERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONREQUEST_VERIFIER
+RustBuffer uniffi_credkit_ffi_fn_method_presentationrequest_verifier(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_PRESENTATIONVERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_PRESENTATIONVERIFIER
+uint64_t uniffi_credkit_ffi_fn_clone_presentationverifier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_PRESENTATIONVERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_PRESENTATIONVERIFIER
+void uniffi_credkit_ffi_fn_free_presentationverifier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CONSTRUCTOR_PRESENTATIONVERIFIER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CONSTRUCTOR_PRESENTATIONVERIFIER_NEW
+uint64_t uniffi_credkit_ffi_fn_constructor_presentationverifier_new(RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_CLIENT_ID
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_CLIENT_ID
+RustBuffer uniffi_credkit_ffi_fn_method_presentationverifier_client_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_CREATE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_CREATE
+RustBuffer uniffi_credkit_ffi_fn_method_presentationverifier_create(uint64_t ptr, RustBuffer dcql_json, RustBuffer response_mode, RustBuffer expected_origins, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_HANDLE_DC_API_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_HANDLE_DC_API_RESPONSE
+RustBuffer uniffi_credkit_ffi_fn_method_presentationverifier_handle_dc_api_response(uint64_t ptr, RustBuffer id, RustBuffer data_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_HANDLE_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_HANDLE_RESPONSE
+RustBuffer uniffi_credkit_ffi_fn_method_presentationverifier_handle_response(uint64_t ptr, RustBuffer content_type, RustBuffer body, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_REQUEST_OBJECT
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_REQUEST_OBJECT
+RustBuffer uniffi_credkit_ffi_fn_method_presentationverifier_request_object(uint64_t ptr, RustBuffer id, RustBuffer wallet_nonce, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_RESULT
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PRESENTATIONVERIFIER_RESULT
+RustBuffer uniffi_credkit_ffi_fn_method_presentationverifier_result(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_VERIFIER
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_VERIFIER
 uint64_t uniffi_credkit_ffi_fn_clone_verifier(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -603,22 +713,42 @@ void uniffi_credkit_ffi_fn_free_wallet(uint64_t handle, RustCallStatus *_Nonnull
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CONSTRUCTOR_WALLET_IN_MEMORY
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CONSTRUCTOR_WALLET_IN_MEMORY
-uint64_t uniffi_credkit_ffi_fn_constructor_wallet_in_memory(RustBuffer config, uint64_t keys, RustBuffer http, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_credkit_ffi_fn_constructor_wallet_in_memory(RustBuffer config, uint64_t keys, RustBuffer http, RustBuffer presentation_http, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CONSTRUCTOR_WALLET_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CONSTRUCTOR_WALLET_OPEN
-uint64_t uniffi_credkit_ffi_fn_constructor_wallet_open(RustBuffer path, RustBuffer store_key, RustBuffer config, uint64_t keys, RustBuffer http, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_credkit_ffi_fn_constructor_wallet_open(RustBuffer path, RustBuffer store_key, RustBuffer config, uint64_t keys, RustBuffer http, RustBuffer presentation_http, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CONSTRUCTOR_WALLET_WITH_STORE
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CONSTRUCTOR_WALLET_WITH_STORE
-uint64_t uniffi_credkit_ffi_fn_constructor_wallet_with_store(uint64_t store, RustBuffer config, uint64_t keys, RustBuffer http, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_credkit_ffi_fn_constructor_wallet_with_store(uint64_t store, RustBuffer config, uint64_t keys, RustBuffer http, RustBuffer presentation_http, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_DECLINE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_DECLINE
+uint64_t uniffi_credkit_ffi_fn_method_wallet_decline(uint64_t ptr, uint64_t request
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESOLVE_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESOLVE_REQUEST
+uint64_t uniffi_credkit_ffi_fn_method_wallet_resolve_request(uint64_t ptr, RustBuffer request, RustBuffer origin
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESPOND
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESPOND
+uint64_t uniffi_credkit_ffi_fn_method_wallet_respond(uint64_t ptr, uint64_t request, RustBuffer choices
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_ADD
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_ADD
 RustBuffer uniffi_credkit_ffi_fn_method_wallet_add(uint64_t ptr, RustBuffer credentials, RustBuffer key_ids, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_BUILD_VP_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_BUILD_VP_TOKEN
+RustBuffer uniffi_credkit_ffi_fn_method_wallet_build_vp_token(uint64_t ptr, RustBuffer dcql_json, RustBuffer choices, RustBuffer audience, RustBuffer nonce, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_CREATE_HOLDER_KEYS
@@ -644,11 +774,6 @@ RustBuffer uniffi_credkit_ffi_fn_method_wallet_query(uint64_t ptr, RustBuffer dc
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_REMOVE
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_REMOVE
 void uniffi_credkit_ffi_fn_method_wallet_remove(uint64_t ptr, RustBuffer batch, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESPOND
-#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESPOND
-RustBuffer uniffi_credkit_ffi_fn_method_wallet_respond(uint64_t ptr, RustBuffer dcql_json, RustBuffer choices, RustBuffer audience, RustBuffer nonce, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_STATUS
@@ -1099,6 +1224,72 @@ uint16_t uniffi_credkit_ffi_checksum_method_statuslist_uri(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_HOSTASYNCHTTPCLIENT_SEND
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_HOSTASYNCHTTPCLIENT_SEND
+uint16_t uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONREQUEST_CANDIDATES
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONREQUEST_CANDIDATES
+uint16_t uniffi_credkit_ffi_checksum_method_presentationrequest_candidates(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONREQUEST_IS_DC_API
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONREQUEST_IS_DC_API
+uint16_t uniffi_credkit_ffi_checksum_method_presentationrequest_is_dc_api(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONREQUEST_TRANSACTION_DATA_JSON
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONREQUEST_TRANSACTION_DATA_JSON
+uint16_t uniffi_credkit_ffi_checksum_method_presentationrequest_transaction_data_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONREQUEST_VERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONREQUEST_VERIFIER
+uint16_t uniffi_credkit_ffi_checksum_method_presentationrequest_verifier(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_CLIENT_ID
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_CLIENT_ID
+uint16_t uniffi_credkit_ffi_checksum_method_presentationverifier_client_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_CREATE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_CREATE
+uint16_t uniffi_credkit_ffi_checksum_method_presentationverifier_create(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_HANDLE_DC_API_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_HANDLE_DC_API_RESPONSE
+uint16_t uniffi_credkit_ffi_checksum_method_presentationverifier_handle_dc_api_response(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_HANDLE_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_HANDLE_RESPONSE
+uint16_t uniffi_credkit_ffi_checksum_method_presentationverifier_handle_response(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_REQUEST_OBJECT
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_REQUEST_OBJECT
+uint16_t uniffi_credkit_ffi_checksum_method_presentationverifier_request_object(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_RESULT
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PRESENTATIONVERIFIER_RESULT
+uint16_t uniffi_credkit_ffi_checksum_method_presentationverifier_result(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_VERIFIER_VERIFY
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_VERIFIER_VERIFY
 uint16_t uniffi_credkit_ffi_checksum_method_verifier_verify(void
@@ -1111,9 +1302,33 @@ uint16_t uniffi_credkit_ffi_checksum_method_verifier_verify_response(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_DECLINE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_DECLINE
+uint16_t uniffi_credkit_ffi_checksum_method_wallet_decline(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_RESOLVE_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_RESOLVE_REQUEST
+uint16_t uniffi_credkit_ffi_checksum_method_wallet_resolve_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_RESPOND
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_RESPOND
+uint16_t uniffi_credkit_ffi_checksum_method_wallet_respond(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_ADD
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_ADD
 uint16_t uniffi_credkit_ffi_checksum_method_wallet_add(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_BUILD_VP_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_BUILD_VP_TOKEN
+uint16_t uniffi_credkit_ffi_checksum_method_wallet_build_vp_token(void
     
 );
 #endif
@@ -1147,12 +1362,6 @@ uint16_t uniffi_credkit_ffi_checksum_method_wallet_remove(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_RESPOND
-#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_RESPOND
-uint16_t uniffi_credkit_ffi_checksum_method_wallet_respond(void
-    
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_STATUS
 uint16_t uniffi_credkit_ffi_checksum_method_wallet_status(void
@@ -1168,6 +1377,12 @@ uint16_t uniffi_credkit_ffi_checksum_constructor_issuer_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_CONSTRUCTOR_ISSUER_WITH_PRIVATE_JWK
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_CONSTRUCTOR_ISSUER_WITH_PRIVATE_JWK
 uint16_t uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_CONSTRUCTOR_PRESENTATIONVERIFIER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_CONSTRUCTOR_PRESENTATIONVERIFIER_NEW
+uint16_t uniffi_credkit_ffi_checksum_constructor_presentationverifier_new(void
     
 );
 #endif

@@ -407,7 +407,7 @@ fun testIssueStoreQueryConsentPresentVerify(f: Flow) {
     val nonce = newNonce()
     // A choice beyond what the consent screen showed is refused.
     assertThrows<CredkitException.InvalidInput>("choice beyond the candidates") {
-        f.wallet.respond(
+        f.wallet.buildVpToken(
             OVER_18,
             listOf(Choice(queryId = "pid", batch = batch, disclose = listOf("/given_name"))),
             AUDIENCE,
@@ -415,10 +415,10 @@ fun testIssueStoreQueryConsentPresentVerify(f: Flow) {
         )
     }
     assertThrows<CredkitException.Unsatisfiable>("no choice for a required query") {
-        f.wallet.respond(OVER_18, listOf(), AUDIENCE, "n")
+        f.wallet.buildVpToken(OVER_18, listOf(), AUDIENCE, "n")
     }
     assertEq(f.keystore.signatures.get(), 0, "keystore signatures after refused choices")
-    val vpToken = f.wallet.respond(
+    val vpToken = f.wallet.buildVpToken(
         OVER_18,
         listOf(Choice(queryId = "pid", batch = batch, disclose = candidate.disclose)),
         AUDIENCE,
@@ -767,6 +767,233 @@ fun testSoftwareIssuerKey(@Suppress("UNUSED_PARAMETER") f: Flow) {
     }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// OpenID4VP 1.0 against a verifier over HTTPS on loopback (the Python test's OpenId4Vp)
+
+/** Runs the JDK's keytool; the certificates of this test come from it, nothing to install. */
+fun keytool(vararg args: String) {
+    val tool = java.nio.file.Paths.get(System.getProperty("java.home"), "bin", "keytool").toString()
+    val p = ProcessBuilder(listOf(tool) + args).redirectErrorStream(true).start()
+    val out = p.inputStream.readBytes().decodeToString()
+    if (p.waitFor() != 0) fail("keytool ${args.joinToString(" ")}: $out")
+}
+
+fun pem(der: ByteArray): String =
+    "-----BEGIN CERTIFICATE-----\n" + Base64.getMimeEncoder(64, "\n".toByteArray()).encodeToString(der) +
+        "\n-----END CERTIFICATE-----\n"
+
+fun b64u(bytes: ByteArray): String = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes)
+
+/** The app's asynchronous HTTP stack: one exchange, no redirects, a private TLS root. */
+class AsyncWeb(private val tls: javax.net.ssl.SSLContext) : HostAsyncHttpClient {
+    val exchanges = java.util.Collections.synchronizedList(mutableListOf<String>())
+
+    override suspend fun send(exchange: HttpExchange): HttpReply =
+        kotlinx.coroutines.withContext(kotlinx.coroutines.Dispatchers.IO) {
+            exchanges += exchange.method
+            val c = java.net.URI(exchange.url).toURL().openConnection() as javax.net.ssl.HttpsURLConnection
+            c.sslSocketFactory = tls.socketFactory
+            c.instanceFollowRedirects = false
+            c.requestMethod = exchange.method
+            c.connectTimeout = exchange.timeoutMs.toInt()
+            c.readTimeout = exchange.timeoutMs.toInt()
+            exchange.accept?.let { c.setRequestProperty("Accept", it) }
+            if (exchange.method == "POST") {
+                c.doOutput = true
+                exchange.contentType?.let { c.setRequestProperty("Content-Type", it) }
+                c.outputStream.use { it.write(exchange.body) }
+            }
+            val status = c.responseCode
+            val stream = if (status >= 400) c.errorStream else c.inputStream
+            val body = stream?.use { it.readNBytes(exchange.maxBytes.toInt() + 1) } ?: ByteArray(0)
+            HttpReply(status = status.toUShort(), body = body, contentType = c.contentType)
+        }
+}
+
+class PresentationFixture : AutoCloseable {
+    val flow = Flow()
+    private val dir = Files.createTempDirectory("credkit-oid4vp")
+    private val pass = "changeit"
+    val server: com.sun.net.httpserver.HttpsServer
+    val rp: PresentationVerifier
+    val web: AsyncWeb
+    val caPem: String
+    val posts = AtomicInteger()
+
+    init {
+        // TLS for the loopback server, trusted by the test's HTTP stack only.
+        val tls = dir.resolve("tls.p12").toString()
+        keytool("-genkeypair", "-alias", "tls", "-keyalg", "EC", "-groupname", "secp256r1",
+            "-dname", "CN=127.0.0.1", "-ext", "SAN=IP:127.0.0.1", "-validity", "2",
+            "-keystore", tls, "-storetype", "PKCS12", "-storepass", pass, "-keypass", pass)
+        val ks = java.security.KeyStore.getInstance("PKCS12")
+        java.io.FileInputStream(tls).use { ks.load(it, pass.toCharArray()) }
+        val kmf = javax.net.ssl.KeyManagerFactory.getInstance("PKIX")
+        kmf.init(ks, pass.toCharArray())
+        val tmf = javax.net.ssl.TrustManagerFactory.getInstance("PKIX")
+        tmf.init(ks)
+        val serverTls = javax.net.ssl.SSLContext.getInstance("TLS")
+        serverTls.init(kmf.keyManagers, null, null)
+        val clientTls = javax.net.ssl.SSLContext.getInstance("TLS")
+        clientTls.init(null, tmf.trustManagers, null)
+        // The verifier's request-signing chain: a CA the wallet trusts and a leaf it issued.
+        val rpStore = dir.resolve("rp.p12").toString()
+        val common = arrayOf("-keystore", rpStore, "-storetype", "PKCS12", "-storepass", pass, "-keypass", pass)
+        keytool("-genkeypair", "-alias", "ca", "-keyalg", "EC", "-groupname", "secp256r1",
+            "-dname", "CN=test verifier CA", "-ext", "bc:c", "-ext", "ku:c=keyCertSign,cRLSign",
+            "-validity", "2", *common)
+        keytool("-genkeypair", "-alias", "leaf", "-keyalg", "EC", "-groupname", "secp256r1",
+            "-dname", "CN=verifier.example", "-validity", "2", *common)
+        val csr = dir.resolve("leaf.csr").toString()
+        val leafPem = dir.resolve("leaf.pem").toString()
+        keytool("-certreq", "-alias", "leaf", "-file", csr, *common)
+        keytool("-gencert", "-alias", "ca", "-infile", csr, "-outfile", leafPem, "-rfc",
+            "-ext", "bc:c=ca:false", "-ext", "ku:c=digitalSignature", "-ext", "san=dns:verifier.example",
+            "-validity", "1", *common)
+        val rpKeys = java.security.KeyStore.getInstance("PKCS12")
+        java.io.FileInputStream(rpStore).use { rpKeys.load(it, pass.toCharArray()) }
+        caPem = pem(rpKeys.getCertificate("ca").encoded)
+        val leafKey = rpKeys.getKey("leaf", pass.toCharArray()) as java.security.interfaces.ECPrivateKey
+        val leafPub = rpKeys.getCertificate("leaf").publicKey as ECPublicKey
+        val jwk = """{"kty":"EC","crv":"P-256","x":"${b64u(coordinate(leafPub.w.affineX))}",""" +
+            """"y":"${b64u(coordinate(leafPub.w.affineY))}","d":"${b64u(coordinate(leafKey.s))}"}"""
+
+        server = com.sun.net.httpserver.HttpsServer.create(java.net.InetSocketAddress("127.0.0.1", 0), 0)
+        server.httpsConfigurator = com.sun.net.httpserver.HttpsConfigurator(serverTls)
+        val base = "https://127.0.0.1:${server.address.port}"
+        rp = PresentationVerifier(
+            PresentationVerifierConfig(
+                signingKeyJwk = jwk,
+                x5cPem = Files.readString(java.nio.file.Paths.get(leafPem)),
+                clientIdPrefix = "x509_hash",
+                responseUri = "$base/response",
+                requestUriBase = "$base/request",
+                trust = flow.trust,
+                haip = true,
+            )
+        )
+        fun answer(x: com.sun.net.httpserver.HttpExchange, status: Int, type: String, body: ByteArray) {
+            x.responseHeaders.add("Content-Type", type)
+            x.sendResponseHeaders(status, if (body.isEmpty()) -1 else body.size.toLong())
+            if (body.isNotEmpty()) x.responseBody.use { it.write(body) }
+            x.close()
+        }
+        server.createContext("/request/") { x ->
+            val body = x.requestBody.readAllBytes().decodeToString()
+            val nonce = body.split("&").map { it.split("=", limit = 2) }
+                .firstOrNull { it[0] == "wallet_nonce" }?.get(1)
+                ?.let { java.net.URLDecoder.decode(it, "UTF-8") }
+            try {
+                val jwt = rp.requestObject(x.requestURI.path.substringAfterLast("/"), nonce)
+                answer(x, 200, "application/oauth-authz-req+jwt", jwt.toByteArray())
+            } catch (e: CredkitException) {
+                answer(x, 404, "text/plain", ByteArray(0))
+            }
+        }
+        server.createContext("/response") { x ->
+            posts.incrementAndGet()
+            val body = x.requestBody.readAllBytes()
+            try {
+                val r = rp.handleResponse(x.requestHeaders.getFirst("Content-Type"), body)
+                val reply = r.redirectUri?.let { """{"redirect_uri":"$it"}""" } ?: "{}"
+                answer(x, 200, "application/json", reply.toByteArray())
+            } catch (e: CredkitException) {
+                answer(x, 400, "application/json", """{"error":"invalid_request"}""".toByteArray())
+            }
+        }
+        server.executor = java.util.concurrent.Executors.newFixedThreadPool(2)
+        server.start()
+        web = AsyncWeb(clientTls)
+    }
+
+    fun wallet(anchors: List<String>): Wallet = Wallet.inMemory(
+        WalletConfig(
+            trust = flow.trust,
+            acceptedVcts = listOf(PID_VCT),
+            typeMetadata = listOf(TYPE_METADATA),
+            locales = listOf("en"),
+            usePolicy = UsePolicy.ONE_TIME_USE,
+            verifierTrust = VerifierTrustConfig(trustAnchorsPem = anchors, haip = true, allowInternalAddresses = true),
+        ),
+        flow.keystore,
+        null,
+        web,
+    )
+
+    fun receive(w: Wallet): String {
+        val keys = w.createHolderKeys(1u, KeyAlgorithm.ES256)
+        return w.add(keys.map { flow.issue(it.publicJwk) }, keys.map { it.keyId })
+    }
+
+    override fun close() {
+        server.stop(0)
+        (server.executor as java.util.concurrent.ExecutorService).shutdownNow()
+        rp.close()
+        flow.close()
+        dir.toFile().deleteRecursively()
+    }
+}
+
+fun testOpenId4VpRedirectFlowOverHttps(@Suppress("UNUSED_PARAMETER") f: Flow) {
+    PresentationFixture().use { p ->
+        val wallet = p.wallet(listOf(p.caPem))
+        val batch = p.receive(wallet)
+        val created = p.rp.create(OVER_18, "direct_post.jwt", listOf())
+        val request = kotlinx.coroutines.runBlocking { wallet.resolveRequest(created.authorizationRequestUri, null) }
+        val who = request.verifier()
+        assertTrue(who.authenticated, "the verifier is authenticated")
+        assertEq(who.clientId, p.rp.clientId(), "the full client id")
+        assertEq(who.dnsNames, listOf("verifier.example"), "the certificate's DNS names")
+        val candidate = request.candidates().single().candidates.single()
+        assertEq(candidate.revealed.first().label, "Over 18", "the consent label")
+        assertEq(p.web.exchanges.toList(), listOf("POST"), "only the request object was fetched")
+        assertEq(p.posts.get(), 0, "nothing was posted before consent")
+        val outcome = kotlinx.coroutines.runBlocking {
+            wallet.respond(request, listOf(Choice(queryId = "pid", batch = batch, disclose = candidate.disclose)))
+        }
+        assertTrue(outcome.sent, "the response was sent")
+        assertEq(outcome.status, 200.toUShort(), "the verifier accepted it")
+        val result = p.rp.result(created.id)
+        assertEq(result.status, "verified", "the presentation verified (${result.error})")
+        val creds = jsonObject(result.credentialsJson!!)
+        val pid = (creds["pid"] as List<*>).single() as Map<*, *>
+        assertEq(pid["claims"], mapOf("age_equal_or_over" to mapOf("18" to true)), "only over 18 was disclosed")
+        wallet.close()
+    }
+}
+
+fun testOpenId4VpDcApiAndUntrustedVerifiers(@Suppress("UNUSED_PARAMETER") f: Flow) {
+    PresentationFixture().use { p ->
+        val wallet = p.wallet(listOf(p.caPem))
+        val batch = p.receive(wallet)
+        val created = p.rp.create(OVER_18, "dc_api.jwt", listOf("https://shop.example"))
+        val request = kotlinx.coroutines.runBlocking {
+            wallet.resolveRequest(created.dcApiRequestJson!!, "https://shop.example")
+        }
+        assertTrue(request.isDcApi(), "a DC API request")
+        val candidate = request.candidates().single().candidates.single()
+        val outcome = kotlinx.coroutines.runBlocking {
+            wallet.respond(request, listOf(Choice(queryId = "pid", batch = batch, disclose = candidate.disclose)))
+        }
+        assertTrue(!outcome.sent, "DC API responses go back through the platform")
+        val result = p.rp.handleDcApiResponse(created.id, outcome.dcApiResponseJson!!)
+        assertEq(result.status, "verified", "the DC API presentation verified (${result.error})")
+        // A wallet that does not trust the verifier's CA refuses, and sends nothing.
+        val stranger = p.wallet(listOf())
+        val other = p.rp.create(OVER_18, "direct_post.jwt", listOf())
+        try {
+            kotlinx.coroutines.runBlocking { stranger.resolveRequest(other.authorizationRequestUri, null) }
+            fail("an untrusted verifier was accepted")
+        } catch (e: CredkitException.UntrustedIssuer) {
+            assertEq(e.code, "untrusted_verifier", "the error code")
+        }
+        assertEq(p.posts.get(), 0, "nothing was posted")
+        stranger.close()
+        wallet.close()
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 val TESTS: List<Pair<String, (Flow) -> Unit>> = listOf(
@@ -781,6 +1008,8 @@ val TESTS: List<Pair<String, (Flow) -> Unit>> = listOf(
     "status_list_state_survives_a_restart" to ::testStatusListStateSurvivesARestart,
     "host_http_stacks_that_follow_redirects_are_refused" to ::testHostHttpStacksThatFollowRedirectsAreRefused,
     "software_issuer_key" to ::testSoftwareIssuerKey,
+    "openid4vp_redirect_flow_over_https" to ::testOpenId4VpRedirectFlowOverHttps,
+    "openid4vp_dc_api_and_untrusted_verifiers" to ::testOpenId4VpDcApiAndUntrustedVerifiers,
 )
 
 fun main() {

@@ -250,16 +250,16 @@ class Flow(unittest.TestCase):
         nonce = credkit.new_nonce()
         # A choice beyond what the consent screen showed is refused.
         with self.assertRaises(CredkitError.InvalidInput):
-            self.wallet.respond(
+            self.wallet.build_vp_token(
                 json.dumps(OVER_18),
                 [credkit.Choice(query_id="pid", batch=batch, disclose=["/given_name"])],
                 AUDIENCE,
                 "n",
             )
         with self.assertRaises(CredkitError.Unsatisfiable):
-            self.wallet.respond(json.dumps(OVER_18), [], AUDIENCE, "n")
+            self.wallet.build_vp_token(json.dumps(OVER_18), [], AUDIENCE, "n")
         self.assertEqual(self.keystore.signatures, 0)
-        vp_token = self.wallet.respond(
+        vp_token = self.wallet.build_vp_token(
             json.dumps(OVER_18),
             [credkit.Choice(query_id="pid", batch=batch, disclose=candidate.disclose)],
             AUDIENCE,
@@ -580,6 +580,277 @@ class Flow(unittest.TestCase):
             credkit.Issuer.with_private_jwk(ISSUER, "{}")
         with self.assertRaises(CredkitError.InvalidInput):
             issuer.issue(credkit.IssueRequest(vct=PID_VCT, claims_json="[1]"))
+
+
+# --- OpenID4VP 1.0 against a verifier over HTTPS on loopback --------------------------------
+
+import asyncio
+import datetime
+import http.client
+import http.server
+import ipaddress
+import ssl
+import urllib.parse
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+
+def _b64(n):
+    return base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+
+
+def _cert(subject_cn, key, issuer_cn, issuer_key, ca, san=None):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject_cn)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_cn)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    if san:
+        b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    return b.sign(issuer_key, hashes.SHA256())
+
+
+def _pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+class AsyncWeb(credkit.HostAsyncHttpClient):
+    """The app's asynchronous HTTP stack: one exchange, no redirects, a private TLS root."""
+
+    def __init__(self, tls):
+        self.tls = tls
+        self.exchanges = []
+
+    async def send(self, exchange):
+        self.exchanges.append((exchange.method, exchange.url))
+        return await asyncio.to_thread(self._send, exchange)
+
+    def _send(self, exchange):
+        url = urllib.parse.urlsplit(exchange.url)
+        conn = http.client.HTTPSConnection(
+            url.hostname, url.port, context=self.tls, timeout=exchange.timeout_ms / 1000
+        )
+        headers = {}
+        if exchange.content_type:
+            headers["Content-Type"] = exchange.content_type
+        if exchange.accept:
+            headers["Accept"] = exchange.accept
+        path = url.path + ("?" + url.query if url.query else "")
+        body = bytes(exchange.body) if exchange.method == "POST" else None
+        conn.request(exchange.method, path, body=body, headers=headers)
+        reply = conn.getresponse()
+        data = reply.read(exchange.max_bytes + 1)
+        conn.close()
+        return credkit.HttpReply(
+            status=reply.status, body=data, content_type=reply.getheader("Content-Type")
+        )
+
+
+class OpenId4Vp(unittest.TestCase):
+    """A whole presentation: credkit's verifier object behind an HTTPS server in this test,
+    the wallet resolving the request URL, showing who asks, and answering."""
+
+    issue = Flow.issue
+
+    def setUp(self):
+        Flow.setUp(self)
+        self.dir = tempfile.TemporaryDirectory()
+        # TLS for the loopback server.
+        tls_key = ec.generate_private_key(ec.SECP256R1())
+        tls_cert = _cert("127.0.0.1", tls_key, "127.0.0.1", tls_key, False,
+                         [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+        cert_file = os.path.join(self.dir.name, "tls.pem")
+        key_file = os.path.join(self.dir.name, "tls.key")
+        with open(cert_file, "w") as f:
+            f.write(_pem(tls_cert))
+        with open(key_file, "wb") as f:
+            f.write(tls_key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+        server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_tls.load_cert_chain(cert_file, key_file)
+        client_tls = ssl.create_default_context(cafile=cert_file)
+        # The verifier's request-signing chain: a CA the wallet trusts, and a leaf.
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = _cert("test verifier CA", ca_key, "test verifier CA", ca_key, True)
+        leaf_key = ec.generate_private_key(ec.SECP256R1())
+        leaf = _cert("verifier.example", leaf_key, "test verifier CA", ca_key, False,
+                     [x509.DNSName("verifier.example")])
+        self.ca_pem = _pem(ca)
+        n = leaf_key.private_numbers()
+        jwk = {"kty": "EC", "crv": "P-256", "x": _b64(n.public_numbers.x),
+               "y": _b64(n.public_numbers.y), "d": _b64(n.private_value)}
+        test = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, ctype, body):
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def request_object(self, nonce):
+                tx = self.path.rsplit("/", 1)[-1]
+                try:
+                    jwt = test.rp.request_object(tx, nonce)
+                except CredkitError:
+                    return self.answer(404, "text/plain", b"")
+                self.answer(200, "application/oauth-authz-req+jwt", jwt.encode())
+
+            def do_GET(self):
+                self.request_object(None)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.path.startswith("/request/"):
+                    form = urllib.parse.parse_qs(body.decode())
+                    return self.request_object(form.get("wallet_nonce", [None])[0])
+                test.posts += 1
+                try:
+                    r = test.rp.handle_response(self.headers.get("Content-Type"), body)
+                except CredkitError:
+                    return self.answer(400, "application/json", b'{"error":"invalid_request"}')
+                reply = {"redirect_uri": r.redirect_uri} if r.redirect_uri else {}
+                self.answer(200, "application/json", json.dumps(reply).encode())
+
+        self.posts = 0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = server_tls.wrap_socket(self.server.socket, server_side=True)
+        base = f"https://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.rp = credkit.PresentationVerifier(
+            credkit.PresentationVerifierConfig(
+                signing_key_jwk=json.dumps(jwk),
+                x5c_pem=_pem(leaf),
+                client_id_prefix="x509_hash",
+                response_uri=base + "/response",
+                request_uri_base=base + "/request",
+                trust=self.trust,
+                haip=True,
+            )
+        )
+        self.web = AsyncWeb(client_tls)
+        self.haip_wallet = self.wallet_trusting([self.ca_pem])
+
+    def tearDown(self):
+        self.server.shutdown()
+        self.dir.cleanup()
+
+    def wallet_trusting(self, anchors):
+        return credkit.Wallet.in_memory(
+            credkit.WalletConfig(
+                trust=self.trust,
+                accepted_vcts=[PID_VCT],
+                type_metadata=[TYPE_METADATA],
+                locales=["en"],
+                use_policy=credkit.UsePolicy.ONE_TIME_USE,
+                verifier_trust=credkit.VerifierTrustConfig(
+                    trust_anchors_pem=anchors, haip=True, allow_internal_addresses=True
+                ),
+            ),
+            self.keystore,
+            None,
+            self.web,
+        )
+
+    def receive_into(self, wallet, copies=2):
+        keys = wallet.create_holder_keys(copies, credkit.KeyAlgorithm.ES256)
+        return wallet.add([self.issue(k.public_jwk) for k in keys], [k.key_id for k in keys])
+
+    def test_redirect_flow_haip_direct_post_jwt(self):
+        batch = self.receive_into(self.haip_wallet)
+        created = self.rp.create(json.dumps(OVER_18), "direct_post.jwt", [])
+        self.assertTrue(created.authorization_request_uri.startswith("openid4vp://?client_id=x509_hash%3A"))
+        request = asyncio.run(self.haip_wallet.resolve_request(created.authorization_request_uri, None))
+        who = request.verifier()
+        self.assertTrue(who.authenticated)
+        self.assertEqual(who.client_id, self.rp.client_id())
+        self.assertEqual(who.dns_names, ["verifier.example"])
+        self.assertFalse(request.is_dc_api())
+        [answer] = request.candidates()
+        [candidate] = answer.candidates
+        self.assertEqual(candidate.revealed[0].label, "Over 18")
+        # Resolving sent nothing but the request object fetch (POST with a wallet_nonce).
+        self.assertEqual([m for m, _ in self.web.exchanges], ["POST"])
+        self.assertEqual(self.posts, 0)
+        self.assertEqual(self.rp.result(created.id).status, "pending")
+        # A choice beyond the candidates is refused before anything is sent.
+        with self.assertRaises(CredkitError.InvalidInput):
+            asyncio.run(self.haip_wallet.respond(
+                request, [credkit.Choice(query_id="pid", batch=batch, disclose=["/given_name"])]))
+        self.assertEqual(self.posts, 0)
+        outcome = asyncio.run(self.haip_wallet.respond(
+            request, [credkit.Choice(query_id="pid", batch=batch, disclose=candidate.disclose)]))
+        self.assertTrue(outcome.sent)
+        self.assertEqual(outcome.status, 200)
+        self.assertEqual(self.posts, 1)
+        result = self.rp.result(created.id)
+        self.assertEqual(result.status, "verified", result.error)
+        [pid] = json.loads(result.credentials_json)["pid"]
+        self.assertEqual(pid["claims"], {"age_equal_or_over": {"18": True}})
+        self.assertEqual(pid["issuer"], ISSUER)
+
+    def test_dc_api_flow(self):
+        batch = self.receive_into(self.haip_wallet)
+        created = self.rp.create(json.dumps(OVER_18), "dc_api.jwt", ["https://shop.example"])
+        self.assertEqual(created.authorization_request_uri, "")
+        request = asyncio.run(self.haip_wallet.resolve_request(
+            created.dc_api_request_json, "https://shop.example"))
+        self.assertTrue(request.is_dc_api())
+        self.assertEqual(request.verifier().client_id, self.rp.client_id())
+        [answer] = request.candidates()
+        outcome = asyncio.run(self.haip_wallet.respond(
+            request, [credkit.Choice(query_id="pid", batch=batch,
+                                     disclose=answer.candidates[0].disclose)]))
+        self.assertFalse(outcome.sent)
+        self.assertIn("response", json.loads(outcome.dc_api_response_json))
+        result = self.rp.handle_dc_api_response(created.id, outcome.dc_api_response_json)
+        self.assertEqual(result.status, "verified", result.error)
+        # The same request from another site's page is refused.
+        other = self.rp.create(json.dumps(OVER_18), "dc_api.jwt", ["https://shop.example"])
+        with self.assertRaises(CredkitError.Malformed) as e:
+            asyncio.run(self.haip_wallet.resolve_request(
+                other.dc_api_request_json, "https://evil.example"))
+        self.assertEqual(e.exception.code, "origin_mismatch")
+
+    def test_an_untrusted_verifier_is_refused_and_nothing_is_sent(self):
+        other_ca_key = ec.generate_private_key(ec.SECP256R1())
+        other_ca = _cert("other CA", other_ca_key, "other CA", other_ca_key, True)
+        wallet = self.wallet_trusting([_pem(other_ca)])
+        self.receive_into(wallet)
+        created = self.rp.create(json.dumps(OVER_18), "direct_post.jwt", [])
+        with self.assertRaises(CredkitError.UntrustedIssuer) as e:
+            asyncio.run(wallet.resolve_request(created.authorization_request_uri, None))
+        self.assertEqual(e.exception.code, "untrusted_verifier")
+        self.assertEqual(self.posts, 0)
+
+    def test_declining_ends_the_transaction(self):
+        self.receive_into(self.haip_wallet)
+        created = self.rp.create(json.dumps(OVER_18), "direct_post.jwt", [])
+        request = asyncio.run(self.haip_wallet.resolve_request(created.authorization_request_uri, None))
+        outcome = asyncio.run(self.haip_wallet.decline(request))
+        self.assertTrue(outcome.sent)
+        result = self.rp.result(created.id)
+        self.assertEqual((result.status, result.error), ("failed", "access_denied"))
 
 
 if __name__ == "__main__":

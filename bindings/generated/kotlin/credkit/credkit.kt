@@ -31,6 +31,13 @@ import java.nio.charset.CodingErrorAction
 import java.util.concurrent.atomic.AtomicLong
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicBoolean
+import kotlin.coroutines.resume
+import kotlinx.coroutines.CancellableContinuation
+import kotlinx.coroutines.DelicateCoroutinesApi
+import kotlinx.coroutines.GlobalScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.suspendCancellableCoroutine
 
 // This is a helper for safely working with byte buffers returned from the Rust code.
 // A rust-owned buffer is represented by its capacity, its current length, and a
@@ -686,6 +693,9 @@ internal interface UniffiCallbackInterfaceHostSignerMethod1 : com.sun.jna.Callba
 internal interface UniffiCallbackInterfaceHostSignerMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceHostAsyncHttpClientMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`exchange`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "insert", "list", "update", "deleteBatch")
 internal open class UniffiVTableCallbackInterfaceHostCredentialStore(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -786,6 +796,25 @@ internal open class UniffiVTableCallbackInterfaceHostSigner(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "send")
+internal open class UniffiVTableCallbackInterfaceHostAsyncHttpClient(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `send`: UniffiCallbackInterfaceHostAsyncHttpClientMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `send`: UniffiCallbackInterfaceHostAsyncHttpClientMethod0? = null,
+    ): UniffiVTableCallbackInterfaceHostAsyncHttpClient(`uniffiFree`,`uniffiClone`,`send`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceHostAsyncHttpClient) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `send` = other.`send`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -863,11 +892,41 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_statuslist_uri(
     ): Int
+    external fun uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_presentationrequest_candidates(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_presentationrequest_is_dc_api(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_presentationrequest_transaction_data_json(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_presentationrequest_verifier(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_presentationverifier_client_id(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_presentationverifier_create(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_presentationverifier_handle_dc_api_response(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_presentationverifier_handle_response(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_presentationverifier_request_object(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_presentationverifier_result(
+    ): Int
     external fun uniffi_credkit_ffi_checksum_method_verifier_verify(
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_verifier_verify_response(
     ): Int
+    external fun uniffi_credkit_ffi_checksum_method_wallet_decline(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_wallet_resolve_request(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_wallet_respond(
+    ): Int
     external fun uniffi_credkit_ffi_checksum_method_wallet_add(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_wallet_build_vp_token(
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys(
     ): Int
@@ -879,13 +938,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_wallet_remove(
     ): Int
-    external fun uniffi_credkit_ffi_checksum_method_wallet_respond(
-    ): Int
     external fun uniffi_credkit_ffi_checksum_method_wallet_status(
     ): Int
     external fun uniffi_credkit_ffi_checksum_constructor_issuer_new(
     ): Int
     external fun uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_constructor_presentationverifier_new(
     ): Int
     external fun uniffi_credkit_ffi_checksum_constructor_verifier_new(
     ): Int
@@ -911,6 +970,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "credkit"))
+        uniffiCallbackInterfaceHostAsyncHttpClient.register(this)
         uniffiCallbackInterfaceHostCredentialStore.register(this)
         uniffiCallbackInterfaceHostHttpClient.register(this)
         uniffiCallbackInterfaceHostKeyManager.register(this)
@@ -997,6 +1057,44 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_method_statuslist_uri(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_clone_hostasynchttpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_credkit_ffi_fn_free_hostasynchttpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_credkit_ffi_fn_init_callback_vtable_hostasynchttpclient(`vtable`: UniffiVTableCallbackInterfaceHostAsyncHttpClient,
+    ): Unit
+    external fun uniffi_credkit_ffi_fn_method_hostasynchttpclient_send(`ptr`: Long,`exchange`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_credkit_ffi_fn_clone_presentationrequest(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_credkit_ffi_fn_free_presentationrequest(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_credkit_ffi_fn_method_presentationrequest_candidates(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_presentationrequest_is_dc_api(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_credkit_ffi_fn_method_presentationrequest_transaction_data_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_presentationrequest_verifier(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_clone_presentationverifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_credkit_ffi_fn_free_presentationverifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_credkit_ffi_fn_constructor_presentationverifier_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_credkit_ffi_fn_method_presentationverifier_client_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_presentationverifier_create(`ptr`: Long,`dcqlJson`: RustBuffer.ByValue,`responseMode`: RustBuffer.ByValue,`expectedOrigins`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_presentationverifier_handle_dc_api_response(`ptr`: Long,`id`: RustBuffer.ByValue,`dataJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_presentationverifier_handle_response(`ptr`: Long,`contentType`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_presentationverifier_request_object(`ptr`: Long,`id`: RustBuffer.ByValue,`walletNonce`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_presentationverifier_result(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_clone_verifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_credkit_ffi_fn_free_verifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1011,13 +1109,21 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_credkit_ffi_fn_free_wallet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_credkit_ffi_fn_constructor_wallet_in_memory(`config`: RustBuffer.ByValue,`keys`: Long,`http`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_credkit_ffi_fn_constructor_wallet_in_memory(`config`: RustBuffer.ByValue,`keys`: Long,`http`: RustBuffer.ByValue,`presentationHttp`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_credkit_ffi_fn_constructor_wallet_open(`path`: RustBuffer.ByValue,`storeKey`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,`keys`: Long,`http`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_credkit_ffi_fn_constructor_wallet_open(`path`: RustBuffer.ByValue,`storeKey`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,`keys`: Long,`http`: RustBuffer.ByValue,`presentationHttp`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_credkit_ffi_fn_constructor_wallet_with_store(`store`: Long,`config`: RustBuffer.ByValue,`keys`: Long,`http`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_credkit_ffi_fn_constructor_wallet_with_store(`store`: Long,`config`: RustBuffer.ByValue,`keys`: Long,`http`: RustBuffer.ByValue,`presentationHttp`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_credkit_ffi_fn_method_wallet_decline(`ptr`: Long,`request`: Long,
+    ): Long
+    external fun uniffi_credkit_ffi_fn_method_wallet_resolve_request(`ptr`: Long,`request`: RustBuffer.ByValue,`origin`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_credkit_ffi_fn_method_wallet_respond(`ptr`: Long,`request`: Long,`choices`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_credkit_ffi_fn_method_wallet_add(`ptr`: Long,`credentials`: RustBuffer.ByValue,`keyIds`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_wallet_build_vp_token(`ptr`: Long,`dcqlJson`: RustBuffer.ByValue,`choices`: RustBuffer.ByValue,`audience`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_method_wallet_create_holder_keys(`ptr`: Long,`count`: Int,`algorithm`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1029,8 +1135,6 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_method_wallet_remove(`ptr`: Long,`batch`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_credkit_ffi_fn_method_wallet_respond(`ptr`: Long,`dcqlJson`: RustBuffer.ByValue,`choices`: RustBuffer.ByValue,`audience`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_method_wallet_status(`ptr`: Long,`batch`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_func_credkit_version(uniffi_out_err: UniffiRustCallStatus, 
@@ -1240,13 +1344,58 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_method_statuslist_uri() and 0xFFFF) != 46848) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send() and 0xFFFF) != 49042) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_presentationrequest_candidates() and 0xFFFF) != 9846) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_presentationrequest_is_dc_api() and 0xFFFF) != 16543) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_presentationrequest_transaction_data_json() and 0xFFFF) != 15390) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_presentationrequest_verifier() and 0xFFFF) != 21203) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_presentationverifier_client_id() and 0xFFFF) != 35759) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_presentationverifier_create() and 0xFFFF) != 5422) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_presentationverifier_handle_dc_api_response() and 0xFFFF) != 7925) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_presentationverifier_handle_response() and 0xFFFF) != 47660) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_presentationverifier_request_object() and 0xFFFF) != 1712) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_presentationverifier_result() and 0xFFFF) != 30027) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_credkit_ffi_checksum_method_verifier_verify() and 0xFFFF) != 58050) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_verifier_verify_response() and 0xFFFF) != 37041) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_decline() and 0xFFFF) != 18142) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_resolve_request() and 0xFFFF) != 30989) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_respond() and 0xFFFF) != 47108) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_credkit_ffi_checksum_method_wallet_add() and 0xFFFF) != 45101) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_build_vp_token() and 0xFFFF) != 60508) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_wallet_create_holder_keys() and 0xFFFF) != 36033) {
@@ -1264,9 +1413,6 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_method_wallet_remove() and 0xFFFF) != 14713) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_respond() and 0xFFFF) != 15066) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
     if ((lib.uniffi_credkit_ffi_checksum_method_wallet_status() and 0xFFFF) != 4128) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1276,16 +1422,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk() and 0xFFFF) != 16443) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_credkit_ffi_checksum_constructor_presentationverifier_new() and 0xFFFF) != 12865) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_credkit_ffi_checksum_constructor_verifier_new() and 0xFFFF) != 17240) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() and 0xFFFF) != 2476) {
+    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_in_memory() and 0xFFFF) != 65243) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_open() and 0xFFFF) != 30357) {
+    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_open() and 0xFFFF) != 35596) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_with_store() and 0xFFFF) != 49620) {
+    if ((lib.uniffi_credkit_ffi_checksum_constructor_wallet_with_store() and 0xFFFF) != 287) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1301,6 +1450,135 @@ public fun uniffiEnsureInitialized() {
 }
 
 // Async support
+// Async return type handlers
+
+internal const val UNIFFI_RUST_FUTURE_POLL_READY = 0.toByte()
+internal const val UNIFFI_RUST_FUTURE_POLL_WAKE = 1.toByte()
+
+internal val uniffiContinuationHandleMap = UniffiHandleMap<CancellableContinuation<Byte>>()
+
+// FFI type for Rust future continuations
+internal object uniffiRustFutureContinuationCallbackImpl: UniffiRustFutureContinuationCallback {
+    override fun callback(data: Long, pollResult: Byte) {
+        uniffiContinuationHandleMap.remove(data).resume(pollResult)
+    }
+}
+
+internal suspend fun<T, F, E: kotlin.Exception> uniffiRustCallAsync(
+    rustFuture: Long,
+    pollFunc: (Long, UniffiRustFutureContinuationCallback, Long) -> Unit,
+    completeFunc: (Long, UniffiRustCallStatus) -> F,
+    freeFunc: (Long) -> Unit,
+    liftFunc: (F) -> T,
+    errorHandler: UniffiRustCallStatusErrorHandler<E>
+): T {
+    try {
+        do {
+            val pollResult = suspendCancellableCoroutine<Byte> { continuation ->
+                pollFunc(
+                    rustFuture,
+                    uniffiRustFutureContinuationCallbackImpl,
+                    uniffiContinuationHandleMap.insert(continuation)
+                )
+            }
+        } while (pollResult != UNIFFI_RUST_FUTURE_POLL_READY);
+
+        return liftFunc(
+            uniffiRustCallWithError(errorHandler, { status -> completeFunc(rustFuture, status) })
+        )
+    } finally {
+        freeFunc(rustFuture)
+    }
+}
+internal inline fun<T> uniffiTraitInterfaceCallAsync(
+    crossinline makeCall: suspend () -> T,
+    crossinline handleSuccess: (T) -> Unit,
+    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
+    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
+) {
+    // Using `GlobalScope` is labeled as a "delicate API" and generally discouraged in Kotlin programs, since it breaks structured concurrency.
+    // However, our parent task is a Rust future, so we're going to need to break structure concurrency in any case.
+    //
+    // Uniffi does its best to support structured concurrency across the FFI.
+    // If the Rust future is dropped, `uniffiForeignFutureDroppedCallbackImpl` is called, which will cancel the Kotlin coroutine if it's still running.
+    @OptIn(DelicateCoroutinesApi::class)
+    val job = GlobalScope.launch coroutineBlock@ {
+        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
+        // call consumes an Arc reference, which means there should be no possibility of a double
+        // call.  The following code is structured so that will will never call both `handleSuccess`
+        // and `handleError`, even in the face of weird exceptions.
+        //
+        // In extreme circumstances we may not call either, for example if we fail to make the JNA
+        // call to `handleSuccess`.  This means we will leak the Arc reference, which is better than
+        // double-freeing it.
+        val callResult = try {
+            makeCall()
+        } catch(e: kotlin.Exception) {
+            handleError(
+                UniffiRustCallStatus.create(
+                    UNIFFI_CALL_UNEXPECTED_ERROR,
+                    FfiConverterString.lower(e.toString()),
+                )
+            )
+            return@coroutineBlock
+        }
+        handleSuccess(callResult)
+    }
+    val handle = uniffiForeignFutureHandleMap.insert(job)
+    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
+}
+
+internal inline fun<T, reified E: Throwable> uniffiTraitInterfaceCallAsyncWithError(
+    crossinline makeCall: suspend () -> T,
+    crossinline handleSuccess: (T) -> Unit,
+    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
+    crossinline lowerError: (E) -> RustBuffer.ByValue,
+    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
+) {
+    // See uniffiTraitInterfaceCallAsync for details on `DelicateCoroutinesApi`
+    @OptIn(DelicateCoroutinesApi::class)
+    val job = GlobalScope.launch coroutineBlock@ {
+        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
+        // `handleError`.
+        val callResult = try {
+            makeCall()
+        } catch(e: kotlin.Exception) {
+            if (e is E) {
+                handleError(
+                    UniffiRustCallStatus.create(
+                        UNIFFI_CALL_ERROR,
+                        lowerError(e),
+                    )
+                )
+            } else {
+                handleError(
+                    UniffiRustCallStatus.create(
+                        UNIFFI_CALL_UNEXPECTED_ERROR,
+                        FfiConverterString.lower(e.toString()),
+                    )
+                )
+            }
+            return@coroutineBlock
+        }
+        handleSuccess(callResult)
+    }
+    val handle = uniffiForeignFutureHandleMap.insert(job)
+    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
+}
+
+internal val uniffiForeignFutureHandleMap = UniffiHandleMap<Job>()
+
+internal object uniffiForeignFutureDroppedCallbackImpl: UniffiForeignFutureDroppedCallback {
+    override fun callback(handle: Long) {
+        val job = uniffiForeignFutureHandleMap.remove(handle)
+        if (!job.isCompleted) {
+            job.cancel()
+        }
+    }
+}
+
+// For testing
+public fun uniffiForeignFutureHandleCount() = uniffiForeignFutureHandleMap.size
 
 // Public interface members begin here.
 
@@ -1695,6 +1973,372 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The app's asynchronous HTTP stack for OpenID4VP. As for [`crate::HostHttpClient`], the
+ * implementation must not follow redirects, must filter resolved addresses with
+ * [`crate::is_public_address`] (unless the wallet is configured for local tests), and must
+ * bound time and size; it returns 3xx / 4xx / 5xx answers as replies.
+ */
+public interface HostAsyncHttpClient {
+    
+    /**
+     * Performs the exchange.
+     *
+     * # Errors
+     * `Network` when no answer arrived.
+     */
+    suspend fun `send`(`exchange`: HttpExchange): HttpReply
+    
+    companion object
+}
+
+/**
+ * The app's asynchronous HTTP stack for OpenID4VP. As for [`crate::HostHttpClient`], the
+ * implementation must not follow redirects, must filter resolved addresses with
+ * [`crate::is_public_address`] (unless the wallet is configured for local tests), and must
+ * bound time and size; it returns 3xx / 4xx / 5xx answers as replies.
+ */
+open class HostAsyncHttpClientImpl: Disposable, AutoCloseable, HostAsyncHttpClient
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_credkit_ffi_fn_free_hostasynchttpclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_credkit_ffi_fn_clone_hostasynchttpclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * Performs the exchange.
+     *
+     * # Errors
+     * `Network` when no answer arrived.
+     */
+    @Throws(CredkitException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `send`(`exchange`: HttpExchange) : HttpReply {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_credkit_ffi_fn_method_hostasynchttpclient_send(
+                uniffiHandle,
+                
+        FfiConverterTypeHttpExchange.lower(`exchange`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_credkit_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeHttpReply.lift(it) },
+        // Error FFI converter
+        CredkitException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceHostAsyncHttpClient {
+    internal object `send`: UniffiCallbackInterfaceHostAsyncHttpClientMethod0 {
+        override fun callback(`uniffiHandle`: Long,`exchange`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
+            val uniffiObj = FfiConverterTypeHostAsyncHttpClient.handleMap.get(uniffiHandle)
+            val makeCall = suspend { ->
+                uniffiObj.`send`(
+                    FfiConverterTypeHttpExchange.lift(`exchange`),
+                )
+            }
+            val uniffiHandleSuccess = { returnValue: HttpReply ->
+                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                    FfiConverterTypeHttpReply.lower(returnValue),
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                        RustBuffer.ByValue(),
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall,
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: CredkitException -> FfiConverterTypeCredkitError.lower(e) },
+                uniffiOutDroppedCallback
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeHostAsyncHttpClient.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeHostAsyncHttpClient.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceHostAsyncHttpClient.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `send`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_credkit_ffi_fn_init_callback_vtable_hostasynchttpclient(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHostAsyncHttpClient: FfiConverter<HostAsyncHttpClient, Long> {
+    internal val handleMap = UniffiHandleMap<HostAsyncHttpClient>()
+
+    override fun lower(value: HostAsyncHttpClient): Long {
+        if (value is HostAsyncHttpClientImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): HostAsyncHttpClient {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HostAsyncHttpClientImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): HostAsyncHttpClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: HostAsyncHttpClient) = 8UL
+
+    override fun write(value: HostAsyncHttpClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -3920,6 +4564,784 @@ public object FfiConverterTypeIssuer: FfiConverter<Issuer, Long> {
 
 
 /**
+ * A validated Authorization Request, waiting for the user's decision.
+ */
+public interface PresentationRequestInterface {
+    
+    /**
+     * For each Credential Query, the held credentials that answer it (least-disclosing
+     * first) and exactly what each reveals.
+     */
+    fun `candidates`(): List<QueryAnswer>
+    
+    /**
+     * Whether the request came through the Digital Credentials API.
+     */
+    fun `isDcApi`(): kotlin.Boolean
+    
+    /**
+     * The transaction data to show before consent, each a JSON object.
+     */
+    fun `transactionDataJson`(): List<kotlin.String>
+    
+    /**
+     * Who asks.
+     */
+    fun `verifier`(): VerifierInfo
+    
+    companion object
+}
+
+/**
+ * A validated Authorization Request, waiting for the user's decision.
+ */
+open class PresentationRequest: Disposable, AutoCloseable, PresentationRequestInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_credkit_ffi_fn_free_presentationrequest(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_credkit_ffi_fn_clone_presentationrequest(handle, status)
+        }
+    }
+
+    
+    /**
+     * For each Credential Query, the held credentials that answer it (least-disclosing
+     * first) and exactly what each reveals.
+     */override fun `candidates`(): List<QueryAnswer> {
+            return FfiConverterSequenceTypeQueryAnswer.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_candidates(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether the request came through the Digital Credentials API.
+     */override fun `isDcApi`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_is_dc_api(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The transaction data to show before consent, each a JSON object.
+     */override fun `transactionDataJson`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_transaction_data_json(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Who asks.
+     */override fun `verifier`(): VerifierInfo {
+            return FfiConverterTypeVerifierInfo.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_verifier(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePresentationRequest: FfiConverter<PresentationRequest, Long> {
+    override fun lower(value: PresentationRequest): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): PresentationRequest {
+        return PresentationRequest(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): PresentationRequest {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PresentationRequest) = 8UL
+
+    override fun write(value: PresentationRequest, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A relying party's OpenID4VP verifier: signed requests, transactions (in memory), response
+ * verification. The app serves [`PresentationVerifier::request_object`] at the request URI
+ * and passes what arrives at the response URI to
+ * [`PresentationVerifier::handle_response`].
+ */
+public interface PresentationVerifierInterface {
+    
+    /**
+     * The full client identifier.
+     */
+    fun `clientId`(): kotlin.String
+    
+    /**
+     * Starts a presentation for `dcql_json` answered with `response_mode`
+     * (`direct_post.jwt`, `direct_post`, `dc_api.jwt`, `dc_api`); the DC API modes need
+     * `expected_origins`.
+     *
+     * # Errors
+     * `InvalidInput` for a bad query or mode.
+     */
+    fun `create`(`dcqlJson`: kotlin.String, `responseMode`: kotlin.String, `expectedOrigins`: List<kotlin.String>): CreatedPresentation
+    
+    /**
+     * Processes the DC API response `data` (JSON) the browser returned for transaction `id`.
+     *
+     * # Errors
+     * As [`PresentationVerifier::handle_response`].
+     */
+    fun `handleDcApiResponse`(`id`: kotlin.String, `dataJson`: kotlin.String): PresentationResult
+    
+    /**
+     * Processes what arrived at the response URI (its `Content-Type` and body). Answer the
+     * wallet 200 with `{"redirect_uri": ...}` or `{}` when this returns, 400 on an error.
+     *
+     * # Errors
+     * When no pending transaction could be tied to the body.
+     */
+    fun `handleResponse`(`contentType`: kotlin.String?, `body`: kotlin.ByteArray): PresentationResult
+    
+    /**
+     * The signed request object for transaction `id` (serve it as
+     * `application/oauth-authz-req+jwt`), with the `wallet_nonce` the wallet posted.
+     *
+     * # Errors
+     * `NotFound`, `Expired`, `Malformed` (used).
+     */
+    fun `requestObject`(`id`: kotlin.String, `walletNonce`: kotlin.String?): kotlin.String
+    
+    /**
+     * Where transaction `id` stands.
+     *
+     * # Errors
+     * `NotFound`.
+     */
+    fun `result`(`id`: kotlin.String): PresentationResult
+    
+    companion object
+}
+
+/**
+ * A relying party's OpenID4VP verifier: signed requests, transactions (in memory), response
+ * verification. The app serves [`PresentationVerifier::request_object`] at the request URI
+ * and passes what arrives at the response URI to
+ * [`PresentationVerifier::handle_response`].
+ */
+open class PresentationVerifier: Disposable, AutoCloseable, PresentationVerifierInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A verifier.
+     *
+     * # Errors
+     * `InvalidInput` for a key, chain or prefix that does not fit.
+     */
+    constructor(`config`: PresentationVerifierConfig) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_constructor_presentationverifier_new(
+    
+        
+        FfiConverterTypePresentationVerifierConfig.lower(`config`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_credkit_ffi_fn_free_presentationverifier(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_credkit_ffi_fn_clone_presentationverifier(handle, status)
+        }
+    }
+
+    
+    /**
+     * The full client identifier.
+     */override fun `clientId`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_client_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Starts a presentation for `dcql_json` answered with `response_mode`
+     * (`direct_post.jwt`, `direct_post`, `dc_api.jwt`, `dc_api`); the DC API modes need
+     * `expected_origins`.
+     *
+     * # Errors
+     * `InvalidInput` for a bad query or mode.
+     */
+    @Throws(CredkitException::class)override fun `create`(`dcqlJson`: kotlin.String, `responseMode`: kotlin.String, `expectedOrigins`: List<kotlin.String>): CreatedPresentation {
+            return FfiConverterTypeCreatedPresentation.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_create(
+        it,
+        
+        FfiConverterString.lower(`dcqlJson`),
+        FfiConverterString.lower(`responseMode`),
+        FfiConverterSequenceString.lower(`expectedOrigins`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Processes the DC API response `data` (JSON) the browser returned for transaction `id`.
+     *
+     * # Errors
+     * As [`PresentationVerifier::handle_response`].
+     */
+    @Throws(CredkitException::class)override fun `handleDcApiResponse`(`id`: kotlin.String, `dataJson`: kotlin.String): PresentationResult {
+            return FfiConverterTypePresentationResult.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_handle_dc_api_response(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterString.lower(`dataJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Processes what arrived at the response URI (its `Content-Type` and body). Answer the
+     * wallet 200 with `{"redirect_uri": ...}` or `{}` when this returns, 400 on an error.
+     *
+     * # Errors
+     * When no pending transaction could be tied to the body.
+     */
+    @Throws(CredkitException::class)override fun `handleResponse`(`contentType`: kotlin.String?, `body`: kotlin.ByteArray): PresentationResult {
+            return FfiConverterTypePresentationResult.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_handle_response(
+        it,
+        
+        FfiConverterOptionalString.lower(`contentType`),
+        FfiConverterByteArray.lower(`body`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The signed request object for transaction `id` (serve it as
+     * `application/oauth-authz-req+jwt`), with the `wallet_nonce` the wallet posted.
+     *
+     * # Errors
+     * `NotFound`, `Expired`, `Malformed` (used).
+     */
+    @Throws(CredkitException::class)override fun `requestObject`(`id`: kotlin.String, `walletNonce`: kotlin.String?): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_request_object(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterOptionalString.lower(`walletNonce`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Where transaction `id` stands.
+     *
+     * # Errors
+     * `NotFound`.
+     */
+    @Throws(CredkitException::class)override fun `result`(`id`: kotlin.String): PresentationResult {
+            return FfiConverterTypePresentationResult.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_presentationverifier_result(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePresentationVerifier: FfiConverter<PresentationVerifier, Long> {
+    override fun lower(value: PresentationVerifier): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): PresentationVerifier {
+        return PresentationVerifier(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): PresentationVerifier {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PresentationVerifier) = 8UL
+
+    override fun write(value: PresentationVerifier, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * An issuer's Token Status List: random, never reused indices; revocation and suspension;
  * signed Status List Tokens to publish.
  */
@@ -4640,6 +6062,39 @@ public object FfiConverterTypeVerifier: FfiConverter<Verifier, Long> {
 public interface WalletInterface {
     
     /**
+     * Declines `request`: `access_denied` to the verifier (redirect flows) or the DC API
+     * error data for the platform.
+     *
+     * # Errors
+     * `Network`; encryption errors.
+     */
+    suspend fun `decline`(`request`: PresentationRequest): PresentationOutcome
+    
+    /**
+     * Resolves and validates an Authorization Request: an `openid4vp://` / `haip-vp://`
+     * URL (fetching the request object from its `request_uri`, with a `wallet_nonce` when
+     * the verifier offers `post`), or a DC API request `{"protocol": ..., "data": {...}}`
+     * with the calling `origin` the platform reports. Nothing is sent to the verifier
+     * beyond the request object fetch; nothing is spent.
+     *
+     * # Errors
+     * `UntrustedIssuer` for a verifier that cannot be authenticated, `Malformed` for an
+     * invalid request, `Network`, `Unsatisfiable` when a required query has no candidate.
+     */
+    suspend fun `resolveRequest`(`request`: kotlin.String, `origin`: kotlin.String?): PresentationRequest
+    
+    /**
+     * Answers `request` with the user's `choices` (each one of the request's candidates):
+     * posts the response to the verifier (redirect flows) or returns the DC API response
+     * for the platform. Every KB-JWT is signed before any copy is marked used.
+     *
+     * # Errors
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable`; `KeyUnavailable`;
+     * `Network`; the verifier's refusal.
+     */
+    suspend fun `respond`(`request`: PresentationRequest, `choices`: List<Choice>): PresentationOutcome
+    
+    /**
      * Verifies the copies of an issued credential and keeps them as one batch; each must be
      * bound to one of `key_ids`. Nothing is kept unless every copy passes. Returns the
      * batch id.
@@ -4649,6 +6104,19 @@ public interface WalletInterface {
      * bound to another key; `Storage`.
      */
     fun `add`(`credentials`: List<kotlin.String>, `keyIds`: List<kotlin.String>): kotlin.String
+    
+    /**
+     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+     * Each choice must be one of the query's candidates (the same credential and pointers:
+     * nothing beyond what the consent screen showed is disclosed), at most one per query
+     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
+     * signed before any copy is marked used, so a cancelled prompt spends nothing.
+     *
+     * # Errors
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+     * query without a choice; otherwise as [`Wallet::present`].
+     */
+    fun `buildVpToken`(`dcqlJson`: kotlin.String, `choices`: List<Choice>, `audience`: kotlin.String, `nonce`: kotlin.String): kotlin.String
     
     /**
      * Creates `count` holder keys (at most 256) for an issuance request, one per copy of a
@@ -4693,19 +6161,6 @@ public interface WalletInterface {
      * `NotFound`, `Storage`, `KeyUnavailable`.
      */
     fun `remove`(`batch`: kotlin.String)
-    
-    /**
-     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
-     * Each choice must be one of the query's candidates (the same credential and pointers:
-     * nothing beyond what the consent screen showed is disclosed), at most one per query
-     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
-     * signed before any copy is marked used, so a cancelled prompt spends nothing.
-     *
-     * # Errors
-     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
-     * query without a choice; otherwise as [`Wallet::present`].
-     */
-    fun `respond`(`dcqlJson`: kotlin.String, `choices`: List<Choice>, `audience`: kotlin.String, `nonce`: kotlin.String): kotlin.String
     
     /**
      * The issuer's current status of credential `batch` from its Token Status List (fetched
@@ -4828,6 +6283,101 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
 
     
     /**
+     * Declines `request`: `access_denied` to the verifier (redirect flows) or the DC API
+     * error data for the platform.
+     *
+     * # Errors
+     * `Network`; encryption errors.
+     */
+    @Throws(CredkitException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `decline`(`request`: PresentationRequest) : PresentationOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_credkit_ffi_fn_method_wallet_decline(
+                uniffiHandle,
+                
+        FfiConverterTypePresentationRequest.lower(`request`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_credkit_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePresentationOutcome.lift(it) },
+        // Error FFI converter
+        CredkitException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Resolves and validates an Authorization Request: an `openid4vp://` / `haip-vp://`
+     * URL (fetching the request object from its `request_uri`, with a `wallet_nonce` when
+     * the verifier offers `post`), or a DC API request `{"protocol": ..., "data": {...}}`
+     * with the calling `origin` the platform reports. Nothing is sent to the verifier
+     * beyond the request object fetch; nothing is spent.
+     *
+     * # Errors
+     * `UntrustedIssuer` for a verifier that cannot be authenticated, `Malformed` for an
+     * invalid request, `Network`, `Unsatisfiable` when a required query has no candidate.
+     */
+    @Throws(CredkitException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `resolveRequest`(`request`: kotlin.String, `origin`: kotlin.String?) : PresentationRequest {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_credkit_ffi_fn_method_wallet_resolve_request(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`request`),
+        FfiConverterOptionalString.lower(`origin`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_credkit_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypePresentationRequest.lift(it) },
+        // Error FFI converter
+        CredkitException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Answers `request` with the user's `choices` (each one of the request's candidates):
+     * posts the response to the verifier (redirect flows) or returns the DC API response
+     * for the platform. Every KB-JWT is signed before any copy is marked used.
+     *
+     * # Errors
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable`; `KeyUnavailable`;
+     * `Network`; the verifier's refusal.
+     */
+    @Throws(CredkitException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `respond`(`request`: PresentationRequest, `choices`: List<Choice>) : PresentationOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond(
+                uniffiHandle,
+                
+        FfiConverterTypePresentationRequest.lower(`request`),
+        FfiConverterSequenceTypeChoice.lower(`choices`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_credkit_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePresentationOutcome.lift(it) },
+        // Error FFI converter
+        CredkitException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Verifies the copies of an issued credential and keeps them as one batch; each must be
      * bound to one of `key_ids`. Nothing is kept unless every copy passes. Returns the
      * batch id.
@@ -4845,6 +6395,35 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         
         FfiConverterSequenceString.lower(`credentials`),
         FfiConverterSequenceString.lower(`keyIds`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
+     * Each choice must be one of the query's candidates (the same credential and pointers:
+     * nothing beyond what the consent screen showed is disclosed), at most one per query
+     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
+     * signed before any copy is marked used, so a cancelled prompt spends nothing.
+     *
+     * # Errors
+     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
+     * query without a choice; otherwise as [`Wallet::present`].
+     */
+    @Throws(CredkitException::class)override fun `buildVpToken`(`dcqlJson`: kotlin.String, `choices`: List<Choice>, `audience`: kotlin.String, `nonce`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_wallet_build_vp_token(
+        it,
+        
+        FfiConverterString.lower(`dcqlJson`),
+        FfiConverterSequenceTypeChoice.lower(`choices`),
+        FfiConverterString.lower(`audience`),
+        FfiConverterString.lower(`nonce`),_status)
 }
     }
     )
@@ -4964,35 +6543,6 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
 
     
     /**
-     * Builds the OpenID4VP `vp_token` (JSON) answering `dcql_json` with the user's choices.
-     * Each choice must be one of the query's candidates (the same credential and pointers:
-     * nothing beyond what the consent screen showed is disclosed), at most one per query
-     * unless it allows `multiple`, and every required query answered. All KB-JWTs are
-     * signed before any copy is marked used, so a cancelled prompt spends nothing.
-     *
-     * # Errors
-     * `InvalidInput` for a choice that is not a candidate; `Unsatisfiable` for a required
-     * query without a choice; otherwise as [`Wallet::present`].
-     */
-    @Throws(CredkitException::class)override fun `respond`(`dcqlJson`: kotlin.String, `choices`: List<Choice>, `audience`: kotlin.String, `nonce`: kotlin.String): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CredkitException) { _status ->
-    UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond(
-        it,
-        
-        FfiConverterString.lower(`dcqlJson`),
-        FfiConverterSequenceTypeChoice.lower(`choices`),
-        FfiConverterString.lower(`audience`),
-        FfiConverterString.lower(`nonce`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
      * The issuer's current status of credential `batch` from its Token Status List (fetched
      * with the app's HTTP stack, cached for the list's `ttl`); `None` when the credential
      * references no status list. A status value other than valid, revoked and suspended is
@@ -5030,7 +6580,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
      * # Errors
      * `InvalidInput` / `Malformed` for an unusable configuration.
      */
-    @Throws(CredkitException::class) fun `inMemory`(`config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient? = null): Wallet {
+    @Throws(CredkitException::class) fun `inMemory`(`config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient? = null, `presentationHttp`: HostAsyncHttpClient? = null): Wallet {
             return FfiConverterTypeWallet.lift(
     uniffiRustCallWithError(CredkitException) { _status ->
     UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_in_memory(
@@ -5038,7 +6588,8 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         
         FfiConverterTypeWalletConfig.lower(`config`),
         FfiConverterTypeHostKeyManager.lower(`keys`),
-        FfiConverterOptionalTypeHostHttpClient.lower(`http`),_status)
+        FfiConverterOptionalTypeHostHttpClient.lower(`http`),
+        FfiConverterOptionalTypeHostAsyncHttpClient.lower(`presentationHttp`),_status)
 }
     )
     }
@@ -5055,7 +6606,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
      * `InvalidInput` for a key that is not 32 bytes;
      * `Unsupported` in a build without the `sqlite` feature.
      */
-    @Throws(CredkitException::class) fun `open`(`path`: kotlin.String, `storeKey`: kotlin.ByteArray, `config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient? = null): Wallet {
+    @Throws(CredkitException::class) fun `open`(`path`: kotlin.String, `storeKey`: kotlin.ByteArray, `config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient? = null, `presentationHttp`: HostAsyncHttpClient? = null): Wallet {
             return FfiConverterTypeWallet.lift(
     uniffiRustCallWithError(CredkitException) { _status ->
     UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_open(
@@ -5065,7 +6616,8 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         FfiConverterByteArray.lower(`storeKey`),
         FfiConverterTypeWalletConfig.lower(`config`),
         FfiConverterTypeHostKeyManager.lower(`keys`),
-        FfiConverterOptionalTypeHostHttpClient.lower(`http`),_status)
+        FfiConverterOptionalTypeHostHttpClient.lower(`http`),
+        FfiConverterOptionalTypeHostAsyncHttpClient.lower(`presentationHttp`),_status)
 }
     )
     }
@@ -5078,7 +6630,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
      * # Errors
      * `InvalidInput` / `Malformed` for an unusable configuration.
      */
-    @Throws(CredkitException::class) fun `withStore`(`store`: HostCredentialStore, `config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient? = null): Wallet {
+    @Throws(CredkitException::class) fun `withStore`(`store`: HostCredentialStore, `config`: WalletConfig, `keys`: HostKeyManager, `http`: HostHttpClient? = null, `presentationHttp`: HostAsyncHttpClient? = null): Wallet {
             return FfiConverterTypeWallet.lift(
     uniffiRustCallWithError(CredkitException) { _status ->
     UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_with_store(
@@ -5087,7 +6639,8 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         FfiConverterTypeHostCredentialStore.lower(`store`),
         FfiConverterTypeWalletConfig.lower(`config`),
         FfiConverterTypeHostKeyManager.lower(`keys`),
-        FfiConverterOptionalTypeHostHttpClient.lower(`http`),_status)
+        FfiConverterOptionalTypeHostHttpClient.lower(`http`),
+        FfiConverterOptionalTypeHostAsyncHttpClient.lower(`presentationHttp`),_status)
 }
     )
     }
@@ -5316,6 +6869,69 @@ public object FfiConverterTypeConsentCandidate: FfiConverterRustBuffer<ConsentCa
             FfiConverterULong.write(value.`remaining`, buf)
             FfiConverterSequenceString.write(value.`disclose`, buf)
             FfiConverterSequenceTypeClaimView.write(value.`revealed`, buf)
+    }
+}
+
+
+
+/**
+ * A started presentation.
+ */
+data class CreatedPresentation (
+    /**
+     * The transaction id.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * `openid4vp://?client_id=...&request_uri=...` (redirect flows; empty for the DC API).
+     */
+    var `authorizationRequestUri`: kotlin.String
+    , 
+    /**
+     * The DC API request `{"protocol", "data"}` (DC API flows), JSON.
+     */
+    var `dcApiRequestJson`: kotlin.String?
+    , 
+    /**
+     * Unix seconds.
+     */
+    var `expiresAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCreatedPresentation: FfiConverterRustBuffer<CreatedPresentation> {
+    override fun read(buf: ByteBuffer): CreatedPresentation {
+        return CreatedPresentation(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CreatedPresentation) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`authorizationRequestUri`) +
+            FfiConverterOptionalString.allocationSize(value.`dcApiRequestJson`) +
+            FfiConverterLong.allocationSize(value.`expiresAt`)
+    )
+
+    override fun write(value: CreatedPresentation, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`authorizationRequestUri`, buf)
+            FfiConverterOptionalString.write(value.`dcApiRequestJson`, buf)
+            FfiConverterLong.write(value.`expiresAt`, buf)
     }
 }
 
@@ -5641,6 +7257,94 @@ public object FfiConverterTypeHostKey: FfiConverterRustBuffer<HostKey> {
 
 
 /**
+ * One HTTP exchange credkit asks the host to perform for OpenID4VP: a `GET` of a request
+ * object or a form `POST` (request object with `wallet_nonce`, or the response).
+ */
+data class HttpExchange (
+    /**
+     * `GET` or `POST`.
+     */
+    var `method`: kotlin.String
+    , 
+    /**
+     * The `https:` URL (already checked).
+     */
+    var `url`: kotlin.String
+    , 
+    /**
+     * The `Content-Type` of the body (POST).
+     */
+    var `contentType`: kotlin.String?
+    , 
+    /**
+     * The `Accept` header to send.
+     */
+    var `accept`: kotlin.String?
+    , 
+    /**
+     * The body (POST): it may carry presentations, never log it.
+     */
+    var `body`: kotlin.ByteArray
+    , 
+    /**
+     * Read at most this many body bytes plus one.
+     */
+    var `maxBytes`: kotlin.ULong
+    , 
+    /**
+     * Give up after this many milliseconds.
+     */
+    var `timeoutMs`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpExchange: FfiConverterRustBuffer<HttpExchange> {
+    override fun read(buf: ByteBuffer): HttpExchange {
+        return HttpExchange(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HttpExchange) = (
+            FfiConverterString.allocationSize(value.`method`) +
+            FfiConverterString.allocationSize(value.`url`) +
+            FfiConverterOptionalString.allocationSize(value.`contentType`) +
+            FfiConverterOptionalString.allocationSize(value.`accept`) +
+            FfiConverterByteArray.allocationSize(value.`body`) +
+            FfiConverterULong.allocationSize(value.`maxBytes`) +
+            FfiConverterULong.allocationSize(value.`timeoutMs`)
+    )
+
+    override fun write(value: HttpExchange, buf: ByteBuffer) {
+            FfiConverterString.write(value.`method`, buf)
+            FfiConverterString.write(value.`url`, buf)
+            FfiConverterOptionalString.write(value.`contentType`, buf)
+            FfiConverterOptionalString.write(value.`accept`, buf)
+            FfiConverterByteArray.write(value.`body`, buf)
+            FfiConverterULong.write(value.`maxBytes`, buf)
+            FfiConverterULong.write(value.`timeoutMs`, buf)
+    }
+}
+
+
+
+/**
  * The host's response.
  */
 data class HttpReply (
@@ -5950,6 +7654,219 @@ public object FfiConverterTypePinnedIssuer: FfiConverterRustBuffer<PinnedIssuer>
     override fun write(value: PinnedIssuer, buf: ByteBuffer) {
             FfiConverterString.write(value.`issuer`, buf)
             FfiConverterString.write(value.`jwks`, buf)
+    }
+}
+
+
+
+/**
+ * What responding did.
+ */
+data class PresentationOutcome (
+    /**
+     * Whether a response was posted to the verifier (redirect flows).
+     */
+    var `sent`: kotlin.Boolean
+    , 
+    /**
+     * The verifier's HTTP status (redirect flows).
+     */
+    var `status`: kotlin.UShort?
+    , 
+    /**
+     * Where to send the user agent next, when the verifier said (§8.2).
+     */
+    var `redirectUri`: kotlin.String?
+    , 
+    /**
+     * DC API: the `data` object to hand back to the platform, JSON.
+     */
+    var `dcApiResponseJson`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePresentationOutcome: FfiConverterRustBuffer<PresentationOutcome> {
+    override fun read(buf: ByteBuffer): PresentationOutcome {
+        return PresentationOutcome(
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalUShort.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PresentationOutcome) = (
+            FfiConverterBoolean.allocationSize(value.`sent`) +
+            FfiConverterOptionalUShort.allocationSize(value.`status`) +
+            FfiConverterOptionalString.allocationSize(value.`redirectUri`) +
+            FfiConverterOptionalString.allocationSize(value.`dcApiResponseJson`)
+    )
+
+    override fun write(value: PresentationOutcome, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`sent`, buf)
+            FfiConverterOptionalUShort.write(value.`status`, buf)
+            FfiConverterOptionalString.write(value.`redirectUri`, buf)
+            FfiConverterOptionalString.write(value.`dcApiResponseJson`, buf)
+    }
+}
+
+
+
+/**
+ * Where a presentation stands.
+ */
+data class PresentationResult (
+    /**
+     * `pending`, `verified` or `failed`.
+     */
+    var `status`: kotlin.String
+    , 
+    /**
+     * The credkit error code when failed.
+     */
+    var `error`: kotlin.String?
+    , 
+    /**
+     * What was verified, JSON `{"<query id>": [{"format", "issuer", "vct", "claims"}]}`.
+     */
+    var `credentialsJson`: kotlin.String?
+    , 
+    /**
+     * Same-device flows: where the verifier's response URI sends the wallet.
+     */
+    var `redirectUri`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePresentationResult: FfiConverterRustBuffer<PresentationResult> {
+    override fun read(buf: ByteBuffer): PresentationResult {
+        return PresentationResult(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PresentationResult) = (
+            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterOptionalString.allocationSize(value.`error`) +
+            FfiConverterOptionalString.allocationSize(value.`credentialsJson`) +
+            FfiConverterOptionalString.allocationSize(value.`redirectUri`)
+    )
+
+    override fun write(value: PresentationResult, buf: ByteBuffer) {
+            FfiConverterString.write(value.`status`, buf)
+            FfiConverterOptionalString.write(value.`error`, buf)
+            FfiConverterOptionalString.write(value.`credentialsJson`, buf)
+            FfiConverterOptionalString.write(value.`redirectUri`, buf)
+    }
+}
+
+
+
+/**
+ * How a relying party asks for presentations.
+ */
+data class PresentationVerifierConfig (
+    /**
+     * The request-signing key, a private JWK (JSON); its public key is the leaf's.
+     */
+    var `signingKeyJwk`: kotlin.String
+    , 
+    /**
+     * The signing certificate chain, PEM, leaf first, without the trust anchor.
+     */
+    var `x5cPem`: kotlin.String
+    , 
+    /**
+     * `x509_hash` (HAIP's) or `x509_san_dns`.
+     */
+    var `clientIdPrefix`: kotlin.String
+    , 
+    /**
+     * Where wallets post responses (`https`).
+     */
+    var `responseUri`: kotlin.String
+    , 
+    /**
+     * Request objects are served at `request_uri_base/<id>`.
+     */
+    var `requestUriBase`: kotlin.String
+    , 
+    /**
+     * Trusted issuers.
+     */
+    var `trust`: TrustConfig
+    , 
+    /**
+     * Apply HAIP 1.0 (encrypted responses only).
+     */
+    var `haip`: kotlin.Boolean = false 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePresentationVerifierConfig: FfiConverterRustBuffer<PresentationVerifierConfig> {
+    override fun read(buf: ByteBuffer): PresentationVerifierConfig {
+        return PresentationVerifierConfig(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeTrustConfig.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PresentationVerifierConfig) = (
+            FfiConverterString.allocationSize(value.`signingKeyJwk`) +
+            FfiConverterString.allocationSize(value.`x5cPem`) +
+            FfiConverterString.allocationSize(value.`clientIdPrefix`) +
+            FfiConverterString.allocationSize(value.`responseUri`) +
+            FfiConverterString.allocationSize(value.`requestUriBase`) +
+            FfiConverterTypeTrustConfig.allocationSize(value.`trust`) +
+            FfiConverterBoolean.allocationSize(value.`haip`)
+    )
+
+    override fun write(value: PresentationVerifierConfig, buf: ByteBuffer) {
+            FfiConverterString.write(value.`signingKeyJwk`, buf)
+            FfiConverterString.write(value.`x5cPem`, buf)
+            FfiConverterString.write(value.`clientIdPrefix`, buf)
+            FfiConverterString.write(value.`responseUri`, buf)
+            FfiConverterString.write(value.`requestUriBase`, buf)
+            FfiConverterTypeTrustConfig.write(value.`trust`, buf)
+            FfiConverterBoolean.write(value.`haip`, buf)
     }
 }
 
@@ -6348,6 +8265,158 @@ public object FfiConverterTypeVerifierConfig: FfiConverterRustBuffer<VerifierCon
 
 
 /**
+ * Who asks, as the consent screen shows it.
+ */
+data class VerifierInfo (
+    /**
+     * The full client identifier (prefix included), or `origin:<origin>` for unsigned DC API
+     * requests.
+     */
+    var `clientId`: kotlin.String
+    , 
+    /**
+     * Whether the identity was authenticated under the wallet's trust configuration.
+     */
+    var `authenticated`: kotlin.Boolean
+    , 
+    /**
+     * The signing certificate's subject, for `x509_*` clients.
+     */
+    var `certificateSubject`: kotlin.String?
+    , 
+    /**
+     * The signing certificate's DNS names.
+     */
+    var `dnsNames`: List<kotlin.String>
+    , 
+    /**
+     * The calling web origin (DC API).
+     */
+    var `origin`: kotlin.String?
+    , 
+    /**
+     * `client_metadata.client_name`: **not authenticated**.
+     */
+    var `clientNameUnverified`: kotlin.String?
+    , 
+    /**
+     * `client_metadata.logo_uri`: **not authenticated**.
+     */
+    var `logoUriUnverified`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifierInfo: FfiConverterRustBuffer<VerifierInfo> {
+    override fun read(buf: ByteBuffer): VerifierInfo {
+        return VerifierInfo(
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifierInfo) = (
+            FfiConverterString.allocationSize(value.`clientId`) +
+            FfiConverterBoolean.allocationSize(value.`authenticated`) +
+            FfiConverterOptionalString.allocationSize(value.`certificateSubject`) +
+            FfiConverterSequenceString.allocationSize(value.`dnsNames`) +
+            FfiConverterOptionalString.allocationSize(value.`origin`) +
+            FfiConverterOptionalString.allocationSize(value.`clientNameUnverified`) +
+            FfiConverterOptionalString.allocationSize(value.`logoUriUnverified`)
+    )
+
+    override fun write(value: VerifierInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`clientId`, buf)
+            FfiConverterBoolean.write(value.`authenticated`, buf)
+            FfiConverterOptionalString.write(value.`certificateSubject`, buf)
+            FfiConverterSequenceString.write(value.`dnsNames`, buf)
+            FfiConverterOptionalString.write(value.`origin`, buf)
+            FfiConverterOptionalString.write(value.`clientNameUnverified`, buf)
+            FfiConverterOptionalString.write(value.`logoUriUnverified`, buf)
+    }
+}
+
+
+
+/**
+ * How the wallet decides whom to answer.
+ */
+data class VerifierTrustConfig (
+    /**
+     * PEM trust anchors for verifiers' request-signing certificates (`x509_san_dns`,
+     * `x509_hash`).
+     */
+    var `trustAnchorsPem`: List<kotlin.String> = listOf() 
+    , 
+    /**
+     * Apply HAIP 1.0 (signed requests by reference, encrypted responses only).
+     */
+    var `haip`: kotlin.Boolean = false 
+    , 
+    /**
+     * Transaction data types the app can show (any other is refused).
+     */
+    var `transactionDataTypes`: List<kotlin.String> = listOf() 
+    , 
+    /**
+     * DANGER, local tests only: allow loopback and private addresses.
+     */
+    var `allowInternalAddresses`: kotlin.Boolean = false 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifierTrustConfig: FfiConverterRustBuffer<VerifierTrustConfig> {
+    override fun read(buf: ByteBuffer): VerifierTrustConfig {
+        return VerifierTrustConfig(
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifierTrustConfig) = (
+            FfiConverterSequenceString.allocationSize(value.`trustAnchorsPem`) +
+            FfiConverterBoolean.allocationSize(value.`haip`) +
+            FfiConverterSequenceString.allocationSize(value.`transactionDataTypes`) +
+            FfiConverterBoolean.allocationSize(value.`allowInternalAddresses`)
+    )
+
+    override fun write(value: VerifierTrustConfig, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`trustAnchorsPem`, buf)
+            FfiConverterBoolean.write(value.`haip`, buf)
+            FfiConverterSequenceString.write(value.`transactionDataTypes`, buf)
+            FfiConverterBoolean.write(value.`allowInternalAddresses`, buf)
+    }
+}
+
+
+
+/**
  * How the wallet decides what it accepts and how it shows it.
  */
 data class WalletConfig (
@@ -6376,6 +8445,11 @@ data class WalletConfig (
      * How batch copies are used.
      */
     var `usePolicy`: UsePolicy
+    , 
+    /**
+     * Which verifiers the wallet answers over OpenID4VP, and how strictly.
+     */
+    var `verifierTrust`: VerifierTrustConfig = VerifierTrustConfig() 
     
 ){
     
@@ -6397,6 +8471,7 @@ public object FfiConverterTypeWalletConfig: FfiConverterRustBuffer<WalletConfig>
             FfiConverterSequenceString.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterTypeUsePolicy.read(buf),
+            FfiConverterTypeVerifierTrustConfig.read(buf),
         )
     }
 
@@ -6405,7 +8480,8 @@ public object FfiConverterTypeWalletConfig: FfiConverterRustBuffer<WalletConfig>
             FfiConverterSequenceString.allocationSize(value.`acceptedVcts`) +
             FfiConverterSequenceString.allocationSize(value.`typeMetadata`) +
             FfiConverterSequenceString.allocationSize(value.`locales`) +
-            FfiConverterTypeUsePolicy.allocationSize(value.`usePolicy`)
+            FfiConverterTypeUsePolicy.allocationSize(value.`usePolicy`) +
+            FfiConverterTypeVerifierTrustConfig.allocationSize(value.`verifierTrust`)
     )
 
     override fun write(value: WalletConfig, buf: ByteBuffer) {
@@ -6414,6 +8490,7 @@ public object FfiConverterTypeWalletConfig: FfiConverterRustBuffer<WalletConfig>
             FfiConverterSequenceString.write(value.`typeMetadata`, buf)
             FfiConverterSequenceString.write(value.`locales`, buf)
             FfiConverterTypeUsePolicy.write(value.`usePolicy`, buf)
+            FfiConverterTypeVerifierTrustConfig.write(value.`verifierTrust`, buf)
     }
 }
 
@@ -7139,6 +9216,38 @@ public object FfiConverterTypeUsePolicy: FfiConverterRustBuffer<UsePolicy> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalUShort: FfiConverterRustBuffer<kotlin.UShort?> {
+    override fun read(buf: ByteBuffer): kotlin.UShort? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUShort.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UShort?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUShort.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UShort?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUShort.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
     override fun read(buf: ByteBuffer): kotlin.ULong? {
         if (buf.get().toInt() == 0) {
@@ -7225,6 +9334,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeHostAsyncHttpClient: FfiConverterRustBuffer<HostAsyncHttpClient?> {
+    override fun read(buf: ByteBuffer): HostAsyncHttpClient? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHostAsyncHttpClient.read(buf)
+    }
+
+    override fun allocationSize(value: HostAsyncHttpClient?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHostAsyncHttpClient.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HostAsyncHttpClient?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHostAsyncHttpClient.write(value, buf)
         }
     }
 }
@@ -7600,6 +9741,14 @@ public object FfiConverterSequenceTypeResponseCredential: FfiConverterRustBuffer
         }
     }
 }
+
+
+
+
+
+
+
+
         /**
          * The credkit version of this library.
          */ fun `credkitVersion`(): kotlin.String {
