@@ -531,17 +531,36 @@ fn encrypted_responses_are_decrypted_only_with_their_transaction_key() {
         &OsRandom,
     )
     .unwrap();
-    let err = post(&verifier, &credkit_form(&[("response", &jwe)])).unwrap_err();
-    assert_eq!(err.code(), "jwe_decrypt_failed");
-    // Extra outer parameters next to the JWE.
+    // Extra outer parameters next to the JWE: not tied to any transaction.
     let err = post(
         &verifier,
         &credkit_form(&[("response", &jwe), ("state", "x")]),
     )
     .unwrap_err();
     assert_eq!(err.code(), "request_invalid");
-    // B is still pending and takes its genuine response.
-    let request = resolve(&policy(), &verifier, &b.authorization_request_uri).unwrap();
+    // B's key cannot decrypt it: B ends as failed (never left pending), A is untouched.
+    let handled = post(&verifier, &credkit_form(&[("response", &jwe)])).unwrap();
+    assert_eq!(handled.transaction_id, b.transaction.id);
+    assert_eq!(handled.error.as_deref(), Some("jwe_decrypt_failed"));
+    assert_eq!(
+        verifier.transaction(&a.transaction.id).unwrap().status,
+        TransactionStatus::Pending
+    );
+    // An unknown kid ties the JWE to nothing.
+    let options = credkit::jose::jwe::EncryptOptions::default().kid("unknown");
+    let stray = credkit::jose::jwe::encrypt(
+        key_a.public(),
+        credkit::jose::jwe::ContentEncryption::A128Gcm,
+        &options,
+        b"{}",
+        default_provider(),
+        &OsRandom,
+    )
+    .unwrap();
+    let err = post(&verifier, &credkit_form(&[("response", &stray)])).unwrap_err();
+    assert_eq!(err.code(), "transaction_unknown");
+    // A takes its genuine response.
+    let request = resolve(&policy(), &verifier, &a.authorization_request_uri).unwrap();
     let choices = request.least_disclosure(&wallet).unwrap();
     let genuine = request.respond(&wallet, &choices, &OsRandom).unwrap();
     assert_eq!(
@@ -1611,4 +1630,27 @@ fn spec_examples() {
             wrong["value"].as_str().unwrap()
         );
     }
+}
+
+#[test]
+fn an_expired_transaction_reads_as_failed() {
+    let pid = Pid::new();
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let created = verifier
+        .create(&PresentationRequest::new(over_18()))
+        .unwrap();
+    let id = &created.transaction.id;
+    assert_eq!(
+        verifier.transaction(id).unwrap().status,
+        TransactionStatus::Pending
+    );
+    let later = verifier.clone().clock(Arc::new(FixedClock(NOW + 301)));
+    let tx = later.transaction(id).unwrap();
+    assert_eq!(tx.status, TransactionStatus::Failed);
+    assert_eq!(tx.error.as_deref(), Some("transaction_expired"));
+    assert!(tx.encryption_key.is_none());
+    assert_eq!(
+        later.request_object(id, None).unwrap_err().code(),
+        "transaction_expired"
+    );
 }

@@ -790,18 +790,29 @@ impl Verifier {
         Ok(jws.as_compact().to_owned())
     }
 
-    /// The transaction `id`, whatever its status.
+    /// The transaction `id`, whatever its status; a pending transaction past its expiry is
+    /// reported as `failed` with `transaction_expired` (a presentation never stays pending).
     ///
     /// # Errors
     /// `transaction_unknown`; store errors.
     pub fn transaction(&self, id: &str) -> Result<Transaction> {
+        let mut tx = self.stored(id)?;
+        if tx.status == TransactionStatus::Pending && tx.expires_at <= self.clock.now() {
+            tx.status = TransactionStatus::Failed;
+            tx.error = Some(Oid4vpError::TransactionExpired.code().to_owned());
+            tx.encryption_key = None;
+        }
+        Ok(tx)
+    }
+
+    fn stored(&self, id: &str) -> Result<Transaction> {
         self.store
             .get(id)?
             .ok_or_else(|| Oid4vpError::TransactionUnknown.into())
     }
 
     fn pending(&self, id: &str) -> Result<Transaction> {
-        let tx = self.transaction(id)?;
+        let tx = self.stored(id)?;
         if tx.status != TransactionStatus::Pending {
             return Err(Oid4vpError::TransactionUsed.into());
         }
@@ -850,8 +861,11 @@ impl Verifier {
                     crate::error::JweError::KeyUnknown("the JWE has no kid".into())
                 })?;
                 let tx = self.pending(id)?;
-                let members = self.decrypt(&tx, &parsed)?;
-                (tx, members, true)
+                match self.decrypt(&tx, &parsed) {
+                    Ok(members) => (tx, members, true),
+                    // The transaction is known: it ends, never left pending.
+                    Err(e) => return self.conclude(tx, Err(e)),
+                }
             }
             None => {
                 let state = outer.get("state").and_then(Value::as_str).ok_or_else(|| {
@@ -868,7 +882,8 @@ impl Verifier {
         if !tx.response_mode.is_direct_post() {
             return Err(Oid4vpError::TransactionUnknown.into());
         }
-        self.conclude(tx, &members, encrypted)
+        let outcome = self.check(&tx, &members, encrypted);
+        self.conclude(tx, outcome)
     }
 
     /// Processes what the browser returned from the Digital Credentials API for
@@ -896,19 +911,25 @@ impl Verifier {
                     )
                     .into());
                 }
-                let parsed = crate::jose::jwe::Jwe::parse_compact(jwe)?;
-                if parsed.kid() != Some(tx.id.as_str()) {
-                    return Err(crate::error::JweError::KeyUnknown(
-                        "the JWE is not addressed to this transaction's key".into(),
-                    )
-                    .into());
+                let decrypted = crate::jose::jwe::Jwe::parse_compact(jwe).and_then(|parsed| {
+                    if parsed.kid() != Some(tx.id.as_str()) {
+                        return Err(crate::error::JweError::KeyUnknown(
+                            "the JWE is not addressed to this transaction's key".into(),
+                        )
+                        .into());
+                    }
+                    self.decrypt(&tx, &parsed)
+                });
+                match decrypted {
+                    Ok(members) => (members, true),
+                    Err(e) => return self.conclude(tx, Err(e)),
                 }
-                (self.decrypt(&tx, &parsed)?, true)
             }
             Some(_) => return Err(Oid4vpError::Invalid("response must be a string".into()).into()),
             None => (data.clone(), false),
         };
-        self.conclude(tx, &members, encrypted)
+        let outcome = self.check(&tx, &members, encrypted);
+        self.conclude(tx, outcome)
     }
 
     /// Releases the result of a same-device flow to the frontend that presents the
@@ -932,14 +953,8 @@ impl Verifier {
         crate::json::parse_object(&decrypted.plaintext, 32, "response")
     }
 
-    /// Checks the response of `tx` and ends the transaction with the outcome.
-    fn conclude(
-        &self,
-        tx: Transaction,
-        members: &Map<String, Value>,
-        encrypted: bool,
-    ) -> Result<ResponseHandled> {
-        let outcome = self.check(&tx, members, encrypted);
+    /// Ends the transaction with `outcome` (the verified credentials, or why not).
+    fn conclude(&self, tx: Transaction, outcome: Result<Value>) -> Result<ResponseHandled> {
         let mut done = tx;
         match outcome {
             Ok(credentials) => {
