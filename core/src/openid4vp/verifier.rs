@@ -93,6 +93,8 @@ impl TransactionStatus {
 pub struct Transaction {
     /// The transaction id (also the `request_uri` path and the encryption key's `kid`).
     pub id: String,
+    /// The full client identifier the request was made as (what KB-JWTs must name).
+    pub client_id: String,
     /// The nonce.
     pub nonce: String,
     /// The state.
@@ -148,6 +150,7 @@ impl Transaction {
         });
         let v = json!({
             "id": self.id,
+            "client_id": self.client_id,
             "nonce": self.nonce,
             "state": self.state,
             "response_mode": self.response_mode.name(),
@@ -185,6 +188,7 @@ impl Transaction {
         };
         Ok(Self {
             id: s("id")?,
+            client_id: s("client_id")?,
             nonce: s("nonce")?,
             state: s("state")?,
             response_mode: ResponseMode::from_name(&s("response_mode")?).ok_or_else(bad)?,
@@ -591,7 +595,9 @@ impl Verifier {
         self
     }
 
-    /// The full client identifier (what KB-JWTs must name as `aud`).
+    /// The full client identifier this verifier signs requests as (what KB-JWTs of its
+    /// transactions must name as `aud`). Verifiers with different identities may share a
+    /// store; each transaction records the identity it was created with.
     #[must_use]
     pub fn client_id(&self) -> &str {
         self.client_id.as_str()
@@ -688,6 +694,7 @@ impl Verifier {
         };
         let now = self.clock.now();
         let transaction = Transaction {
+            client_id: self.client_id.as_str().to_owned(),
             nonce: crate::rand::id(&*self.rng)?,
             state: crate::rand::id(&*self.rng)?,
             response_mode: mode,
@@ -719,7 +726,7 @@ impl Verifier {
     /// `transaction_unknown`, `transaction_expired`, `transaction_used`; signer errors.
     pub fn request_object(&self, id: &str, wallet_nonce: Option<&str>) -> Result<String> {
         let tx = self.pending(id)?;
-        if !tx.response_mode.is_direct_post() {
+        if !tx.response_mode.is_direct_post() || tx.client_id != self.client_id.as_str() {
             return Err(Oid4vpError::TransactionUnknown.into());
         }
         if let Some(n) = wallet_nonce {
@@ -1028,7 +1035,8 @@ impl Verifier {
                 .map(|o| format!("origin:{o}"))
                 .collect()
         } else {
-            vec![self.client_id.as_str().to_owned()]
+            // The identity the request was made as: verifiers of one store may differ.
+            vec![tx.client_id.clone()]
         };
         let dcql = DcqlQuery::parse(&tx.dcql_query)?;
         let verifier = VcVerifier::builder_with_clock(self.trust.clone(), self.clock.clone())

@@ -1,0 +1,156 @@
+//! `credkit-server`: credkit's OpenID4VP verifier (and, with OpenID4VCI, its issuer) as an
+//! HTTPS service. A thin async layer: the handlers parse, call core's protocol values
+//! (`credkit::openid4vp::verifier`) on a blocking thread, and map the outcome to a status;
+//! all state is in the store, so that instances are interchangeable behind a load balancer.
+//!
+//! It prints exactly one line on stdout, `listening on https://127.0.0.1:PORT`, once it
+//! accepts connections; logs go to stderr as JSON and never contain tokens, keys, claims or
+//! codes. SIGTERM (and SIGINT) drain the connections in flight and exit 0.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod serve;
+mod store;
+mod tls;
+mod verifier;
+
+/// credkit's issuer and verifier services.
+#[derive(Parser)]
+#[command(name = "credkit-server", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// The OpenID4VCI credential issuer (comes with the OpenID4VCI core; not in this build).
+    Issuer(Common),
+    /// The OpenID4VP verifier: a backend asks for presentations, wallets answer.
+    Verifier(VerifierArgs),
+}
+
+/// What every role takes.
+#[derive(clap::Args, Clone)]
+pub(crate) struct Common {
+    /// The address to listen on (port 0 picks one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub(crate) listen: SocketAddr,
+    /// The service's public https URL; when it names no port, the bound port is used.
+    #[arg(long)]
+    pub(crate) public_url: Option<String>,
+    /// The TLS certificate chain (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM, PKCS#8 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// The management API's bearer token (surrounding whitespace ignored).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) admin_token_file: Option<PathBuf>,
+    /// Where state lives: `sqlite:PATH` (default: an embedded SQLite file).
+    #[arg(long)]
+    pub(crate) store: Option<String>,
+    /// Short-lived state in Redis (`redis://...`; not in this build).
+    #[arg(long)]
+    pub(crate) cache: Option<String>,
+    /// Throw-away keys and certificates for a local try-out; their PEM files are written to
+    /// `--dev-dir` (default: a new temporary directory), named on stderr.
+    #[arg(long)]
+    pub(crate) dev: bool,
+    /// With --dev: where to write the throw-away certificates.
+    #[arg(long, value_name = "DIR", requires = "dev")]
+    pub(crate) dev_dir: Option<PathBuf>,
+}
+
+/// `credkit-server verifier`.
+#[derive(clap::Args, Clone)]
+pub(crate) struct VerifierArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// The request-signing key (JWK; a minimal one is enough, the algorithm follows from the
+    /// curve).
+    #[arg(long, value_name = "JWK")]
+    pub(crate) signing_key: Option<PathBuf>,
+    /// The request-signing certificate chain (PEM, leaf first, without the trust anchor); the
+    /// leaf's SAN names the host.
+    #[arg(long, value_name = "CHAIN.pem")]
+    pub(crate) x5c: Option<PathBuf>,
+    /// A CA that issuers' x5c chains must lead to (PEM; repeatable).
+    #[arg(long, value_name = "CA.pem")]
+    pub(crate) trust_anchor: Vec<PathBuf>,
+    /// A trusted issuer key (JWK; repeatable).
+    #[arg(long, value_name = "JWK")]
+    pub(crate) issuer_key: Vec<PathBuf>,
+    /// An IACA for mdoc issuers (PEM; repeatable; mdoc is not in this build).
+    #[arg(long, value_name = "IACA.pem")]
+    pub(crate) mdoc_trust_anchor: Vec<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CREDKIT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.role {
+            Role::Verifier(args) => verifier::run(args).await,
+            Role::Issuer(_) => Err(Failure::Usage(
+                "the issuer role comes with the OpenID4VCI core, not in this build".into(),
+            )),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Start(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Why the service did not start or stopped with an error.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// A flag or file that does not fit (exit 2).
+    Usage(String),
+    /// Anything else (exit 1).
+    Start(String),
+}
+
+impl From<credkit::Error> for Failure {
+    fn from(e: credkit::Error) -> Self {
+        Self::Usage(e.to_string())
+    }
+}
+
+/// Reads a file named by a flag.
+pub(crate) fn read(path: &std::path::Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
+}

@@ -1,0 +1,418 @@
+//! `credkit-server verifier` as a process: started with `--dev`, asked for an "over 18?"
+//! presentation through the management API, answered over HTTPS on loopback by credkit's
+//! wallet (the blocking driver over `UreqClient`), read back as `verified` with only the
+//! requested claim; the token, the status codes, replay, and SIGTERM.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    missing_docs
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use credkit::crypto::{Signer, default_provider};
+use credkit::http::{FetchPolicy, Fetcher, UreqClient};
+use credkit::jose::Algorithm;
+use credkit::openid4vp::wallet::WalletPolicy;
+use credkit::rand::OsRandom;
+use credkit::sd_jwt::{KeyBindingPolicy, StaticIssuerKeys};
+use credkit::sd_jwt_vc::{TrustPolicy, VcBuilder, VcVerifier, Vct};
+use credkit::wallet::{MemoryStore, SoftwareKeyManager, Wallet};
+use credkit::x509::TrustAnchors;
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    url: String,
+    dir: PathBuf,
+    token: String,
+}
+
+impl Server {
+    fn start(issuer_key: &str, extra: &[&str]) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "credkit-server-test-{}",
+            credkit::rand::id(&OsRandom).unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key_file = dir.join("issuer.pub.jwk");
+        std::fs::write(&key_file, issuer_key).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_credkit-server"))
+            .args(["verifier", "--dev", "--dev-dir"])
+            .arg(dir.join("dev"))
+            .arg("--store")
+            .arg(format!("sqlite:{}", dir.join("v.sqlite").display()))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--public-url",
+                "https://localhost",
+            ])
+            .arg("--issuer-key")
+            .arg(&key_file)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on https://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        let port = addr.rsplit(':').next().unwrap();
+        let token = std::fs::read_to_string(dir.join("dev/admin-token")).unwrap();
+        Self {
+            child,
+            url: format!("https://localhost:{port}"),
+            dir,
+            token,
+        }
+    }
+
+    fn ca(&self) -> Vec<Vec<u8>> {
+        credkit::x509::certificates_from_pem(
+            &std::fs::read_to_string(self.dir.join("dev/ca.pem")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn agent(&self) -> ureq::Agent {
+        use ureq::tls::{Certificate, RootCerts, TlsConfig};
+        let roots: Vec<Certificate<'static>> = self
+            .ca()
+            .iter()
+            .map(|d| Certificate::from_der(d).to_owned())
+            .collect();
+        ureq::Agent::new_with_config(
+            ureq::config::Config::builder()
+                .http_status_as_error(false)
+                .tls_config(
+                    TlsConfig::builder()
+                        .root_certs(RootCerts::Specific(Arc::new(roots)))
+                        .build(),
+                )
+                .build(),
+        )
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let agent = self.agent();
+        let url = format!("{}{path}", self.url);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut response = match (method, body) {
+            ("POST", Some(b)) => {
+                let mut r = agent.post(&url).header("Content-Type", "application/json");
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.send(b.to_string()).unwrap()
+            }
+            _ => {
+                let mut r = agent.get(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call().unwrap()
+            }
+        };
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn fetcher(&self) -> Fetcher {
+        Fetcher::with_policy(
+            Arc::new(UreqClient::with_root_certificates(&self.ca())),
+            credkit::http::danger::allow_internal_addresses(FetchPolicy::default()),
+        )
+    }
+
+    fn wallet_policy(&self) -> WalletPolicy {
+        let mut anchors = TrustAnchors::new();
+        for c in self.ca() {
+            anchors.add_der(&c).unwrap();
+        }
+        WalletPolicy::new(anchors).fetch_policy(credkit::http::danger::allow_internal_addresses(
+            FetchPolicy::default(),
+        ))
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct Holder {
+    issuer: Arc<dyn Signer>,
+    wallet: Wallet,
+}
+
+fn holder(copies: usize) -> Holder {
+    let p = default_provider();
+    let issuer = p
+        .signer(&p.generate(Algorithm::Es256, &OsRandom).unwrap())
+        .unwrap();
+    let keys = StaticIssuerKeys::single(issuer.public_jwk(), p).unwrap();
+    let vc = VcVerifier::builder(Arc::new(TrustPolicy::new().otherwise(Arc::new(keys))))
+        .key_binding(KeyBindingPolicy::Forbidden)
+        .build()
+        .unwrap();
+    let wallet = Wallet::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(SoftwareKeyManager::new(Arc::new(OsRandom))),
+        vc,
+    );
+    let keys = wallet.create_holder_keys(copies, Algorithm::Es256).unwrap();
+    let claims = json!({"given_name": "Erika", "birthdate": "1964-08-12", "age_equal_or_over": {"18": true}});
+    let issued: Vec<String> = keys
+        .iter()
+        .map(|(_, k)| {
+            VcBuilder::new(
+                Vct::new("urn:eudi:pid:1").unwrap(),
+                claims.as_object().cloned().unwrap(),
+            )
+            .issuer("https://pid-provider.example")
+            .holder_key(k.clone())
+            .disclose("/given_name")
+            .unwrap()
+            .disclose("/birthdate")
+            .unwrap()
+            .disclose("/age_equal_or_over/18")
+            .unwrap()
+            .issue(&*issuer, &OsRandom)
+            .unwrap()
+            .to_string()
+        })
+        .collect();
+    let refs: Vec<&str> = issued.iter().map(String::as_str).collect();
+    let ids: Vec<String> = keys.into_iter().map(|(id, _)| id).collect();
+    wallet.add(&refs, &ids).unwrap();
+    Holder { issuer, wallet }
+}
+
+fn over_18(prefix: &str, mode: &str) -> Value {
+    json!({
+        "dcql_query": {"credentials": [{"id": "pid", "format": "dc+sd-jwt",
+            "meta": {"vct_values": ["urn:eudi:pid:1"]},
+            "claims": [{"path": ["age_equal_or_over", "18"]}]}]},
+        "response_mode": mode,
+        "client_id_prefix": prefix,
+    })
+}
+
+#[test]
+fn an_over_18_check_end_to_end() {
+    let h = holder(3);
+    let server = Server::start(
+        &Value::Object(h.issuer.public_jwk().to_json()).to_string(),
+        &[],
+    );
+    for (prefix, mode) in [
+        ("x509_hash", "direct_post.jwt"),
+        ("x509_san_dns", "direct_post"),
+    ] {
+        let (status, created) = server.call(
+            "POST",
+            "/v1/presentations",
+            Some(&server.token),
+            Some(&over_18(prefix, mode)),
+        );
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap();
+        let uri = created["authorization_request_uri"].as_str().unwrap();
+        assert!(
+            uri.starts_with(&format!("openid4vp://?client_id={prefix}%3A")),
+            "{uri}"
+        );
+        assert!(created["expires_at"].as_i64().unwrap() > 0);
+        assert!(!uri.contains("client_id_scheme"));
+        let (_, pending) = server.call(
+            "GET",
+            &format!("/v1/presentations/{id}"),
+            Some(&server.token),
+            None,
+        );
+        assert_eq!(pending["status"], "pending");
+        // The wallet resolves the request (POST with wallet_nonce), sees who asks, answers.
+        let fetcher = server.fetcher();
+        let request = server
+            .wallet_policy()
+            .resolve(uri, &fetcher, &OsRandom)
+            .unwrap();
+        assert!(request.verifier().authenticated);
+        let choices = request.least_disclosure(&h.wallet).unwrap();
+        let outcome = request
+            .respond(&h.wallet, &choices, &OsRandom)
+            .unwrap()
+            .send(&fetcher)
+            .unwrap();
+        assert_eq!(outcome.status, 200);
+        let (status, done) = server.call(
+            "GET",
+            &format!("/v1/presentations/{id}"),
+            Some(&server.token),
+            None,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(done["status"], "verified", "{done}");
+        let pid = &done["credentials"]["pid"][0];
+        assert_eq!(pid["claims"], json!({"age_equal_or_over": {"18": true}}));
+        assert_eq!(pid["vct"], "urn:eudi:pid:1");
+        assert_eq!(pid["format"], "dc+sd-jwt");
+        assert_eq!(pid["issuer"], "https://pid-provider.example");
+    }
+    // The management API needs the token; unknown ids are 404.
+    let (status, _) = server.call(
+        "POST",
+        "/v1/presentations",
+        None,
+        Some(&over_18("x509_hash", "direct_post.jwt")),
+    );
+    assert_eq!(status, 401);
+    let (status, _) = server.call(
+        "POST",
+        "/v1/presentations",
+        Some("wrong"),
+        Some(&over_18("x509_hash", "direct_post.jwt")),
+    );
+    assert_eq!(status, 401);
+    let (status, _) = server.call("GET", "/v1/presentations/nope", Some(&server.token), None);
+    assert_eq!(status, 404);
+    let (status, body) = server.call(
+        "POST",
+        "/v1/presentations",
+        Some(&server.token),
+        Some(&json!({"dcql_query": {}})),
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("dcql_invalid"))
+    );
+    let (status, _) = server.call("GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+    let (status, _) = server.call("GET", "/readyz", None, None);
+    assert_eq!(status, 200);
+    assert!(server.terminate().success(), "SIGTERM drains and exits 0");
+}
+
+#[test]
+fn a_failing_response_ends_the_presentation_as_failed() {
+    let h = holder(2);
+    let server = Server::start(
+        &Value::Object(h.issuer.public_jwk().to_json()).to_string(),
+        &[],
+    );
+    let (_, created) = server.call(
+        "POST",
+        "/v1/presentations",
+        Some(&server.token),
+        Some(&over_18("x509_hash", "direct_post")),
+    );
+    let id = created["id"].as_str().unwrap();
+    let fetcher = server.fetcher();
+    let request = server
+        .wallet_policy()
+        .resolve(
+            created["authorization_request_uri"].as_str().unwrap(),
+            &fetcher,
+            &OsRandom,
+        )
+        .unwrap();
+    // Presented for another audience: the response is processed and the check fails.
+    let batch = h.wallet.list().unwrap()[0].batch.clone();
+    let wrong = h
+        .wallet
+        .present(
+            &batch,
+            &["/age_equal_or_over/18"],
+            "x509_hash:someone-else",
+            &request.params().nonce,
+        )
+        .unwrap();
+    let body = format!(
+        "vp_token={}&state={}",
+        percent(&json!({"pid": [wrong]}).to_string()),
+        request.params().state.clone().unwrap()
+    );
+    let post = credkit::openid4vp::wallet::ResponsePost::handle_reply(
+        &fetcher
+            .post(
+                &format!("{}/oid4vp/response", server.url),
+                "application/x-www-form-urlencoded",
+                None,
+                body.as_bytes(),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(post.status, 200);
+    let (_, done) = server.call(
+        "GET",
+        &format!("/v1/presentations/{id}"),
+        Some(&server.token),
+        None,
+    );
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"], "aud_mismatch");
+    assert!(done.get("credentials").is_none());
+    // A second response to the same presentation is refused.
+    let again = fetcher
+        .post(
+            &format!("{}/oid4vp/response", server.url),
+            "application/x-www-form-urlencoded",
+            None,
+            body.as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(again.status, 400);
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_credkit-server"))
+        .args(["verifier", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
