@@ -538,12 +538,32 @@ fn encrypted_responses_are_decrypted_only_with_their_transaction_key() {
     )
     .unwrap_err();
     assert_eq!(err.code(), "request_invalid");
-    // B's key cannot decrypt it: B ends as failed (never left pending), A is untouched.
-    let handled = post(&verifier, &credkit_form(&[("response", &jwe)])).unwrap();
-    assert_eq!(handled.transaction_id, b.transaction.id);
-    assert_eq!(handled.error.as_deref(), Some("jwe_decrypt_failed"));
+    // B's key cannot decrypt it: refused, and neither transaction is ended by it (VP-37).
+    let err = post(&verifier, &credkit_form(&[("response", &jwe)])).unwrap_err();
+    assert_eq!(err.code(), "jwe_decrypt_failed");
+    for tx in [&a.transaction, &b.transaction] {
+        assert_eq!(
+            verifier.transaction(&tx.id).unwrap().status,
+            TransactionStatus::Pending
+        );
+    }
+    // Encrypted to B's own (public) key with another state: refused, B stays pending.
+    let forged = json!({"error": "access_denied", "state": "not-b"}).to_string();
+    let options = credkit::jose::jwe::EncryptOptions::default().kid(b.transaction.id.clone());
+    let key_b = b.transaction.encryption_key.clone().unwrap();
+    let jwe_b = credkit::jose::jwe::encrypt(
+        key_b.public(),
+        credkit::jose::jwe::ContentEncryption::A128Gcm,
+        &options,
+        forged.as_bytes(),
+        default_provider(),
+        &OsRandom,
+    )
+    .unwrap();
+    let err = post(&verifier, &credkit_form(&[("response", &jwe_b)])).unwrap_err();
+    assert_eq!(err.code(), "state_mismatch");
     assert_eq!(
-        verifier.transaction(&a.transaction.id).unwrap().status,
+        verifier.transaction(&b.transaction.id).unwrap().status,
         TransactionStatus::Pending
     );
     // An unknown kid ties the JWE to nothing.
@@ -647,15 +667,20 @@ fn derived_signed_request_objects() {
                 ("request_uri", "https://verifier.example.org/r/1")
             ])
         );
-        let Start::Fetch(fetch) = policy().start(&by_reference).unwrap() else {
-            unreachable!()
+        let haip_policy = policy().profile(Profile::Haip);
+        let got = match haip_policy.start(&by_reference) {
+            // A redirect_uri client is refused before anything is fetched.
+            Err(e) => Err(e.code()),
+            Ok(Start::Ready(_)) => unreachable!(),
+            Ok(Start::Fetch(fetch)) => {
+                let response = HttpResponse::new(200, jws.as_bytes().to_vec())
+                    .with_content_type("application/oauth-authz-req+jwt");
+                haip_policy
+                    .finish(&fetch, &response, None)
+                    .map(|_| ())
+                    .map_err(|e| e.code())
+            }
         };
-        let response = HttpResponse::new(200, jws.as_bytes().to_vec());
-        let got = policy()
-            .profile(Profile::Haip)
-            .finish(&fetch, &response, None)
-            .map(|_| ())
-            .map_err(|e| e.code());
         assert_eq!(got.err(), haip.or(plain), "{name} (HAIP)");
     }
 }
@@ -678,7 +703,14 @@ fn request_transport_attacks() {
             200,
             verifier.request_object(id, nonce).unwrap().into_bytes(),
         )
+        .with_content_type("application/oauth-authz-req+jwt")
     };
+    // §5.10.1: the answer must say it is a request object.
+    let untyped = HttpResponse::new(200, verifier.request_object(id, None).unwrap().into_bytes());
+    assert_eq!(
+        policy().finish(&fetch, &untyped, None).unwrap_err().code(),
+        "request_invalid"
+    );
     // wallet_nonce missing or different (VP-19).
     let err = policy()
         .finish(&fetch, &object(None), Some("n1"))

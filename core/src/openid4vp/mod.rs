@@ -22,13 +22,21 @@
 //! - `response_mode` is REQUIRED (§5.2) although §5.6 names a default: a request without it is
 //!   refused (`request_invalid`).
 //! - A `redirect_uri:` client cannot sign (§5.9.3), so it cannot use `request_uri` either,
-//!   where §5.10.1 wants a signed object: such requests are refused. Unsigned requests are
-//!   accepted by value only, and never under HAIP.
+//!   where §5.10.1 wants a signed object: such requests are refused before anything is
+//!   fetched. Unsigned redirect requests are accepted by value only, and never under HAIP;
+//!   unsigned DC API requests are accepted under HAIP too (H§5.2), known by their origin.
+//! - Multi-signed DC API requests carry `data.request` as a JWS JSON object; each signature's
+//!   protected header needs `typ` `oauth-authz-req+jwt` (§5), and malformed or unverifiable
+//!   entries are skipped as long as one validates (A.3.2.2).
 //! - `x509_hash` puts no constraint on the `response_uri` host; `x509_san_dns` requires the
 //!   host to equal the DNS name (§5.9.3). credkit applies exactly that, compares DNS names
 //!   case-insensitively without a trailing dot, and never matches wildcards.
 //! - Extra or reordered `transaction_data_hashes`: the verifier requires exactly one hash per
-//!   entry aimed at the credential, in request order.
+//!   entry aimed at the credential, in request order, and every entry confirmed by at least
+//!   one presentation.
+//! - Unverified, possibly forged responses leave a transaction pending: only a response with
+//!   the transaction's `state` (or decrypted with its key) ends it (ATTACKS VP-37); a pending
+//!   transaction past its expiry reads as failed.
 //! - Transaction data is accepted only in signed requests (ATTACKS_OID4VP VP-52).
 //! - The verifier's encryption key id is the transaction id, so that a response is decrypted
 //!   only with its own transaction's key (VP-26).

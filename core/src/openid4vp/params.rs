@@ -101,10 +101,20 @@ impl ClientMetadata {
             Some(Value::Object(f)) => Some(f.clone()),
             Some(_) => return Err(bad("vp_formats_supported must be an object").into()),
         };
+        // Display data, never authenticated: without control and bidirectional-override
+        // characters that could make it look like another name (ATTACKS VP-58).
         out.client_name = m
             .get("client_name")
             .and_then(Value::as_str)
-            .map(|s| s.chars().take(200).collect());
+            .map(|s| {
+                s.chars()
+                    .filter(|c| {
+                        !c.is_control()
+                            && !matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+                    })
+                    .take(200)
+                    .collect()
+            });
         out.logo_uri = m
             .get("logo_uri")
             .and_then(Value::as_str)
@@ -205,8 +215,19 @@ impl RequestParams {
         let client_id = string("client_id")?
             .map(|c| ClientId::parse(&c))
             .transpose()?;
-        let response_uri = string("response_uri")?;
+        let mut response_uri = string("response_uri")?;
         let redirect_uri = string("redirect_uri")?;
+        // §5.9.3: a redirect_uri client may omit its response URI: it is the client id's
+        // value.
+        if response_uri.is_none()
+            && redirect_uri.is_none()
+            && response_mode.is_direct_post()
+            && let Some(c) = client_id
+                .as_ref()
+                .filter(|c| c.prefix() == super::ClientIdPrefix::RedirectUri)
+        {
+            response_uri = Some(c.value().to_owned());
+        }
         if response_mode.is_direct_post() {
             if response_uri.is_none() {
                 return Err(bad("response_uri is required with direct_post (§8.2)".into()).into());

@@ -677,10 +677,43 @@ impl Verifier {
 
     fn new_transaction(&self, request: &PresentationRequest) -> Result<Transaction> {
         let mode = request.response_mode;
-        if self.profile == Profile::Haip && !mode.is_encrypted() {
-            return Err(
-                IssuanceError::ApiMisuse("HAIP requires direct_post.jwt or dc_api.jwt").into(),
-            );
+        if self.profile == Profile::Haip {
+            if !mode.is_encrypted() {
+                return Err(IssuanceError::ApiMisuse(
+                    "HAIP requires direct_post.jwt or dc_api.jwt",
+                )
+                .into());
+            }
+            // H§5: HAIP wallets refuse a trust anchor or self-signed certificate in x5c.
+            if self.x5c.iter().any(|c| crate::x509::is_self_issued(c)) {
+                return Err(IssuanceError::ApiMisuse(
+                    "HAIP: the x5c chain must not hold a self-signed certificate",
+                )
+                .into());
+            }
+        }
+        // §5.1, B.3.3: each entry names Credential Queries of this request that require
+        // holder binding, or the wallet must refuse it.
+        for d in &request.transaction_data {
+            let ids = d
+                .get("credential_ids")
+                .and_then(Value::as_array)
+                .filter(|a| !a.is_empty())
+                .ok_or(IssuanceError::ApiMisuse(
+                    "transaction data needs non-empty credential_ids",
+                ))?;
+            let ok = d.get("type").is_some_and(Value::is_string)
+                && ids.iter().all(|id| {
+                    id.as_str()
+                        .and_then(|id| request.dcql_query.credential(id))
+                        .is_some_and(|q| q.require_cryptographic_holder_binding)
+                });
+            if !ok {
+                return Err(IssuanceError::ApiMisuse(
+                    "transaction data: a type, and credential_ids naming holder-bound queries",
+                )
+                .into());
+            }
         }
         let id = crate::rand::id(&*self.rng)?;
         let encryption_key = if mode.is_encrypted() {
@@ -868,11 +901,12 @@ impl Verifier {
                     crate::error::JweError::KeyUnknown("the JWE has no kid".into())
                 })?;
                 let tx = self.pending(id)?;
-                match self.decrypt(&tx, &parsed) {
-                    Ok(members) => (tx, members, true),
-                    // The transaction is known: it ends, never left pending.
-                    Err(e) => return self.conclude(tx, Err(e)),
+                if !tx.response_mode.is_direct_post() {
+                    return Err(Oid4vpError::TransactionUnknown.into());
                 }
+                // Anyone can post junk under a kid seen in a request URI: what does not
+                // decrypt leaves the transaction as it was (ATTACKS VP-37).
+                (tx.clone(), self.decrypt(&tx, &parsed)?, true)
             }
             None => {
                 let state = outer.get("state").and_then(Value::as_str).ok_or_else(|| {
@@ -888,6 +922,10 @@ impl Verifier {
         };
         if !tx.response_mode.is_direct_post() {
             return Err(Oid4vpError::TransactionUnknown.into());
+        }
+        // Only the transaction's own state may end it (§14.3.2, ATTACKS VP-37).
+        if members.get("state").and_then(Value::as_str) != Some(tx.state.as_str()) {
+            return Err(Oid4vpError::StateMismatch.into());
         }
         let outcome = self.check(&tx, &members, encrypted);
         self.conclude(tx, outcome)
@@ -918,19 +956,14 @@ impl Verifier {
                     )
                     .into());
                 }
-                let decrypted = crate::jose::jwe::Jwe::parse_compact(jwe).and_then(|parsed| {
-                    if parsed.kid() != Some(tx.id.as_str()) {
-                        return Err(crate::error::JweError::KeyUnknown(
-                            "the JWE is not addressed to this transaction's key".into(),
-                        )
-                        .into());
-                    }
-                    self.decrypt(&tx, &parsed)
-                });
-                match decrypted {
-                    Ok(members) => (members, true),
-                    Err(e) => return self.conclude(tx, Err(e)),
+                let parsed = crate::jose::jwe::Jwe::parse_compact(jwe)?;
+                if parsed.kid() != Some(tx.id.as_str()) {
+                    return Err(crate::error::JweError::KeyUnknown(
+                        "the JWE is not addressed to this transaction's key".into(),
+                    )
+                    .into());
                 }
+                (self.decrypt(&tx, &parsed)?, true)
             }
             Some(_) => return Err(Oid4vpError::Invalid("response must be a string".into()).into()),
             None => (data.clone(), false),
@@ -1093,6 +1126,13 @@ impl Verifier {
                     _ => {}
                 }
                 check_transaction_data(&vc, &expected)?;
+                // HAIP §6.1.1.1: a holder-bound credential comes with its KB-JWT.
+                if self.profile == Profile::Haip
+                    && vc.claims().contains_key("cnf")
+                    && vc.sd_jwt.key_binding.is_none()
+                {
+                    return Err(crate::error::KeyBindingError::Required.into());
+                }
                 if let Some(checker) = &self.status {
                     checker.check_valid(&vc)?;
                 }
@@ -1117,6 +1157,18 @@ impl Verifier {
             })
             .collect();
         dcql.check_response(&presented)?.deny_over_disclosure()?;
+        // §8.4: every transaction data entry must be confirmed by a presentation it is aimed
+        // at (credential_sets may let the wallet answer with another credential).
+        if tx
+            .transaction_data
+            .iter()
+            .any(|td| !verified.keys().any(|q| aimed_at(td, q)))
+        {
+            return Err(Oid4vpError::TransactionDataHash(
+                "a transaction data entry was confirmed by no presentation".into(),
+            )
+            .into());
+        }
         let mut result = Map::new();
         for (id, list) in &verified {
             let items: Vec<Value> = list
@@ -1167,6 +1219,13 @@ fn check_transaction_data(vc: &crate::sd_jwt_vc::VerifiedVc, expected: &[String]
         .into()),
         (Some(Value::Array(list)), false) => {
             let list: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+            let all_strings = kb
+                .and_then(|k| k.claims.get("transaction_data_hashes"))
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.len() == list.len());
+            if !all_strings {
+                return Err(Oid4vpError::TransactionDataHash("hashes are strings".into()).into());
+            }
             let alg = kb.and_then(|k| k.claims.get("transaction_data_hashes_alg"));
             if alg.is_some_and(|a| a.as_str() != Some("sha-256")) {
                 return Err(

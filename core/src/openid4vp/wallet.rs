@@ -51,6 +51,8 @@ pub struct RegisteredClient {
     pub response_uris: Vec<String>,
     /// Response encryption keys from the registration.
     pub encryption_keys: Vec<PublicJwk>,
+    /// Content encryption algorithms from the registration (default A128GCM, §8.3).
+    pub encryption_encs: Vec<ContentEncryption>,
 }
 
 impl RegisteredClient {
@@ -63,7 +65,15 @@ impl RegisteredClient {
             signing_keys,
             response_uris,
             encryption_keys: Vec::new(),
+            encryption_encs: vec![ContentEncryption::A128Gcm],
         }
+    }
+
+    /// With response encryption keys (P-256, for `direct_post.jwt`).
+    #[must_use]
+    pub fn encryption_keys(mut self, keys: Vec<PublicJwk>) -> Self {
+        self.encryption_keys = keys;
+        self
     }
 }
 
@@ -219,15 +229,29 @@ impl WalletPolicy {
             .ok_or_else(|| bad("signatures must be a non-empty array of at most 8"))?;
         let mut last = bad("no signature validates");
         for entry in signatures {
+            // A malformed entry is skipped: one signature this wallet validates suffices.
             let Some(entry) = entry.as_object() else {
-                return Err(bad("signatures are objects"));
+                last = bad("signatures are objects");
+                continue;
             };
             let (Some(protected), Some(signature)) =
                 (entry.get("protected"), entry.get("signature"))
             else {
-                return Err(bad("a signature lacks protected or signature"));
+                last = bad("a signature lacks protected or signature");
+                continue;
             };
-            let jws = Jws::from_json_parts(protected, payload_b64, signature, entry.get("header"))?;
+            let jws = match Jws::from_json_parts(
+                protected,
+                payload_b64,
+                signature,
+                entry.get("header"),
+            ) {
+                Ok(jws) => jws,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
             if jws
                 .unprotected_header()
                 .is_some_and(|h| h.contains_key("client_id") || h.contains_key("verifier_info"))
@@ -243,7 +267,8 @@ impl WalletPolicy {
                 ));
             }
             let Some(client_id) = jws.header().get("client_id").cloned() else {
-                return Err(bad("a protected header has no client_id"));
+                last = bad("a protected header has no client_id");
+                continue;
             };
             payload.insert("client_id".into(), client_id);
             match self.verify_signed(&jws, &payload, None, Some(origin)) {
@@ -330,7 +355,11 @@ impl WalletPolicy {
                 };
                 let client_id = get("client_id")
                     .ok_or_else(|| Oid4vpError::Invalid("client_id is missing".into()))?;
-                ClientId::parse(client_id)?;
+                // §5.9.3: a redirect_uri client cannot sign, so it cannot pass a request
+                // object by reference (§5.10.1): refused before anything is fetched.
+                if ClientId::parse(client_id)?.prefix() == ClientIdPrefix::RedirectUri {
+                    return Err(Oid4vpError::SignedRedirectUri.into());
+                }
                 HttpsUrl::parse(request_uri, &self.fetch_policy)?;
                 Ok(Start::Fetch(RequestFetch {
                     client_id: client_id.to_owned(),
@@ -382,14 +411,16 @@ impl WalletPolicy {
         if response.status != 200 {
             return Err(crate::error::FetchError::Status(response.status).into());
         }
-        if let Some(ct) = &response.content_type {
-            let base = ct.split(';').next().unwrap_or_default().trim();
-            if !base.eq_ignore_ascii_case(REQUEST_OBJECT_MEDIA_TYPE) {
-                return Err(Oid4vpError::Invalid(format!(
-                    "the request_uri answered {base:?}, not {REQUEST_OBJECT_MEDIA_TYPE}"
-                ))
-                .into());
-            }
+        let base = response
+            .content_type
+            .as_deref()
+            .map(|ct| ct.split(';').next().unwrap_or_default().trim())
+            .unwrap_or_default();
+        if !base.eq_ignore_ascii_case(REQUEST_OBJECT_MEDIA_TYPE) {
+            return Err(Oid4vpError::Invalid(format!(
+                "the request_uri answered {base:?}, not {REQUEST_OBJECT_MEDIA_TYPE} (§5.10.1)"
+            ))
+            .into());
         }
         let text = std::str::from_utf8(&response.body)
             .map_err(|_| Oid4vpError::Invalid("the request object is not UTF-8".into()))?;
@@ -863,11 +894,11 @@ impl WalletPolicy {
             let registered = self
                 .registered
                 .iter()
-                .find(|c| c.client_id == verifier.client_id)
-                .map(|c| c.encryption_keys.clone());
-            if let Some(keys) = registered {
+                .find(|c| c.client_id == verifier.client_id);
+            if let Some(c) = registered {
                 let metadata = p.client_metadata.get_or_insert_with(Default::default);
-                metadata.encryption_keys = keys;
+                metadata.encryption_keys = c.encryption_keys.clone();
+                metadata.encryption_encs = c.encryption_encs.clone();
             }
         }
         Ok(AuthorizationRequest {
@@ -880,6 +911,48 @@ impl WalletPolicy {
 
 /// The response members and, for encrypted modes, the key and algorithm to encrypt them to.
 type Members = (Map<String, Value>, Option<(PublicJwk, ContentEncryption)>);
+
+/// The End-User's `choices` must be consent candidates (§6.4, ATTACKS VP-49): each names a
+/// query of the request, a credential that answers it and exactly the pointers the consent
+/// screen showed; one per query unless `multiple`; every required query answered.
+fn check_choices(answers: &[QueryAnswer], choices: &[Choice]) -> Result<()> {
+    let refuse = |why: String| -> crate::Error { Oid4vpError::AccessDenied(why).into() };
+    for a in answers {
+        let n = choices.iter().filter(|c| c.query_id == a.query_id).count();
+        if a.required && n == 0 {
+            return Err(refuse(format!(
+                "the required query {:?} has no choice",
+                a.query_id
+            )));
+        }
+        if !a.multiple && n > 1 {
+            return Err(refuse(format!(
+                "query {:?} takes one credential",
+                a.query_id
+            )));
+        }
+    }
+    for c in choices {
+        let mut chosen = c.disclose.clone();
+        chosen.sort();
+        let listed = answers
+            .iter()
+            .filter(|a| a.query_id == c.query_id)
+            .flat_map(|a| &a.candidates)
+            .any(|k| {
+                let mut d = k.disclose.clone();
+                d.sort();
+                k.batch == c.batch && d == chosen
+            });
+        if !listed {
+            return Err(refuse(format!(
+                "the choice for {:?} is not one of its consent candidates",
+                c.query_id
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// The DC API protocol identifier of unsigned requests (A.1).
 pub const DC_API_UNSIGNED: &str = "openid4vp-v1-unsigned";
@@ -1215,6 +1288,7 @@ impl AuthorizationRequest {
         if choices.is_empty() {
             return Err(Oid4vpError::AccessDenied("nothing was chosen".into()).into());
         }
+        check_choices(&self.consent(wallet)?, choices)?;
         let p = &self.params;
         let alg = p
             .transaction_data_hashes_alg
