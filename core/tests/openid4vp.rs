@@ -1686,3 +1686,512 @@ fn an_expired_transaction_reads_as_failed() {
         "transaction_expired"
     );
 }
+
+/// `payload` signed by the vectors' leaf key as a request object (`typ`
+/// `oauth-authz-req+jwt`), with the leaf as `x5c` when `x5c` is set.
+fn leaf_signed(payload: &Value, x5c: bool) -> String {
+    let signer = leaf_signer();
+    let mut header = Map::new();
+    header.insert("typ".into(), "oauth-authz-req+jwt".into());
+    if x5c {
+        header.insert(
+            "x5c".into(),
+            json!([credkit::b64::encode_std(&der(&vectors()["verifier_leaf"]))]),
+        );
+    }
+    credkit::jose::UnsignedJws::new(signer.algorithm(), header, payload.to_string().as_bytes())
+        .sign(&*signer)
+        .unwrap()
+        .as_compact()
+        .to_owned()
+}
+
+/// The request by value in `uri`, which must not be by reference.
+fn by_value(policy: &WalletPolicy, uri: &str) -> credkit::Result<AuthorizationRequest> {
+    policy.start(uri).map(|s| match s {
+        Start::Ready(r) => r,
+        Start::Fetch(_) => panic!("a request by value was expected"),
+    })
+}
+
+/// An unsigned `redirect_uri:https://shop.example/cb` request for [`over_18`] in `mode`, with
+/// `extra` parameters.
+fn shop_request(mode: &str, extra: &[(&str, &str)]) -> String {
+    let dcql = over_18().to_json().to_string();
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("client_id", "redirect_uri:https://shop.example/cb"),
+        ("response_type", "vp_token"),
+        ("response_mode", mode),
+        ("nonce", "n-0S6_WzA2Mj"),
+        ("state", "s1"),
+        ("dcql_query", &dcql),
+    ];
+    pairs.extend_from_slice(extra);
+    unsigned_uri(&pairs)
+}
+
+/// The compact JWE of a `direct_post.jwt` body.
+fn posted_jwe(body: &str) -> &str {
+    let jwe = body.strip_prefix("response=").expect("response=<JWE>");
+    assert!(!jwe.contains('&'), "the JWE only");
+    jwe
+}
+
+#[test]
+fn registered_client_responses_are_encrypted_to_its_registered_key() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(1);
+    let enc = default_provider()
+        .generate(Algorithm::Es256, &OsRandom)
+        .unwrap()
+        .with_kid("bank-enc-1");
+    let registered = RegisteredClient::new(
+        "bank-app",
+        vec![leaf_signer().public_jwk().clone()],
+        vec!["https://bank.example/response".into()],
+    )
+    .encryption_keys(vec![enc.public().clone()]);
+    let policy = policy().register(registered);
+    let payload = json!({
+        "client_id": "bank-app", "response_type": "vp_token",
+        "response_mode": "direct_post.jwt", "response_uri": "https://bank.example/response",
+        "nonce": "abcdefghijklmnop", "state": "s1", "dcql_query": over_18().to_json(),
+        "iat": NOW,
+    });
+    let uri = unsigned_uri(&[
+        ("client_id", "bank-app"),
+        ("request", &leaf_signed(&payload, false)),
+    ]);
+    let request = by_value(&policy, &uri).unwrap();
+    let choices = request.least_disclosure(&wallet).unwrap();
+    let post_body = request.respond(&wallet, &choices, &OsRandom).unwrap();
+    assert_eq!(post_body.url, "https://bank.example/response");
+    let jwe = posted_jwe(&post_body.body);
+    let parsed = credkit::jose::jwe::Jwe::parse_compact(jwe).unwrap();
+    assert_eq!(parsed.kid(), Some("bank-enc-1"));
+    let decrypted = credkit::jose::jwe::Decrypter::new(vec![enc])
+        .decrypt_compact(jwe)
+        .unwrap();
+    let members: Value = serde_json::from_slice(&decrypted.plaintext).unwrap();
+    assert_eq!(members["state"], "s1");
+    assert!(members["vp_token"]["pid"][0].is_string(), "{members}");
+}
+
+#[test]
+fn redirect_uri_client_without_response_uri_posts_to_its_client_id() {
+    let request = by_value(&policy(), &shop_request("direct_post", &[])).unwrap();
+    assert_eq!(
+        request.params().response_uri.as_deref(),
+        Some("https://shop.example/cb")
+    );
+}
+
+#[test]
+fn haip_verifier_requires_kb_jwt_for_holder_bound_credentials() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(2);
+    let batch = wallet.list().unwrap()[0].batch.clone();
+    let unbound = DcqlQueryBuilder::new()
+        .credential(
+            CredentialQueryBuilder::sd_jwt_vc("pid", &["urn:eudi:pid:1"])
+                .claim(&["age_equal_or_over", "18"])
+                .require_holder_binding(false),
+        )
+        .build()
+        .unwrap();
+    // The presentation without its KB-JWT: everything up to and with the last `~`.
+    let without_kb = |verifier: &Verifier, nonce: &str| {
+        let p = wallet
+            .present(
+                &batch,
+                &["/age_equal_or_over/18"],
+                verifier.client_id(),
+                nonce,
+            )
+            .unwrap();
+        let cut = p.rfind('~').unwrap();
+        let bare = p[..=cut].to_owned();
+        assert!(bare.ends_with('~') && bare.len() < p.len());
+        bare
+    };
+    let haip = verifier(&pid, ClientIdPrefix::X509Hash).profile(Profile::Haip);
+    let created = haip
+        .create(&PresentationRequest::new(unbound.clone()))
+        .unwrap();
+    let tx = &created.transaction;
+    let plaintext = json!({
+        "vp_token": {"pid": [without_kb(&haip, &tx.nonce)]}, "state": tx.state,
+    })
+    .to_string();
+    let key = tx.encryption_key.clone().unwrap();
+    let jwe = credkit::jose::jwe::encrypt(
+        key.public(),
+        credkit::jose::jwe::ContentEncryption::A128Gcm,
+        &credkit::jose::jwe::EncryptOptions::default().kid(tx.id.clone()),
+        plaintext.as_bytes(),
+        default_provider(),
+        &OsRandom,
+    )
+    .unwrap();
+    let handled = post(&haip, &credkit_form(&[("response", &jwe)])).unwrap();
+    assert_eq!(handled.status, TransactionStatus::Failed);
+    assert_eq!(handled.error.as_deref(), Some("kb_required"));
+    assert_eq!(
+        haip.transaction(&tx.id).unwrap().error.as_deref(),
+        Some("kb_required")
+    );
+    // Without HAIP the query's require_cryptographic_holder_binding false decides.
+    let plain = verifier(&pid, ClientIdPrefix::X509Hash);
+    let created = plain
+        .create(&PresentationRequest::new(unbound).response_mode(ResponseMode::DirectPost))
+        .unwrap();
+    let tx = &created.transaction;
+    let body = credkit_form(&[
+        (
+            "vp_token",
+            &json!({"pid": [without_kb(&plain, &tx.nonce)]}).to_string(),
+        ),
+        ("state", &tx.state),
+    ]);
+    let handled = post(&plain, &body).unwrap();
+    assert_eq!(
+        handled.status,
+        TransactionStatus::Verified,
+        "{:?}",
+        handled.error
+    );
+}
+
+#[test]
+fn haip_verifier_refuses_a_trust_anchor_in_its_x5c() {
+    let pid = Pid::new();
+    let v = vectors();
+    let with_anchor = |profile: Profile| {
+        Verifier::new(
+            ClientIdPrefix::X509Hash,
+            leaf_signer(),
+            vec![der(&v["verifier_leaf"]), der(&v["trust_anchor"])],
+            None,
+            RESPONSE_URI,
+            REQUEST_URI_BASE,
+            pid.trust(),
+            Arc::new(MemoryTransactionStore::new()),
+            Arc::new(OsRandom),
+        )
+        .unwrap()
+        .clock(Arc::new(FixedClock(NOW)))
+        .profile(profile)
+    };
+    let err = with_anchor(Profile::Haip)
+        .create(&PresentationRequest::new(over_18()))
+        .unwrap_err();
+    assert_eq!(err.code(), "api_misuse");
+    // The leaf alone is fine under HAIP; the chain with its anchor is fine without HAIP.
+    assert!(
+        verifier(&pid, ClientIdPrefix::X509Hash)
+            .profile(Profile::Haip)
+            .create(&PresentationRequest::new(over_18()))
+            .is_ok()
+    );
+    assert!(
+        with_anchor(Profile::OpenId4Vp)
+            .create(&PresentationRequest::new(over_18()))
+            .is_ok()
+    );
+}
+
+#[test]
+fn transaction_data_must_be_confirmed_by_a_presentation_it_is_aimed_at() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(3);
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let batch = wallet.list().unwrap()[0].batch.clone();
+    let ptrs = ["/age_equal_or_over/18"];
+    let either = DcqlQueryBuilder::new()
+        .credential(
+            CredentialQueryBuilder::sd_jwt_vc("pid", &["urn:eudi:pid:1"])
+                .claim(&["age_equal_or_over", "18"]),
+        )
+        .credential(
+            CredentialQueryBuilder::sd_jwt_vc("pid2", &["urn:eudi:pid:1"])
+                .claim(&["age_equal_or_over", "18"]),
+        )
+        .credential_set(&[&["pid"], &["pid2"]], true)
+        .build()
+        .unwrap();
+    let start = || {
+        verifier
+            .create(
+                &PresentationRequest::new(either.clone())
+                    .response_mode(ResponseMode::DirectPost)
+                    .transaction_data(vec![td_object()]),
+            )
+            .unwrap()
+            .transaction
+    };
+    // Answered by pid, with the hash: verified.
+    let tx = start();
+    let mut extra = Map::new();
+    extra.insert(
+        "transaction_data_hashes".into(),
+        json!([credkit::openid4vp::transaction_data_hash(
+            &tx.transaction_data[0]
+        )]),
+    );
+    let p = wallet
+        .present_all_with(&[(&batch, &ptrs, &extra)], verifier.client_id(), &tx.nonce)
+        .unwrap()
+        .remove(0);
+    let body = credkit_form(&[
+        ("vp_token", &json!({"pid": [p]}).to_string()),
+        ("state", &tx.state),
+    ]);
+    let handled = post(&verifier, &body).unwrap();
+    assert_eq!(
+        handled.status,
+        TransactionStatus::Verified,
+        "{:?}",
+        handled.error
+    );
+    // Answered by pid2 only: the set is satisfied, but the data for pid is confirmed by no
+    // presentation.
+    let tx = start();
+    let p = wallet
+        .present(&batch, &ptrs, verifier.client_id(), &tx.nonce)
+        .unwrap();
+    let body = credkit_form(&[
+        ("vp_token", &json!({"pid2": [p]}).to_string()),
+        ("state", &tx.state),
+    ]);
+    let handled = post(&verifier, &body).unwrap();
+    assert_eq!(handled.status, TransactionStatus::Failed);
+    assert_eq!(
+        handled.error.as_deref(),
+        Some("transaction_data_hash_mismatch")
+    );
+    // Transaction data for a query the request does not have.
+    let mut unknown = td_object();
+    unknown.insert("credential_ids".into(), json!(["nope"]));
+    let err = verifier
+        .create(&PresentationRequest::new(either).transaction_data(vec![unknown]))
+        .unwrap_err();
+    assert_eq!(err.code(), "api_misuse");
+}
+
+#[test]
+fn a_choice_disclosing_more_than_its_candidate_is_refused_before_spending() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(2);
+    let verifier = verifier(&pid, ClientIdPrefix::X509Hash);
+    let created = verifier
+        .create(&PresentationRequest::new(over_18()).response_mode(ResponseMode::DirectPost))
+        .unwrap();
+    let request = resolve(&policy(), &verifier, &created.authorization_request_uri).unwrap();
+    let held = &wallet.list().unwrap()[0];
+    let unused = held.unused;
+    let more = credkit::openid4vp::wallet::Choice::new(
+        "pid",
+        &held.batch,
+        vec!["/age_equal_or_over/18".into(), "/given_name".into()],
+    );
+    let err = request.respond(&wallet, &[more], &OsRandom).unwrap_err();
+    assert_eq!(err.code(), "access_denied");
+    assert_eq!(wallet.list().unwrap()[0].unused, unused, "no copy spent");
+    // The candidate itself goes through and spends a copy.
+    let choices = request.least_disclosure(&wallet).unwrap();
+    assert!(request.respond(&wallet, &choices, &OsRandom).is_ok());
+    assert_eq!(wallet.list().unwrap()[0].unused, unused - 1);
+}
+
+#[test]
+fn client_name_is_shown_without_bidi_and_control_characters() {
+    let metadata = json!({"client_name": "Shop\u{202E}gro.knab\u{0007}"}).to_string();
+    let request = by_value(
+        &policy(),
+        &shop_request(
+            "direct_post",
+            &[
+                ("response_uri", "https://shop.example/cb"),
+                ("client_metadata", &metadata),
+            ],
+        ),
+    )
+    .unwrap();
+    assert_eq!(request.verifier().name.as_deref(), Some("Shopgro.knab"));
+}
+
+#[test]
+fn the_response_is_encrypted_to_the_first_usable_key_with_the_best_enc() {
+    let pid = Pid::new();
+    let wallet = pid.wallet(2);
+    let p = default_provider();
+    let member = |k: &PrivateJwk, extra: Value| {
+        let mut m = k.public().minimal_json();
+        m.extend(extra.as_object().unwrap().clone());
+        Value::Object(m)
+    };
+    let sig = p.generate(Algorithm::Es256, &OsRandom).unwrap();
+    let no_alg = p.generate(Algorithm::Es256, &OsRandom).unwrap();
+    let p384 = p.generate(Algorithm::Es384, &OsRandom).unwrap();
+    let good = p
+        .generate(Algorithm::Es256, &OsRandom)
+        .unwrap()
+        .with_kid("good");
+    let keys = vec![
+        member(&sig, json!({"kid": "sig", "use": "sig", "alg": "ECDH-ES"})),
+        member(&no_alg, json!({"kid": "no-alg"})),
+        member(&p384, json!({"kid": "p384", "alg": "ECDH-ES"})),
+        member(
+            &good,
+            json!({"kid": "good", "alg": "ECDH-ES", "use": "enc"}),
+        ),
+    ];
+    let answer = |metadata: Value| {
+        let metadata = metadata.to_string();
+        let uri = shop_request(
+            "direct_post.jwt",
+            &[
+                ("response_uri", "https://shop.example/cb"),
+                ("client_metadata", &metadata),
+            ],
+        );
+        let request = by_value(&policy(), &uri)?;
+        let choices = request.least_disclosure(&wallet)?;
+        let post_body = request.respond(&wallet, &choices, &OsRandom)?;
+        let jwe = posted_jwe(&post_body.body).to_owned();
+        let parsed = credkit::jose::jwe::Jwe::parse_compact(&jwe)?;
+        let decrypted = credkit::jose::jwe::Decrypter::new(vec![good.clone()]).decrypt(&parsed)?;
+        let members: Value = serde_json::from_slice(&decrypted.plaintext).unwrap();
+        assert_eq!(members["state"], "s1");
+        Ok::<_, credkit::Error>((parsed.kid().map(str::to_owned), parsed.enc()))
+    };
+    let (kid, enc) = answer(json!({
+        "jwks": {"keys": keys},
+        "encrypted_response_enc_values_supported": ["A128GCM", "A256GCM"],
+    }))
+    .unwrap();
+    assert_eq!(kid.as_deref(), Some("good"));
+    assert_eq!(enc, credkit::jose::jwe::ContentEncryption::A256Gcm);
+    let (kid, enc) = answer(json!({"jwks": {"keys": keys}})).unwrap();
+    assert_eq!(kid.as_deref(), Some("good"));
+    assert_eq!(enc, credkit::jose::jwe::ContentEncryption::A128Gcm);
+    // Two keys under one kid.
+    let twice = vec![
+        member(
+            &good,
+            json!({"kid": "good", "alg": "ECDH-ES", "use": "enc"}),
+        ),
+        member(
+            &no_alg,
+            json!({"kid": "good", "alg": "ECDH-ES", "use": "enc"}),
+        ),
+    ];
+    let err = answer(json!({"jwks": {"keys": twice}})).unwrap_err();
+    assert_eq!(err.code(), "request_invalid");
+}
+
+#[test]
+fn request_object_time_claims_are_checked() {
+    let registered = RegisteredClient::new(
+        "bank-app",
+        vec![leaf_signer().public_jwk().clone()],
+        vec!["https://bank.example/response".into()],
+    );
+    let policy = policy().register(registered);
+    let start = |change: &dyn Fn(&mut Value)| {
+        let mut payload = json!({
+            "client_id": "bank-app", "response_type": "vp_token", "response_mode": "direct_post",
+            "response_uri": "https://bank.example/response", "nonce": "abcdefghijklmnop",
+            "state": "s1", "dcql_query": over_18().to_json(), "iat": NOW,
+        });
+        change(&mut payload);
+        let uri = unsigned_uri(&[
+            ("client_id", "bank-app"),
+            ("request", &leaf_signed(&payload, false)),
+        ]);
+        by_value(&policy, &uri).map(|_| ()).map_err(|e| e.code())
+    };
+    assert_eq!(start(&|_| {}), Ok(()));
+    let cases: [(&str, &dyn Fn(&mut Value)); 4] = [
+        ("iat 601 s old", &|p| p["iat"] = json!(NOW - 601)),
+        ("iat 120 s ahead", &|p| p["iat"] = json!(NOW + 120)),
+        ("nbf 120 s ahead", &|p| p["nbf"] = json!(NOW + 120)),
+        ("exp a string", &|p| {
+            p["exp"] = json!((NOW + 300).to_string())
+        }),
+    ];
+    for (name, change) in cases {
+        assert_eq!(start(change), Err("request_expired"), "{name}");
+    }
+}
+
+#[test]
+fn x509_san_dns_names_compare_case_insensitively_and_never_as_wildcards() {
+    let v = vectors();
+    let case = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "valid_x509_san_dns")
+        .unwrap()
+        .clone();
+    let start = |client_id: &str| {
+        let mut payload = case["decoded"]["payload"].clone();
+        payload["client_id"] = json!(client_id);
+        payload["response_uri"] = json!(RESPONSE_URI);
+        let uri = unsigned_uri(&[
+            ("client_id", client_id),
+            ("request", &leaf_signed(&payload, true)),
+        ]);
+        by_value(&policy(), &uri)
+    };
+    let request = start("x509_san_dns:VERIFIER.example.org").unwrap();
+    assert!(request.verifier().authenticated);
+    assert_eq!(
+        request.verifier().client_id,
+        "x509_san_dns:VERIFIER.example.org"
+    );
+    assert_eq!(
+        start("x509_san_dns:*.example.org").unwrap_err().code(),
+        "x509_san_mismatch"
+    );
+}
+
+#[test]
+fn haip_wallet_refuses_a_signed_request_with_direct_post() {
+    let v = vectors();
+    let case = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "valid_x509_hash")
+        .unwrap()
+        .clone();
+    let client_id = case["decoded"]["payload"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let haip = policy().profile(Profile::Haip);
+    let fetch_and_finish = |mode: &str| {
+        let mut payload = case["decoded"]["payload"].clone();
+        payload["response_mode"] = json!(mode);
+        let jws = leaf_signed(&payload, true);
+        let uri = format!(
+            "haip-vp://?{}",
+            credkit_form(&[
+                ("client_id", &client_id),
+                ("request_uri", "https://verifier.example.org/r/1"),
+            ])
+        );
+        let Start::Fetch(fetch) = haip.start(&uri).unwrap() else {
+            panic!("a request by reference was expected")
+        };
+        let response = HttpResponse::new(200, jws.into_bytes())
+            .with_content_type("application/oauth-authz-req+jwt");
+        haip.finish(&fetch, &response, None)
+            .map(|_| ())
+            .map_err(|e| e.code())
+    };
+    assert_eq!(fetch_and_finish("direct_post.jwt"), Ok(()));
+    assert_eq!(fetch_and_finish("direct_post"), Err("request_invalid"));
+}
