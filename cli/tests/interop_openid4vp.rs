@@ -7,9 +7,10 @@
 //!   request by reference over HTTPS on 127.0.0.1 with the test's certificates; the credkit
 //!   CLI (`wallet respond --yes`) answers it; the library side verifies the response and
 //!   prints the disclosed claims, which must be exactly the one asked for.
-//! - B (library wallet → credkit verifier): credkit's core [`Verifier`] behind the HTTPS test
-//!   server of `respond.rs`; `interop/openid4vp/wallet.mjs` resolves the request, presents
-//!   and posts; the credkit transaction must end `Verified` with exactly that claim.
+//! - B (library wallet → credkit verifier): credkit's core verifier behind the HTTPS test
+//!   server of `common/oid4vp_server.rs` (shared with `respond.rs`);
+//!   `interop/openid4vp/wallet.mjs` resolves the request, presents and posts; the credkit
+//!   transaction must end `Verified` with exactly that claim.
 //!
 //! The tests skip (with a message) only when `node` or `npm` is not installed.
 #![allow(
@@ -22,41 +23,28 @@
     missing_docs
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+#[path = "common/oid4vp_server.rs"]
+mod oid4vp_server;
+
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use credkit::crypto::default_provider;
-use credkit::dcql::{CredentialQueryBuilder, DcqlQuery, DcqlQueryBuilder};
-use credkit::jose::{Curve, PrivateJwk, PublicJwk};
-use credkit::openid4vp::verifier::{
-    MemoryTransactionStore, PresentationRequest, TransactionStatus, Verifier,
-};
-use credkit::openid4vp::{ClientIdPrefix, ResponseMode};
-use credkit::rand::OsRandom;
-use credkit::sd_jwt::StaticIssuerKeys;
-use credkit::sd_jwt_vc::TrustPolicy;
+use credkit::openid4vp::ResponseMode;
+use credkit::openid4vp::verifier::{PresentationRequest, TransactionStatus};
 use credkit::x509::certificates_to_pem;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    PKCS_ECDSA_P256_SHA256,
+use oid4vp_server::{
+    Dir, HttpsVerifier, ISS, REDIRECT, VCT, credkit_wallet, form_value, https_verifier, issue_pid,
+    issuer, ok, over_18, root_ca, run, tls_server, verifier_leaf,
 };
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
 
-/// The store key of the tests' wallets (64 hex characters).
-const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-const VCT: &str = "urn:eudi:pid:1";
-const ISS: &str = "https://pid-provider.example";
 /// The DNS names in the verifier's request-signing certificate (`localhost` for
 /// `x509_san_dns`, whose response URI host must be the DNS name).
 const VERIFIER_DNS: [&str; 2] = ["verifier.example", "localhost"];
-/// What credkit's test verifier answers a processed response with.
-const REDIRECT: &str = "https://127.0.0.1/done#code=xyz";
 /// The most any one step (a Node run, the credkit wallet) may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(45);
 
@@ -221,159 +209,6 @@ impl Drop for Running {
 }
 
 // ---------------------------------------------------------------------------------------
-// Running the credkit binary, with the store key in CREDKIT_WALLET_KEY
-// ---------------------------------------------------------------------------------------
-
-fn credkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_credkit"))
-        .args(args)
-        .env("CREDKIT_WALLET_KEY", KEY)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = credkit(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let text = ok(args);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {text}"))
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!(
-            "credkit-cli-interop-oid4vp-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_owned()
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.path(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Issuer key files: (private JWK path, public JWK path, public JWK).
-fn issuer(d: &Dir) -> (String, String, PublicJwk) {
-    let text = ok(&["key", "generate"]);
-    let private = d.write("issuer.jwk", &text);
-    let jwk = PrivateJwk::parse(&text).unwrap().public().clone();
-    let public = d.write("issuer.pub.jwk", &Value::Object(jwk.to_json()).to_string());
-    (private, public, jwk)
-}
-
-/// A PID bound to `holder` (given_name and age_equal_or_over/18 selectively disclosable).
-fn issue_pid(d: &Dir, issuer_key: &str, holder: &str) -> String {
-    let claims = d.write(
-        "claims.json",
-        &json!({"given_name": "Erika", "age_equal_or_over": {"18": true}}).to_string(),
-    );
-    let cred = ok(&[
-        "issue",
-        "--key",
-        issuer_key,
-        "--claims",
-        &claims,
-        "--vct",
-        VCT,
-        "--iss",
-        ISS,
-        "--sd",
-        "/given_name",
-        "--sd",
-        "/age_equal_or_over/18",
-        "--holder-key",
-        holder,
-    ]);
-    d.write("pid.sd-jwt", cred.trim())
-}
-
-// ---------------------------------------------------------------------------------------
-// Certificates
-// ---------------------------------------------------------------------------------------
-
-struct Ca {
-    der: Vec<u8>,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-fn root_ca(cn: &str) -> Ca {
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut p = CertificateParams::default();
-    p.distinguished_name.push(DnType::CommonName, cn);
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let der = p.self_signed(&key).unwrap().der().to_vec();
-    Ca {
-        der,
-        issuer: Issuer::new(p, key),
-    }
-}
-
-/// The verifier's request-signing certificate: P-256, not a CA, digitalSignature, the
-/// [`VERIFIER_DNS`] names, signed by `ca`.
-fn verifier_leaf(ca: &Ca) -> (Vec<u8>, KeyPair) {
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut p = CertificateParams::new(Vec::from(VERIFIER_DNS.map(str::to_owned))).unwrap();
-    p.distinguished_name
-        .push(DnType::CommonName, "Test Verifier");
-    p.is_ca = IsCa::ExplicitNoCa;
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    let der = p.signed_by(&key, &ca.issuer).unwrap().der().to_vec();
-    (der, key)
-}
-
-/// A TLS server certificate for 127.0.0.1 and localhost under a fresh CA:
-/// (CA PEM, certificate DER, key).
-fn tls_server() -> (String, Vec<u8>, KeyPair) {
-    let ca = root_ca("credkit interop test TLS CA");
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-    let p = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let cert = p.signed_by(&key, &ca.issuer).unwrap();
-    (
-        certificates_to_pem(std::slice::from_ref(&ca.der)),
-        cert.der().to_vec(),
-        key,
-    )
-}
-
-/// The rcgen P-256 key as a credkit private JWK (as in respond.rs).
-fn private_jwk(key: &KeyPair) -> PrivateJwk {
-    let raw = key.public_key_raw();
-    assert_eq!((raw.len(), raw[0]), (65, 4));
-    let public =
-        PublicJwk::from_coordinates(Curve::P256, raw[1..33].to_vec(), Some(raw[33..].to_vec()))
-            .unwrap();
-    let pkcs8 = key.serialize_der();
-    assert_eq!(pkcs8[34..36], [0x04, 0x20]);
-    PrivateJwk::from_parts(public, pkcs8[36..68].to_vec().into()).unwrap()
-}
-
-// ---------------------------------------------------------------------------------------
 // A: credkit wallet (CLI) -> @openid4vc/openid4vp verifier (verifier.mjs)
 // ---------------------------------------------------------------------------------------
 
@@ -383,28 +218,12 @@ struct WalletSide {
     issuer_pub: String,
 }
 
-/// A credkit wallet set up through the CLI exactly as in respond.rs: one holder key, one
-/// PID bound to it, verified with the issuer's key.
-fn credkit_wallet(name: &str) -> WalletSide {
-    let d = Dir::new(name);
-    let (issuer_key, issuer_pub, _) = issuer(&d);
-    let db = d.path("wallet.db");
-    let keys = ok_json(&["wallet", "--db", &db, "keys", "--count", "1"]);
-    let key_id = keys[0]["id"].as_str().unwrap().to_owned();
-    let holder = d.write("holder.jwk", &keys[0]["jwk"].to_string());
-    let cred = issue_pid(&d, &issuer_key, &holder);
-    let batch = ok(&[
-        "wallet",
-        "--db",
-        &db,
-        "add",
-        "--key-id",
-        &key_id,
-        "--issuer-key",
-        &issuer_pub,
-        &cred,
-    ]);
-    assert!(!batch.trim().is_empty());
+/// A credkit wallet set up through the CLI exactly as in respond.rs
+/// ([`oid4vp_server::credkit_wallet`]): one holder key, one PID bound to it, verified with
+/// the issuer's key.
+fn credkit_wallet_side(name: &str) -> WalletSide {
+    let d = Dir::new("interop-oid4vp", name);
+    let (db, issuer_pub, _) = credkit_wallet(&d);
     WalletSide { d, db, issuer_pub }
 }
 
@@ -418,9 +237,9 @@ fn credkit_to_library(
 ) -> Option<(String, Value, Value)> {
     let dir = interop()?;
     let started = Instant::now();
-    let w = credkit_wallet(name);
+    let w = credkit_wallet_side(name);
     let ca = root_ca("credkit interop test verifier CA");
-    let (leaf_der, leaf_key) = verifier_leaf(&ca);
+    let (leaf_der, leaf_key) = verifier_leaf(&ca, &VERIFIER_DNS);
     let anchor = w.d.write(
         "verifier-ca.pem",
         &certificates_to_pem(std::slice::from_ref(&ca.der)),
@@ -430,7 +249,7 @@ fn credkit_to_library(
         &certificates_to_pem(std::slice::from_ref(&leaf_der)),
     );
     let signer_key = w.d.write("signer.key", &leaf_key.serialize_pem());
-    let (tls_ca, tls_der, tls_key) = tls_server();
+    let (tls_ca, tls_der, tls_key) = tls_server("credkit interop test TLS CA");
     let http_root = w.d.write("tls-ca.pem", &tls_ca);
     let tls_cert = w.d.write(
         "tls.pem",
@@ -460,7 +279,7 @@ fn credkit_to_library(
         &anchor,
         &url,
     ]);
-    let out = credkit(&args);
+    let out = run(&args);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -569,254 +388,8 @@ fn a_credkit_wallet_answers_the_library_verifier_direct_post_san_dns_post() {
 
 // ---------------------------------------------------------------------------------------
 // B: @openid4vc/openid4vp wallet (wallet.mjs) -> credkit core Verifier over HTTPS
-// (the server of respond.rs)
+// (the server of common/oid4vp_server.rs)
 // ---------------------------------------------------------------------------------------
-
-struct Request {
-    method: String,
-    path: String,
-    content_type: Option<String>,
-    body: Vec<u8>,
-}
-
-struct Reply {
-    status: u16,
-    content_type: &'static str,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(status: u16, v: &Value) -> Self {
-        Self {
-            status,
-            content_type: "application/json",
-            body: v.to_string().into_bytes(),
-        }
-    }
-}
-
-type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
-
-struct Server {
-    port: u16,
-    /// The TLS server's CA, PEM.
-    ca_pem: String,
-    log: Arc<Mutex<Vec<(String, String)>>>,
-    listener: Option<TcpListener>,
-}
-
-impl Server {
-    fn bind() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        Self {
-            port: listener.local_addr().unwrap().port(),
-            ca_pem: String::new(),
-            log: Arc::new(Mutex::new(Vec::new())),
-            listener: Some(listener),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn serve(&mut self, handler: Arc<Handler>) {
-        let (ca_pem, cert_der, key) = tls_server();
-        self.ca_pem = ca_pem;
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert_der.into()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .unwrap();
-        let config = Arc::new(config);
-        let listener = self.listener.take().unwrap();
-        let log = self.log.clone();
-        std::thread::spawn(move || {
-            for tcp in listener.incoming() {
-                let Ok(tcp) = tcp else { continue };
-                let config = config.clone();
-                let handler = handler.clone();
-                let log = log.clone();
-                std::thread::spawn(move || serve_one(tcp, &config, &*handler, &log));
-            }
-        });
-    }
-
-    fn hits(&self, method: &str, path: &str) -> usize {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(m, p)| m == method && p == path)
-            .count()
-    }
-
-    fn requests(&self) -> Vec<(String, String)> {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-fn serve_one(
-    tcp: TcpStream,
-    config: &Arc<rustls::ServerConfig>,
-    handler: &Handler,
-    log: &Mutex<Vec<(String, String)>>,
-) {
-    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
-        return;
-    };
-    let mut stream = rustls::StreamOwned::new(conn, tcp);
-    let mut data = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&chunk[..n]),
-        }
-        if data.len() > 64 * 1024 {
-            return;
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
-    let mut lines = head.lines();
-    let mut first = lines.next().unwrap_or_default().split_whitespace();
-    let method = first.next().unwrap_or_default().to_owned();
-    let path = first.next().unwrap_or("/").to_owned();
-    let mut content_length = 0usize;
-    let mut content_type = None;
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                content_length = value.parse().unwrap_or(0);
-            } else if name.eq_ignore_ascii_case("content-type") {
-                content_type = Some(value.to_owned());
-            }
-        }
-    }
-    let mut body = data[head_end..].to_vec();
-    while body.len() < content_length {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-        }
-        if body.len() > 1024 * 1024 {
-            return;
-        }
-    }
-    body.truncate(content_length);
-    log.lock().unwrap().push((method.clone(), path.clone()));
-    let reply = handler(&Request {
-        method,
-        path,
-        content_type,
-        body,
-    });
-    let head = format!(
-        "HTTP/1.1 {} Test\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        reply.status,
-        reply.content_type,
-        reply.body.len()
-    );
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(&reply.body);
-    let _ = stream.flush();
-    stream.conn.send_close_notify();
-    let _ = stream.flush();
-}
-
-/// The value of `name` in an `application/x-www-form-urlencoded` body.
-fn form_value(body: &[u8], name: &str) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    text.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k) == name).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The verifier's HTTP side: request objects at `/request/<id>` (GET, or POST with
-/// `wallet_nonce`), responses at `/response`; what each POST carried is kept in `posts`.
-fn route(v: &Verifier, posts: &Mutex<Vec<(String, String)>>, r: &Request) -> Reply {
-    let bad = || Reply::json(400, &json!({"error": "invalid_request"}));
-    if let Some(id) = r.path.strip_prefix("/request/") {
-        let nonce = match r.method.as_str() {
-            "GET" => None,
-            "POST" => {
-                posts.lock().unwrap().push((
-                    r.path.clone(),
-                    String::from_utf8_lossy(&r.body).into_owned(),
-                ));
-                form_value(&r.body, "wallet_nonce")
-            }
-            _ => return bad(),
-        };
-        return match v.request_object(id, nonce.as_deref()) {
-            Ok(jwt) => Reply {
-                status: 200,
-                content_type: "application/oauth-authz-req+jwt",
-                body: jwt.into_bytes(),
-            },
-            Err(_) => bad(),
-        };
-    }
-    if r.path == "/response" && r.method == "POST" {
-        posts.lock().unwrap().push((
-            r.path.clone(),
-            String::from_utf8_lossy(&r.body).into_owned(),
-        ));
-        return match v.handle_response(r.content_type.as_deref(), &r.body) {
-            Ok(_) => Reply::json(200, &json!({"redirect_uri": REDIRECT})),
-            Err(_) => bad(),
-        };
-    }
-    Reply::json(404, &json!({"error": "not_found"}))
-}
-
-fn over_18() -> DcqlQuery {
-    DcqlQueryBuilder::new()
-        .credential(
-            CredentialQueryBuilder::sd_jwt_vc("pid", &[VCT]).claim(&["age_equal_or_over", "18"]),
-        )
-        .build()
-        .unwrap()
-}
 
 /// credkit's verifier (x509_hash) behind the HTTPS server, a PID for wallet.mjs, and one
 /// run of wallet.mjs against a fresh `mode` transaction.
@@ -825,39 +398,25 @@ fn library_to_credkit(name: &str, mode: ResponseMode) {
         return;
     };
     let started = Instant::now();
-    let d = Dir::new(name);
+    let d = Dir::new("interop-oid4vp", name);
     let (issuer_key, _, issuer_jwk) = issuer(&d);
     let holder = d.write("holder.jwk", &ok(&["key", "generate"]));
     let cred = issue_pid(&d, &issuer_key, &holder);
 
-    let ca = root_ca("credkit interop test verifier CA");
-    let (leaf_der, leaf_key) = verifier_leaf(&ca);
-    let anchor = d.write(
-        "verifier-ca.pem",
-        &certificates_to_pem(std::slice::from_ref(&ca.der)),
-    );
-    let signer = default_provider().signer(&private_jwk(&leaf_key)).unwrap();
-    let issuer_keys = StaticIssuerKeys::single(&issuer_jwk, default_provider()).unwrap();
-    let trust = Arc::new(TrustPolicy::new().otherwise(Arc::new(issuer_keys)));
-    let mut server = Server::bind();
-    let verifier = Arc::new(
-        Verifier::new(
-            ClientIdPrefix::X509Hash,
-            signer,
-            vec![leaf_der],
-            None,
-            &server.url("/response"),
-            &server.url("/request"),
-            trust,
-            Arc::new(MemoryTransactionStore::new()),
-            Arc::new(OsRandom),
-        )
-        .unwrap(),
-    );
     let posts = Arc::new(Mutex::new(Vec::new()));
-    let (v, p) = (verifier.clone(), posts.clone());
-    server.serve(Arc::new(move |r: &Request| route(&v, &p, r)));
-    let http_root = d.write("tls-ca.pem", &server.ca_pem);
+    let HttpsVerifier {
+        anchor,
+        http_root,
+        verifier,
+        server,
+    } = https_verifier(
+        &d,
+        "interop",
+        &VERIFIER_DNS,
+        &issuer_jwk,
+        Some(REDIRECT),
+        Some(posts.clone()),
+    );
 
     let created = verifier
         .create(&PresentationRequest::new(over_18()).response_mode(mode))
