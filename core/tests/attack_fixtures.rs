@@ -19,6 +19,9 @@
 //! `expected` is a stable error code, or `"ok"` for ACCEPT / IGNORE rows (SD-21, SIG-03,
 //! KEY-07). A `control` token, where present, must verify under the same policy.
 //!
+//! The OpenID4VP wallet rows in the same directory (`VP-*.json`, ATTACKS_OID4VP.md) have
+//! their own shape, generator and replay: `oid4vp_fixtures.rs`. This test skips them.
+//!
 //! Rows that stay in `attacks.rs` only (not "one token + static policy → one code"):
 //! - ENV-08: a timing bound (worst case at the default limits), not an error code.
 //! - HDR-03 (trusted keys of other algorithms part), HDR-18: need several trusted issuer keys
@@ -204,6 +207,11 @@ fn attack_fixtures() {
         .expect("test-vectors/attacks/ missing")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        // The OpenID4VP wallet rows (`VP-*.json`) are replayed by `oid4vp_fixtures.rs`.
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("VP-"))
+        })
         .collect();
     paths.sort();
     let mut failures = Vec::new();
