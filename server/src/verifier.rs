@@ -465,15 +465,17 @@ async fn request_object_post(
     body: Bytes,
 ) -> Response {
     // §5.10: wallet_metadata and wallet_nonce; unknown parameters are ignored.
-    let nonce = form_urlencoded_value(&body, "wallet_nonce");
+    let form = std::str::from_utf8(&body)
+        .map_err(|_| ())
+        .and_then(|text| credkit::openid4vp::parse_form(text).map_err(|_| ()));
+    let Ok(form) = form else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let nonce = form
+        .get("wallet_nonce")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     request_object(app, id, nonce).await
-}
-
-fn form_urlencoded_value(body: &[u8], name: &str) -> Option<String> {
-    std::str::from_utf8(body).ok()?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == name).then(|| v.to_owned())
-    })
 }
 
 async fn response(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {

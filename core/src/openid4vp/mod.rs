@@ -277,9 +277,14 @@ pub(crate) fn check_nonce_alphabet(name: &str, value: &str) -> Result<()> {
     }
 }
 
-/// Parses an `application/x-www-form-urlencoded` text into a map, refusing repeated names
-/// (a parameter differential is never resolved by picking one).
-pub(crate) fn parse_form(text: &str) -> Result<Map<String, Value>> {
+/// Parses an `application/x-www-form-urlencoded` text (a request URL's query, a
+/// `direct_post` body, a `request_uri` POST) into a map of strings, refusing repeated names
+/// (a parameter differential is never resolved by picking one) and texts over
+/// [`MAX_MESSAGE_LEN`].
+///
+/// # Errors
+/// `request_invalid` for a repeated name, `input_too_large`.
+pub fn parse_form(text: &str) -> Result<Map<String, Value>> {
     if text.len() > MAX_MESSAGE_LEN {
         return Err(crate::error::LimitError::InputTooLarge {
             limit: MAX_MESSAGE_LEN,
