@@ -214,26 +214,7 @@ fn attack_fixtures() {
         })
         .collect();
     paths.sort();
-    let mut failures = Vec::new();
-    for p in &paths {
-        let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-        let f: Value = match std::fs::read_to_string(p)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-        {
-            Ok(f) => f,
-            Err(e) => {
-                failures.push(format!("{name}: unreadable: {e}"));
-                continue;
-            }
-        };
-        if f["row"].as_str() != Some(name.as_str()) {
-            failures.push(format!("{name}: row {} does not match file name", f["row"]));
-        }
-        if let Err(e) = check_fixture(&f) {
-            failures.push(format!("{name}: {e}"));
-        }
-    }
+    let mut failures = common::replay_fixtures(&paths, check_fixture);
     if paths.len() < EXPECTED_FIXTURES {
         failures.push(format!(
             "only {} fixtures in {}, expected at least {EXPECTED_FIXTURES}",

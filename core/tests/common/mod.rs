@@ -30,3 +30,32 @@ pub(crate) const STD_SD: [&str; 7] = [
     "/nationalities/1",
     "/nationalities/2",
 ];
+
+/// Replays data fixtures (`test-vectors/attacks/<ROW>.json`): each file must parse, name its
+/// own row, and pass `check`. Returns one line per problem.
+pub(crate) fn replay_fixtures(
+    paths: &[std::path::PathBuf],
+    check: impl Fn(&serde_json::Value) -> Result<(), String>,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for p in paths {
+        let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+        let f: serde_json::Value = match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(f) => f,
+            Err(e) => {
+                failures.push(format!("{name}: unreadable: {e}"));
+                continue;
+            }
+        };
+        if f["row"].as_str() != Some(name.as_str()) {
+            failures.push(format!("{name}: row {} does not match file name", f["row"]));
+        }
+        if let Err(e) = check(&f) {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+    failures
+}
