@@ -77,6 +77,10 @@ pub enum Error {
     /// configured trust.
     #[error(transparent)]
     Oid4vp(#[from] Oid4vpError),
+    /// An OpenID4VCI (or OAuth: DPoP, PKCE, PAR, client attestation) message that violates
+    /// OpenID4VCI 1.0 / HAIP 1.0, or an issuer's error answer.
+    #[error(transparent)]
+    Oid4vci(#[from] Oid4vciError),
 }
 
 impl Error {
@@ -105,6 +109,7 @@ impl Error {
             Self::Wallet(e) => e.code(),
             Self::Jwe(e) => e.code(),
             Self::Oid4vp(e) => e.code(),
+            Self::Oid4vci(e) => e.code(),
         }
     }
 }
@@ -983,6 +988,147 @@ impl Oid4vpError {
             Self::FormatsNotSupported(..) => "vp_formats_not_supported",
             Self::AccessDenied(..) => "access_denied",
             _ => "invalid_request",
+        }
+    }
+}
+
+/// Why an OpenID4VCI step failed (OpenID4VCI 1.0, RFC 9449, 9126, 7636, 9207; HAIP 1.0 §4;
+/// ATTACKS_OID4VCI), on the wallet side; and the OAuth error an issuer answered with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Oid4vciError {
+    /// A Credential Offer that is malformed or inconsistent (§4.1).
+    #[error("invalid_offer: {0}")]
+    InvalidOffer(String),
+    /// Issuer or Authorization Server metadata that is malformed or unusable (§12.2, RFC 8414).
+    #[error("invalid_metadata: {0}")]
+    InvalidMetadata(String),
+    /// Metadata whose `credential_issuer` / `issuer` is not the identifier it was fetched
+    /// for (§12.2.4, RFC 8414 §3.3).
+    #[error("metadata_issuer_mismatch: {0}")]
+    MetadataIssuerMismatch(String),
+    /// A token, PAR, nonce or credential response that is malformed (§6.2, §7.2, §8.3).
+    #[error("invalid_response: {0}")]
+    InvalidResponse(String),
+    /// The authorization response's `iss` is not the Authorization Server the request went
+    /// to (RFC 9207 §2.4).
+    #[error("iss_mismatch: the authorization response comes from another issuer")]
+    IssMismatch,
+    /// The Authorization Server advertises `iss` but its response has none (RFC 9207 §2.4).
+    #[error("iss_missing: the authorization response has no iss")]
+    IssMissing,
+    /// The authorization response's `state` is not the one sent (RFC 9700 §4.7).
+    #[error("state_mismatch: the authorization response's state is not this flow's")]
+    StateMismatch,
+    /// A DPoP request got a token that is not DPoP-bound (RFC 9449 §5).
+    #[error("token_not_sender_constrained: the token_type is {0:?}, not DPoP")]
+    TokenNotSenderConstrained(String),
+    /// The server asked for a fresh DPoP nonce again after the retry (RFC 9449 §8).
+    #[error("dpop_nonce_loop: the server keeps asking for a new DPoP nonce")]
+    DpopNonceLoop,
+    /// A response in plaintext where encryption was requested (§8.3, §10).
+    #[error("unencrypted_response: the credential response is not encrypted")]
+    UnencryptedResponse,
+    /// A received credential that is not what was asked for: bound to a key that was not
+    /// sent, more credentials than proofs, another type or format (§8.3; ATTACKS VCI-80).
+    #[error("credential_binding_mismatch: {0}")]
+    CredentialMismatch(String),
+    /// The flow is not at a step where this call fits (API misuse, or a persisted flow
+    /// restored at the wrong step).
+    #[error("flow_state: {0}")]
+    FlowState(String),
+    /// The issuer or authorization server refused with an OAuth error (RFC 6749 §5.2,
+    /// RFC 6750 §3, OpenID4VCI §8.3.1): `error` is its code, `description` its text (ASCII
+    /// only, shown as data).
+    #[error("{}: {description}", oauth_code(error))]
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The OAuth `error` code as sent.
+        error: String,
+        /// The `error_description`, filtered to printable ASCII.
+        description: String,
+    },
+    /// A DPoP proof that fails RFC 9449 §4.3 (issuer side).
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(String),
+    /// A DPoP proof without the server's current nonce (RFC 9449 §8, §9): the server answers
+    /// `use_dpop_nonce` with a fresh `DPoP-Nonce`.
+    #[error("use_dpop_nonce: {0}")]
+    DpopNonceRequired(String),
+    /// A PKCE verifier or challenge that is malformed or does not match (RFC 7636).
+    #[error("invalid_pkce: {0}")]
+    InvalidPkce(String),
+    /// A client attestation or its proof of possession that fails (ABCA-07 §9).
+    #[error("invalid_client_attestation: {0}")]
+    InvalidClientAttestation(String),
+    /// A key proof that fails (§8.2, F.1, F.4).
+    #[error("invalid_proof: {0}")]
+    InvalidProof(String),
+}
+
+/// The OAuth error codes a wallet can meet, as static codes; anything else is
+/// `issuer_rejected`.
+fn oauth_code(error: &str) -> &'static str {
+    const KNOWN: [&str; 27] = [
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "access_denied",
+        "server_error",
+        "temporarily_unavailable",
+        "invalid_token",
+        "insufficient_scope",
+        "invalid_dpop_proof",
+        "use_dpop_nonce",
+        "invalid_authorization_details",
+        "invalid_tx_code",
+        "invalid_credential_request",
+        "unknown_credential_configuration",
+        "unknown_credential_identifier",
+        "invalid_proof",
+        "invalid_nonce",
+        "invalid_encryption_parameters",
+        "credential_request_denied",
+        "invalid_transaction_id",
+        "invalid_notification_id",
+        "invalid_notification_request",
+        "use_attestation_challenge",
+        "use_fresh_attestation",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|k| *k == error)
+        .unwrap_or("issuer_rejected")
+}
+
+impl Oid4vciError {
+    /// The stable, machine-readable code of this error; for [`Oid4vciError::Rejected`] the
+    /// issuer's OAuth code when it is a registered one, else `issuer_rejected`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidOffer(..) => "invalid_offer",
+            Self::InvalidMetadata(..) => "invalid_metadata",
+            Self::MetadataIssuerMismatch(..) => "metadata_issuer_mismatch",
+            Self::InvalidResponse(..) => "invalid_response",
+            Self::IssMismatch => "iss_mismatch",
+            Self::IssMissing => "iss_missing",
+            Self::StateMismatch => "state_mismatch",
+            Self::TokenNotSenderConstrained(..) => "token_not_sender_constrained",
+            Self::DpopNonceLoop => "dpop_nonce_loop",
+            Self::UnencryptedResponse => "unencrypted_response",
+            Self::CredentialMismatch(..) => "credential_binding_mismatch",
+            Self::FlowState(..) => "flow_state",
+            Self::Rejected { error, .. } => oauth_code(error),
+            Self::InvalidDpopProof(..) => "invalid_dpop_proof",
+            Self::DpopNonceRequired(..) => "use_dpop_nonce",
+            Self::InvalidPkce(..) => "invalid_pkce",
+            Self::InvalidClientAttestation(..) => "invalid_client_attestation",
+            Self::InvalidProof(..) => "invalid_proof",
         }
     }
 }

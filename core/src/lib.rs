@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod jose;
 pub mod json;
+pub mod oauth;
 pub mod openid4vp;
 pub mod rand;
 pub mod sd_jwt;

@@ -130,6 +130,9 @@ pub struct HttpResponse {
     /// The body: at most `max_bytes + 1` bytes were read, so that the fetcher can tell a body
     /// at the limit from one over it.
     pub body: Vec<u8>,
+    /// Other headers the protocols read (`DPoP-Nonce`, `WWW-Authenticate`,
+    /// `OAuth-Client-Attestation-Challenge`, `Retry-After`), names in lower case.
+    pub headers: Vec<(String, String)>,
 }
 
 impl HttpResponse {
@@ -142,7 +145,38 @@ impl HttpResponse {
             content_type: None,
             cache_control: None,
             body,
+            headers: Vec::new(),
         }
+    }
+
+    /// With the header `name` (stored in lower case).
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// The values of header `name` (case-insensitive), in order.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of header `name` when it is present exactly once.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let mut found = None;
+        for (n, v) in &self.headers {
+            if n.eq_ignore_ascii_case(name) {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(v.as_str());
+            }
+        }
+        found
     }
 
     /// With a `Location` header.
@@ -175,7 +209,102 @@ impl fmt::Debug for HttpResponse {
             .field("content_type", &self.content_type)
             .field("cache_control", &self.cache_control)
             .field("body_len", &self.body.len())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
+    }
+}
+
+/// The method of an [`HttpRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+}
+
+impl Method {
+    /// `GET` or `POST`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+        }
+    }
+}
+
+/// A request that a protocol state machine asks its driver to send (OpenID4VCI: token,
+/// PAR, nonce, credential requests with `DPoP`, `Authorization` and client attestation
+/// headers). `Debug` shows header names only: values carry tokens and proofs.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpRequest {
+    /// The method.
+    pub method: Method,
+    /// The absolute `https:` URL.
+    pub url: String,
+    /// Headers, `Content-Type` and `Accept` included.
+    pub headers: Vec<(String, String)>,
+    /// The body (empty for `GET`).
+    pub body: Vec<u8>,
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl HttpRequest {
+    /// A `GET` of `url`.
+    #[must_use]
+    pub fn get(url: impl Into<String>) -> Self {
+        Self {
+            method: Method::Get,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A `POST` of `body` as `content_type` to `url`.
+    #[must_use]
+    pub fn post(url: impl Into<String>, content_type: &str, body: Vec<u8>) -> Self {
+        Self {
+            method: Method::Post,
+            url: url.into(),
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body,
+        }
+    }
+
+    /// With one more header.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// The value of header `name` (case-insensitive), the first if repeated.
+    #[must_use]
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -212,6 +341,47 @@ pub trait HttpClient: Send + Sync + fmt::Debug {
     ) -> Result<HttpResponse> {
         let _ = (url, content_type, body, policy);
         Err(FetchError::Transport("this HTTP client does not send POST requests".into()).into())
+    }
+
+    /// Sends `request` (to `url`, its validated URL) with all its headers, under the rules
+    /// of [`HttpClient::get`], and returns the response whatever its status, with the body
+    /// of error answers and the headers of [`HttpResponse::headers`]. OAuth endpoints need it
+    /// (RFC 9449 `DPoP`, `Authorization`, attestation headers). The default sends requests
+    /// whose only headers are `Content-Type` / `Accept` through [`HttpClient::get`] /
+    /// [`HttpClient::post`] and refuses others.
+    ///
+    /// # Errors
+    /// `fetch_failed` (also the default for other headers), `fetch_timeout` or
+    /// `url_forbidden`.
+    fn send(
+        &self,
+        request: &HttpRequest,
+        url: &HttpsUrl,
+        policy: &FetchPolicy,
+    ) -> Result<HttpResponse> {
+        let mut content_type = None;
+        let mut policy = policy.clone();
+        for (name, value) in &request.headers {
+            if name.eq_ignore_ascii_case("content-type") {
+                content_type = Some(value.as_str());
+            } else if name.eq_ignore_ascii_case("accept") {
+                policy.accept = Some(value.clone());
+            } else {
+                return Err(FetchError::Transport(format!(
+                    "this HTTP client does not send the {name} header"
+                ))
+                .into());
+            }
+        }
+        match request.method {
+            Method::Get => self.get(url, &policy),
+            Method::Post => self.post(
+                url,
+                content_type.unwrap_or("application/octet-stream"),
+                &request.body,
+                &policy,
+            ),
+        }
     }
 }
 
@@ -526,6 +696,21 @@ impl Fetcher {
         }
         if response.body.len() > policy.max_bytes {
             return Err(FetchError::TooLarge(policy.max_bytes).into());
+        }
+        Ok(response)
+    }
+
+    /// Sends `request` and returns the response whatever its status (redirects are returned,
+    /// never followed: an OAuth client reads a 3xx itself, and a POST must not be re-sent
+    /// elsewhere). The URL is validated under the policy first.
+    ///
+    /// # Errors
+    /// `url_invalid`, `url_forbidden`, `response_too_large`, transport failures.
+    pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse> {
+        let url = HttpsUrl::parse(&request.url, &self.policy)?;
+        let response = self.client.send(request, &url, &self.policy)?;
+        if response.body.len() > self.policy.max_bytes {
+            return Err(FetchError::TooLarge(self.policy.max_bytes).into());
         }
         Ok(response)
     }

@@ -9,7 +9,7 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use super::{FetchPolicy, HttpClient, HttpResponse, HttpsUrl};
+use super::{FetchPolicy, HttpClient, HttpRequest, HttpResponse, HttpsUrl, Method};
 use crate::error::{FetchError, Result};
 
 /// The default [`HttpClient`] (feature `http`): `ureq` over rustls with the Mozilla root
@@ -143,7 +143,43 @@ impl HttpClient for UreqClient {
         let response = request.send(body).map_err(map_error)?;
         read_response(response, policy, true)
     }
+
+    fn send(
+        &self,
+        request: &HttpRequest,
+        url: &HttpsUrl,
+        policy: &FetchPolicy,
+    ) -> Result<HttpResponse> {
+        let agent = self.agent(policy);
+        let response = match request.method {
+            Method::Get => {
+                let mut r = agent.get(url.as_str());
+                for (name, value) in &request.headers {
+                    r = r.header(name.as_str(), value.as_str());
+                }
+                r.call()
+            }
+            Method::Post => {
+                let mut r = agent.post(url.as_str());
+                for (name, value) in &request.headers {
+                    r = r.header(name.as_str(), value.as_str());
+                }
+                r.send(&request.body[..])
+            }
+        }
+        .map_err(map_error)?;
+        read_response(response, policy, true)
+    }
 }
+
+/// The response headers the protocols read, besides Location, Content-Type and
+/// Cache-Control.
+const KEPT_HEADERS: [&str; 4] = [
+    "dpop-nonce",
+    "www-authenticate",
+    "oauth-client-attestation-challenge",
+    "retry-after",
+];
 
 /// The status, headers and (bounded) body of `response`. The body of a non-200 answer is
 /// read only when `error_bodies` (a POST's JSON error answer), never for retrievals.
@@ -162,11 +198,20 @@ fn read_response(
     let location = header(http::header::LOCATION);
     let content_type = header(http::header::CONTENT_TYPE);
     let cache_control = header(http::header::CACHE_CONTROL);
+    let mut kept = Vec::new();
+    for name in KEPT_HEADERS {
+        for value in response.headers().get_all(name) {
+            if let Ok(v) = value.to_str() {
+                kept.push((name.to_owned(), v.to_owned()));
+            }
+        }
+    }
     let status = response.status().as_u16();
-    if status != 200 && !(error_bodies && status >= 400) {
+    if status != 200 && !(error_bodies && (status >= 400 || status == 201 || status == 202)) {
         // The body of anything but a success is never used (draft §3).
         let mut r = HttpResponse::new(status, Vec::new());
         r.location = location;
+        r.headers = kept;
         return Ok(r);
     }
     let limit = u64::try_from(policy.max_bytes).unwrap_or(u64::MAX);
@@ -182,6 +227,8 @@ fn read_response(
     let mut r = HttpResponse::new(status, body);
     r.content_type = content_type;
     r.cache_control = cache_control;
+    r.location = location;
+    r.headers = kept;
     Ok(r)
 }
 
