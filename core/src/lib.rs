@@ -9,6 +9,7 @@ pub mod http;
 pub mod jose;
 pub mod json;
 pub mod oauth;
+pub mod openid4vci;
 pub mod openid4vp;
 pub mod rand;
 pub mod sd_jwt;

@@ -18,7 +18,10 @@ pub mod dpop;
 pub mod pkce;
 pub mod store;
 
+use std::fmt;
+
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::crypto::Signer;
 use crate::error::Result;
@@ -61,4 +64,64 @@ pub fn sanitize_description(text: &str) -> String {
         .filter(|c| matches!(*c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
         .take(300)
         .collect()
+}
+
+/// A bearer secret (pre-authorized code, transaction code, authorization code, access
+/// token): zeroized when dropped, redacted in `Debug`, serialised as its text (a flow a
+/// host persists between steps keeps it; store that encrypted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wraps `text`.
+    #[must_use]
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(Zeroizing::new(text.into()))
+    }
+
+    /// A fresh random secret: 32 octets, base64url.
+    ///
+    /// # Errors
+    /// `rng_failed`.
+    pub fn generate(rng: &dyn crate::rand::RandomSource) -> Result<Self> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rng.fill(&mut bytes[..])?;
+        Ok(Self::new(crate::b64::encode_secret(&bytes[..])))
+    }
+
+    /// The secret text.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Ok(Self(Zeroizing::new(
+            <String as serde::Deserialize>::deserialize(d)?,
+        )))
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of `pairs` (RFC 6749 Appendix B).
+#[must_use]
+pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
 }

@@ -189,6 +189,33 @@ impl Wallet {
     /// Verification errors; `holder_key_unknown`; `invalid_claims` for a mixed batch; store
     /// errors.
     pub fn add(&self, issued: &[&str], key_ids: &[String]) -> Result<String> {
+        self.add_expecting(issued, key_ids, None)
+    }
+
+    /// Stores what an OpenID4VCI flow received ([`crate::openid4vci::wallet::Issued`]) as
+    /// [`Wallet::add`] does, after checking that it is the format and `vct` that were asked
+    /// for (ATTACKS VCI-80).
+    ///
+    /// # Errors
+    /// `credential_binding_mismatch` for another format or type; as [`Wallet::add`].
+    pub fn add_issued(&self, issued: &crate::openid4vci::wallet::Issued) -> Result<String> {
+        if issued.format != crate::openid4vci::FORMAT_SD_JWT_VC {
+            return Err(crate::error::Oid4vciError::CredentialMismatch(format!(
+                "format {:?} cannot be stored",
+                issued.format
+            ))
+            .into());
+        }
+        let texts: Vec<&str> = issued.credentials.iter().map(String::as_str).collect();
+        self.add_expecting(&texts, &issued.key_ids, issued.vct.as_deref())
+    }
+
+    fn add_expecting(
+        &self,
+        issued: &[&str],
+        key_ids: &[String],
+        expected_vct: Option<&str>,
+    ) -> Result<String> {
         if issued.is_empty() {
             return Err(crate::error::IssuanceError::ApiMisuse("no credential to add").into());
         }
@@ -230,6 +257,15 @@ impl Wallet {
                 vc.verified.vct.as_str().to_owned(),
                 vc.verified.issuer.clone(),
             );
+            if let Some(v) = expected_vct
+                && kind.0 != v
+            {
+                return Err(crate::error::Oid4vciError::CredentialMismatch(format!(
+                    "the issuer sent vct {:?}, not the requested {v:?}",
+                    kind.0
+                ))
+                .into());
+            }
             match &first {
                 None => first = Some(kind.clone()),
                 Some(f) if *f != kind => {
