@@ -6,6 +6,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
+mod issuance;
 mod key;
 mod sd_jwt;
 mod status;

@@ -297,10 +297,13 @@ pub(crate) fn verify(a: &VerifyArgs) -> CliResult<String> {
     if is_vc_mode(a) || claims_to_be_vc(&input) {
         return verify_vc(a, &input);
     }
-    let Some(issuer_key) = &a.trust.issuer_key else {
+    if a.trust.issuer_key.is_empty() {
         return Err(Failure::Usage("--issuer-key is required".into()));
-    };
-    let keys = StaticIssuerKeys::single(&public_key(issuer_key)?, default_provider())?;
+    }
+    let mut keys = StaticIssuerKeys::new();
+    for k in &a.trust.issuer_key {
+        keys.add(&public_key(k)?, default_provider())?;
+    }
     let verifier = Verifier::builder_with_clock(Arc::new(keys), clock(a.now))
         .key_binding(kb_policy(a)?)
         .build()?;

@@ -20,9 +20,9 @@ use crate::{CliResult, Failure};
 /// `wallet add`, so that a wallet accepts exactly what `verify` would.
 #[derive(clap::Args)]
 pub(crate) struct TrustArgs {
-    /// The issuer's public JWK (a static, pinned key).
+    /// The issuer's public JWK (a static, pinned key; repeatable).
     #[arg(long, required_unless_present_any = ["trust_anchor", "issuer_metadata", "resolve_did"])]
-    pub(crate) issuer_key: Option<PathBuf>,
+    pub(crate) issuer_key: Vec<PathBuf>,
     /// Verify an SD-JWT VC whose x5c chain leads to this CA (PEM; repeatable).
     #[arg(long, value_name = "CA.pem")]
     pub(crate) trust_anchor: Vec<PathBuf>,
@@ -44,7 +44,7 @@ pub(crate) struct TrustArgs {
     allow_internal_addresses: bool,
 }
 
-fn fetcher(t: &TrustArgs) -> CliResult<Fetcher> {
+pub(crate) fn fetcher(t: &TrustArgs) -> CliResult<Fetcher> {
     let policy = if t.allow_internal_addresses {
         credkit::http::danger::allow_internal_addresses(FetchPolicy::default())
     } else {
@@ -75,7 +75,7 @@ pub(crate) struct VcSetup {
 /// resolution for `did:` issuers.
 pub(crate) fn vc_setup(t: &TrustArgs, clock: &Arc<dyn Clock>) -> CliResult<VcSetup> {
     let fetcher = fetcher(t)?;
-    let chosen = usize::from(t.issuer_key.is_some())
+    let chosen = usize::from(!t.issuer_key.is_empty())
         + usize::from(!t.trust_anchor.is_empty())
         + usize::from(t.issuer_metadata);
     if chosen > 1 {
@@ -85,11 +85,12 @@ pub(crate) fn vc_setup(t: &TrustArgs, clock: &Arc<dyn Clock>) -> CliResult<VcSet
                 .into(),
         ));
     }
-    let mechanism: Option<Arc<dyn IssuerTrust>> = if let Some(k) = &t.issuer_key {
-        Some(Arc::new(StaticIssuerKeys::single(
-            &public_key(k)?,
-            default_provider(),
-        )?))
+    let mechanism: Option<Arc<dyn IssuerTrust>> = if !t.issuer_key.is_empty() {
+        let mut keys = StaticIssuerKeys::new();
+        for k in &t.issuer_key {
+            keys.add(&public_key(k)?, default_provider())?;
+        }
+        Some(Arc::new(keys))
     } else if !t.trust_anchor.is_empty() {
         let mut anchors = TrustAnchors::new();
         for p in &t.trust_anchor {

@@ -90,6 +90,38 @@ enum WalletCommand {
     /// reveal ({"verifier", "candidates"}) and send nothing; with --yes, send the
     /// least-disclosure answer to the verifier's response_uri.
     Respond(WalletRespondArgs),
+    /// Obtain credentials over OpenID4VCI 1.0 from a Credential Offer
+    /// (openid-credential-offer://, haip-vci:// or https:): make --count holder keys, run the
+    /// pre-authorized or authorization code flow with DPoP, verify what the issuer sends with
+    /// the trust flags and store it as one batch; print {"batch", "count", "format", "vct"}.
+    /// Creates the wallet file when it does not exist.
+    AcceptOffer(WalletAcceptArgs),
+}
+
+#[derive(clap::Args)]
+struct WalletAcceptArgs {
+    /// The Transaction Code the issuer sent by another channel (when the offer asks for one).
+    #[arg(long, value_name = "CODE")]
+    tx_code: Option<String>,
+    /// How many copies (holder keys) to obtain; the issuer's batch_size per request.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    count: u32,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// A Wallet Attestation for issuers that require client attestation: a JSON file
+    /// {"attestation": "<JWT>", "key": {<the private JWK of its cnf key>}}.
+    #[arg(long, value_name = "FILE")]
+    wallet_attestation: Option<PathBuf>,
+    /// For an authorization_code offer: request the authorization URL itself instead of
+    /// waiting for a browser (issuers that authorise by issuer_state alone).
+    #[arg(long)]
+    follow_authorization: bool,
+    /// Which offered configuration to request (default: the first).
+    #[arg(long, value_name = "ID")]
+    configuration: Option<String>,
+    /// The Credential Offer link.
+    #[arg(value_name = "OFFER_URI")]
+    offer: String,
 }
 
 #[derive(clap::Args)]
@@ -180,7 +212,10 @@ fn store_key(a: &WalletArgs) -> CliResult<StoreKey> {
 
 /// Opens the wallet database. Only `wallet keys` creates it; the other commands need it.
 fn open_store(a: &WalletArgs) -> CliResult<Arc<SqliteStore>> {
-    let creates = matches!(a.command, WalletCommand::Keys { .. });
+    let creates = matches!(
+        a.command,
+        WalletCommand::Keys { .. } | WalletCommand::AcceptOffer(_)
+    );
     if !creates && !a.db.exists() {
         return Err(Failure::Usage(format!(
             "no wallet at {} (`wallet keys` creates it)",
@@ -214,7 +249,12 @@ pub(crate) fn wallet(a: WalletArgs) -> CliResult<String> {
             }
             b.build()?
         }
-        // Only `add` verifies: the other commands work on what was verified when added.
+        WalletCommand::AcceptOffer(acc) => {
+            let VcSetup { builder, .. } = vc_setup(&acc.trust, &clock)?;
+            builder.key_binding(KeyBindingPolicy::Forbidden).build()?
+        }
+        // Only `add` and `accept-offer` verify: the other commands work on what was verified
+        // when added.
         _ => VcVerifier::builder_with_clock(Arc::new(TrustPolicy::new()), clock.clone())
             .key_binding(KeyBindingPolicy::Forbidden)
             .build()?,
@@ -280,6 +320,19 @@ pub(crate) fn wallet(a: WalletArgs) -> CliResult<String> {
         }
         WalletCommand::Present(p) => wallet_present(&w, policy, p),
         WalletCommand::Respond(r) => wallet_respond(&w, r, &clock),
+        WalletCommand::AcceptOffer(acc) => crate::issuance::accept_offer(&w, acc_view(acc), &clock),
+    }
+}
+
+fn acc_view(a: &WalletAcceptArgs) -> crate::issuance::AcceptArgs<'_> {
+    crate::issuance::AcceptArgs {
+        tx_code: a.tx_code.as_deref(),
+        count: a.count,
+        trust: &a.trust,
+        wallet_attestation: a.wallet_attestation.as_deref(),
+        follow_authorization: a.follow_authorization,
+        configuration: a.configuration.as_deref(),
+        offer: &a.offer,
     }
 }
 
