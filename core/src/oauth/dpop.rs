@@ -238,6 +238,41 @@ pub struct DpopRequest<'a> {
     pub nonce: NonceRule<'a>,
 }
 
+impl<'a> DpopRequest<'a> {
+    /// A `method` request to `url`, without token, binding or nonce.
+    #[must_use]
+    pub fn new(method: Method, url: &'a str) -> Self {
+        Self {
+            method,
+            url,
+            access_token: None,
+            bound_jkt: None,
+            nonce: NonceRule::NotRequired,
+        }
+    }
+
+    /// With the access token presented (`ath` is then required).
+    #[must_use]
+    pub fn access_token(mut self, token: &'a str) -> Self {
+        self.access_token = Some(token);
+        self
+    }
+
+    /// With the key the token or code is bound to.
+    #[must_use]
+    pub fn bound_jkt(mut self, jkt: &'a str) -> Self {
+        self.bound_jkt = Some(jkt);
+        self
+    }
+
+    /// With a nonce rule.
+    #[must_use]
+    pub fn nonce(mut self, rule: NonceRule<'a>) -> Self {
+        self.nonce = rule;
+        self
+    }
+}
+
 /// A proof that passed [`verify`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
