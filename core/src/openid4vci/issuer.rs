@@ -117,6 +117,47 @@ impl StatusAllocator for Mutex<IssuerStatusList> {
     }
 }
 
+/// Builds the credential for one holder key from the claims an offer (or authorization)
+/// carried. credkit's issuer adds what the protocol fixes afterwards: `iss`, the holder key
+/// (`cnf`), `x5c`, a fresh status reference; the factory decides the rest (which claims are
+/// selectively disclosable, Type Metadata, decoys, validity).
+pub trait CredentialFactory: Send + Sync + fmt::Debug {
+    /// The builder for `configuration` with `claims`, issued at `now`.
+    ///
+    /// # Errors
+    /// Claims that do not fit the credential type.
+    fn builder(
+        &self,
+        configuration: &SdJwtVcConfiguration,
+        claims: &Map<String, Value>,
+        now: i64,
+    ) -> Result<VcBuilder>;
+}
+
+/// The default [`CredentialFactory`]: every claim (recursively) selectively disclosable,
+/// `iat` rounded down to the hour (so that copies issued together do not differ by their
+/// time, ATTACKS VCI-89), valid for `lifetime` seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct DiscloseAll {
+    /// Seconds of validity.
+    pub lifetime: i64,
+}
+
+impl CredentialFactory for DiscloseAll {
+    fn builder(
+        &self,
+        configuration: &SdJwtVcConfiguration,
+        claims: &Map<String, Value>,
+        now: i64,
+    ) -> Result<VcBuilder> {
+        let issued_at = now - now.rem_euclid(3600);
+        Ok(VcBuilder::new(configuration.vct.clone(), claims.clone())
+            .issued_at(issued_at)
+            .expires_at(issued_at + self.lifetime)
+            .disclose_all_claims())
+    }
+}
+
 /// Decides an authorization request that arrived at `/authorize` (the user-facing step).
 pub trait Authorizer: Send + Sync + fmt::Debug {
     /// The claims to issue for `request`, or `None` to deny (`access_denied`).
@@ -191,8 +232,8 @@ pub struct IssuerConfig {
     pub token_lifetime: i64,
     /// Seconds a `c_nonce` or DPoP nonce lives.
     pub nonce_lifetime: i64,
-    /// Seconds an issued credential is valid (`exp`).
-    pub credential_lifetime: i64,
+    /// Builds each credential (default: [`DiscloseAll`] for one year).
+    pub factory: Arc<dyn CredentialFactory>,
     /// Status list references, one per copy.
     pub status: Option<Arc<dyn StatusAllocator>>,
     /// Decides `/authorize`.
@@ -238,7 +279,9 @@ impl IssuerConfig {
             offer_lifetime: 600,
             token_lifetime: 300,
             nonce_lifetime: 300,
-            credential_lifetime: 365 * 24 * 3600,
+            factory: Arc::new(DiscloseAll {
+                lifetime: 365 * 24 * 3600,
+            }),
             status: None,
             authorizer: Arc::new(IssuerStateAuthorizer),
         })
@@ -1353,15 +1396,15 @@ impl Issuer {
             })?;
         let keys = self.check_proofs(&body, &token)?;
         let now = self.now();
-        let issued_at = now - now.rem_euclid(3600);
         let mut credentials = Vec::with_capacity(keys.len());
         for key in keys {
-            let mut b = VcBuilder::new(config.vct.clone(), token.claims.clone())
+            let mut b = self
+                .config
+                .factory
+                .builder(config, &token.claims, now)
+                .map_err(|e| Reject::bad("credential_request_denied", e.to_string()))?
                 .issuer(self.config.issuer_id.clone())
-                .issued_at(issued_at)
-                .expires_at(issued_at + self.config.credential_lifetime)
-                .holder_key(key)
-                .disclose_all_claims();
+                .holder_key(key);
             if let Some(chain) = &self.config.x5c {
                 b = b.x5c(chain.clone());
             }
