@@ -298,6 +298,46 @@ fn kind(code: &str) -> Option<Kind> {
         | "response_code_invalid"
         | "invalid_request"
         | "invalid_client" => Kind::Malformed,
+        // OpenID4VCI: offers, metadata and answers that violate the protocol.
+        "invalid_offer"
+        | "invalid_metadata"
+        | "invalid_response"
+        | "unencrypted_response"
+        | "credential_binding_mismatch"
+        | "token_not_sender_constrained"
+        | "iss_missing"
+        | "invalid_dpop_proof"
+        | "invalid_pkce"
+        | "invalid_client_attestation"
+        | "invalid_proof" => Kind::Malformed,
+        // An issuer or authorization server that is not the one the offer named (mix-up).
+        "metadata_issuer_mismatch" | "iss_mismatch" => Kind::UntrustedIssuer,
+        "flow_state" => Kind::InvalidInput,
+        // The issuer refused (its OAuth error is the code): a wrong transaction code, a used
+        // or expired offer, a request it does not grant.
+        "invalid_grant"
+        | "invalid_tx_code"
+        | "invalid_token"
+        | "insufficient_scope"
+        | "invalid_scope"
+        | "unauthorized_client"
+        | "unsupported_grant_type"
+        | "invalid_authorization_details"
+        | "invalid_credential_request"
+        | "unknown_credential_configuration"
+        | "unknown_credential_identifier"
+        | "invalid_nonce"
+        | "invalid_encryption_parameters"
+        | "invalid_transaction_id"
+        | "invalid_notification_id"
+        | "invalid_notification_request"
+        | "use_attestation_challenge"
+        | "use_fresh_attestation"
+        | "issuer_rejected" => Kind::InvalidInput,
+        "credential_request_denied" => Kind::Unsatisfiable,
+        "dpop_nonce_loop" | "use_dpop_nonce" | "server_error" | "temporarily_unavailable" => {
+            Kind::Network
+        }
         _ => return None,
     })
 }

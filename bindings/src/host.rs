@@ -492,6 +492,10 @@ pub struct HttpReply {
     /// The `Cache-Control` header, if any.
     #[uniffi(default)]
     pub cache_control: Option<String>,
+    /// Other headers OpenID4VCI reads (`DPoP-Nonce`, `WWW-Authenticate`,
+    /// `OAuth-Client-Attestation-Challenge`); a stack may return all of them.
+    #[uniffi(default)]
+    pub headers: Vec<crate::openid4vp::HttpHeader>,
     /// The URL the response came from, when the HTTP stack reports it (OkHttp
     /// `response.request.url`, `URLResponse.url`). A response from another URL than the
     /// request's means the stack followed a redirect on its own, which bypasses credkit's

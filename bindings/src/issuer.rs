@@ -122,6 +122,30 @@ impl Issuer {
         })
     }
 
+    /// An OpenID4VCI Credential Issuer (with its own authorization server) at
+    /// `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
+    /// and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
+    /// [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+    ///
+    /// # Errors
+    /// `Malformed` for an invalid identifier or type.
+    pub fn openid4vci_service(
+        &self,
+        configuration_id: String,
+        vct: String,
+        batch_size: u32,
+    ) -> Result<Arc<crate::openid4vci::CredentialIssuerService>> {
+        guard(|| {
+            crate::openid4vci::CredentialIssuerService::build(
+                &self.issuer,
+                self.signer.clone(),
+                &configuration_id,
+                &vct,
+                batch_size,
+            )
+        })
+    }
+
     /// The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
     pub fn public_jwk(&self) -> Result<String> {
         guard(|| Ok(Value::Object(self.signer.public_jwk().to_json()).to_string()))

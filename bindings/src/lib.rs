@@ -21,6 +21,7 @@ mod config;
 mod error;
 mod host;
 mod issuer;
+mod openid4vci;
 mod openid4vp;
 mod verifier;
 mod wallet;

@@ -50,6 +50,27 @@ pub struct HttpExchange {
     pub max_bytes: u64,
     /// Give up after this many milliseconds.
     pub timeout_ms: u64,
+    /// Further request headers (OpenID4VCI: `DPoP`, `Authorization`, client attestation):
+    /// they carry tokens and proofs, never log them.
+    #[uniffi(default)]
+    pub headers: Vec<HttpHeader>,
+}
+
+/// One HTTP header.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HttpHeader {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+impl fmt::Debug for HttpHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpHeader")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for HttpExchange {
@@ -180,7 +201,7 @@ pub struct PresentationOutcome {
     pub dc_api_response_json: Option<String>,
 }
 
-fn fetch_policy(config: &VerifierTrustConfig) -> FetchPolicy {
+pub(crate) fn fetch_policy(config: &VerifierTrustConfig) -> FetchPolicy {
     if config.allow_internal_addresses {
         credkit::http::danger::allow_internal_addresses(FetchPolicy::default())
     } else {
@@ -210,7 +231,7 @@ fn wallet_policy(config: &VerifierTrustConfig) -> Result<WalletPolicy> {
 }
 
 /// Sends one exchange through the host, with credkit's URL and redirect rules.
-async fn exchange(
+pub(crate) async fn exchange(
     http: &Arc<dyn HostAsyncHttpClient>,
     policy: &FetchPolicy,
     method: &str,
@@ -229,6 +250,7 @@ async fn exchange(
             body,
             max_bytes: u64::try_from(policy.max_bytes).unwrap_or(u64::MAX),
             timeout_ms: u64::try_from(policy.timeout.as_millis()).unwrap_or(u64::MAX),
+            headers: Vec::new(),
         })
         .await?;
     if reply.final_url.as_deref().is_some_and(|u| u != url) || (300..400).contains(&reply.status) {

@@ -207,10 +207,13 @@ fn attack_fixtures() {
         .expect("test-vectors/attacks/ missing")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        // The OpenID4VP wallet rows (`VP-*.json`) are replayed by `oid4vp_fixtures.rs`.
+        // The OpenID4VP wallet rows (`VP-*.json`) are replayed by `oid4vp_fixtures.rs`, the
+        // OpenID4VCI rows (`VCI-*.json`) by `oid4vci_fixtures.rs`.
         .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("VP-"))
+            !p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.starts_with("VP-") || n.starts_with("VCI-")
+            })
         })
         .collect();
     paths.sort();

@@ -469,7 +469,7 @@ fn wallet_side_attacks() {
                     resp
                 }
             }),
-            "use_dpop_nonce",
+            "dpop_nonce_loop",
         ),
         // VCI-80: more credentials than proofs.
         (
@@ -958,7 +958,7 @@ fn issuer_refuses_bad_credential_requests() {
         (
             "plaintext response encryption (VCI-76)",
             json!({"credential_configuration_id": "pid", "proofs": {"jwt": one}, "credential_response_encryption": {"jwk": {}, "enc": "A128GCM"}}),
-            "invalid_encryption_parameters",
+            "invalid_credential_request",
         ),
     ] {
         let r = credential(&rig, &p, &t, body);

@@ -535,6 +535,10 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_func_self_test_panic() != 2613:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_credentialissuerservice_create_offer() != 28052:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_credentialissuerservice_handle() != 14983:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send() != 49042:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_hostcredentialstore_insert() != 22358:
@@ -561,9 +565,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_hostsigner_sign() != 48978:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation() != 15746:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_issuer_issue() != 15952:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_issuer_new_status_list() != 40739:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service() != 29390:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk() != 21166:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -572,6 +580,14 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_credkit_ffi_checksum_constructor_issuer_new() != 25729:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk() != 16443:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url() != 61801:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_pendingissuance_complete() != 9346:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_pendingissuance_credential_issuer() != 62439:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_pendingissuance_save() != 14448:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_presentationrequest_candidates() != 9846:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -611,6 +627,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_constructor_verifier_new() != 17240:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer() != 36156:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_add() != 45101:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_build_vp_token() != 60508:
@@ -630,6 +648,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_credkit_ffi_checksum_method_wallet_resolve_request() != 30989:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_respond() != 47108:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() != 6670:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_status() != 4128:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -683,6 +703,12 @@ _UniffiLib.uniffi_credkit_ffi_checksum_func_new_nonce.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_func_self_test_panic.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_func_self_test_panic.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_credentialissuerservice_create_offer.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_credentialissuerservice_create_offer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_credentialissuerservice_handle.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_credentialissuerservice_handle.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send.restype = ctypes.c_uint16
@@ -722,12 +748,18 @@ _UniffiLib.uniffi_credkit_ffi_checksum_method_hostsigner_public_key.restype = ct
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hostsigner_sign.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hostsigner_sign.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_issue.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_issue.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_new_status_list.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_new_status_list.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk.restype = ctypes.c_uint16
@@ -740,6 +772,18 @@ _UniffiLib.uniffi_credkit_ffi_checksum_constructor_issuer_new.restype = ctypes.c
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_pendingissuance_complete.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_pendingissuance_complete.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_pendingissuance_credential_issuer.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_pendingissuance_credential_issuer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_pendingissuance_save.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_pendingissuance_save.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_presentationrequest_candidates.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_presentationrequest_candidates.restype = ctypes.c_uint16
@@ -797,6 +841,9 @@ _UniffiLib.uniffi_credkit_ffi_checksum_method_verifier_verify_response.restype =
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_verifier_new.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_constructor_verifier_new.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_add.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_add.restype = ctypes.c_uint16
@@ -827,6 +874,9 @@ _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_resolve_request.restype = c
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_respond.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_respond.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_status.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_wallet_status.restype = ctypes.c_uint16
@@ -862,6 +912,20 @@ _UniffiLib.uniffi_credkit_ffi_fn_func_self_test_panic.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_func_self_test_panic.restype = None
+_UniffiLib.uniffi_credkit_ffi_fn_method_credentialissuerservice_create_offer.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.c_int8,
+    ctypes.c_int8,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_credentialissuerservice_create_offer.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_credentialissuerservice_handle.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_credentialissuerservice_handle.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_credkit_ffi_fn_method_hostasynchttpclient_send.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -937,6 +1001,12 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_hostsigner_sign.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_method_hostsigner_sign.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_hostwalletattestation_attestation.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_hostwalletattestation_attestation.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_credkit_ffi_fn_method_issuer_issue.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -951,6 +1021,14 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_issuer_new_status_list.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_method_issuer_new_status_list.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_method_issuer_openid4vci_service.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint32,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_issuer_openid4vci_service.restype = ctypes.c_uint64
 _UniffiLib.uniffi_credkit_ffi_fn_method_issuer_public_jwk.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -974,6 +1052,26 @@ _UniffiLib.uniffi_credkit_ffi_fn_constructor_issuer_with_private_jwk.argtypes = 
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_constructor_issuer_with_private_jwk.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_authorization_url.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_authorization_url.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_complete.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_complete.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_credential_issuer.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_credential_issuer.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_save.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_save.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_credkit_ffi_fn_method_presentationrequest_candidates.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1091,6 +1189,15 @@ _UniffiLib.uniffi_credkit_ffi_fn_constructor_verifier_new.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_constructor_verifier_new.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_accept_offer.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint32,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_accept_offer.restype = ctypes.c_uint64
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_add.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1157,6 +1264,12 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_restore_issuance.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_wallet_restore_issuance.restype = ctypes.c_uint64
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_status.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1190,6 +1303,16 @@ _UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_with_store.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_constructor_wallet_with_store.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_clone_credentialissuerservice.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_clone_credentialissuerservice.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_free_credentialissuerservice.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_free_credentialissuerservice.restype = None
 _UniffiLib.uniffi_credkit_ffi_fn_clone_hostasynchttpclient.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1240,6 +1363,16 @@ _UniffiLib.uniffi_credkit_ffi_fn_free_hostsigner.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_free_hostsigner.restype = None
+_UniffiLib.uniffi_credkit_ffi_fn_clone_hostwalletattestation.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_clone_hostwalletattestation.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_free_hostwalletattestation.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_free_hostwalletattestation.restype = None
 _UniffiLib.uniffi_credkit_ffi_fn_clone_issuer.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1250,6 +1383,16 @@ _UniffiLib.uniffi_credkit_ffi_fn_free_issuer.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_free_issuer.restype = None
+_UniffiLib.uniffi_credkit_ffi_fn_clone_pendingissuance.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_clone_pendingissuance.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_free_pendingissuance.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_free_pendingissuance.restype = None
 _UniffiLib.uniffi_credkit_ffi_fn_clone_presentationrequest.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1430,6 +1573,23 @@ _UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostsigner.argtypes = (
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCredkitHostSigner),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostsigner.restype = None
+_UNIFFI_CALLBACK_INTERFACE_CREDKIT_HOST_WALLET_ATTESTATION_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CREDKIT_HOST_WALLET_ATTESTATION = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CREDKIT_HOST_WALLET_ATTESTATION = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCredkitHostWalletAttestation(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CREDKIT_HOST_WALLET_ATTESTATION),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CREDKIT_HOST_WALLET_ATTESTATION),
+        ("attestation", _UNIFFI_CALLBACK_INTERFACE_CREDKIT_HOST_WALLET_ATTESTATION_METHOD0),
+    ]
+_UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostwalletattestation.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCredkitHostWalletAttestation),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostwalletattestation.restype = None
 _UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,ctypes.c_int8,
 )
 _UniffiLib.ffi_credkit_ffi_rust_future_poll_u8.argtypes = (
@@ -2431,12 +2591,74 @@ class _UniffiFfiConverterTypeHostKey(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBytes.write(value.public_key, buf)
 
 @dataclass
+class HttpHeader:
+    """
+    One HTTP header.
+"""
+    def __init__(self, *, name:str, value:str):
+        self.name = name
+        self.value = value
+        
+        
+
+    
+    def __str__(self):
+        return "HttpHeader(name={}, value={})".format(self.name, self.value)
+    def __eq__(self, other):
+        if self.name != other.name:
+            return False
+        if self.value != other.value:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeHttpHeader(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return HttpHeader(
+            name=_UniffiFfiConverterString.read(buf),
+            value=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterString.check_lower(value.value)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterString.write(value.value, buf)
+
+class _UniffiFfiConverterSequenceTypeHttpHeader(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeHttpHeader.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeHttpHeader.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeHttpHeader.read(buf) for i in range(count)
+        ]
+
+@dataclass
 class HttpExchange:
     """
     One HTTP exchange credkit asks the host to perform for OpenID4VP: a `GET` of a request
     object or a form `POST` (request object with `wallet_nonce`, or the response).
 """
-    def __init__(self, *, method:str, url:str, content_type:typing.Optional[str], accept:typing.Optional[str], body:bytes, max_bytes:int, timeout_ms:int):
+    def __init__(self, *, method:str, url:str, content_type:typing.Optional[str], accept:typing.Optional[str], body:bytes, max_bytes:int, timeout_ms:int, headers:typing.List[HttpHeader] = _DEFAULT):
         self.method = method
         self.url = url
         self.content_type = content_type
@@ -2444,12 +2666,16 @@ class HttpExchange:
         self.body = body
         self.max_bytes = max_bytes
         self.timeout_ms = timeout_ms
+        if headers is _DEFAULT:
+            self.headers = []
+        else:
+            self.headers = headers
         
         
 
     
     def __str__(self):
-        return "HttpExchange(method={}, url={}, content_type={}, accept={}, body={}, max_bytes={}, timeout_ms={})".format(self.method, self.url, self.content_type, self.accept, self.body, self.max_bytes, self.timeout_ms)
+        return "HttpExchange(method={}, url={}, content_type={}, accept={}, body={}, max_bytes={}, timeout_ms={}, headers={})".format(self.method, self.url, self.content_type, self.accept, self.body, self.max_bytes, self.timeout_ms, self.headers)
     def __eq__(self, other):
         if self.method != other.method:
             return False
@@ -2465,6 +2691,8 @@ class HttpExchange:
             return False
         if self.timeout_ms != other.timeout_ms:
             return False
+        if self.headers != other.headers:
+            return False
         return True
 
 class _UniffiFfiConverterTypeHttpExchange(_UniffiConverterRustBuffer):
@@ -2478,6 +2706,7 @@ class _UniffiFfiConverterTypeHttpExchange(_UniffiConverterRustBuffer):
             body=_UniffiFfiConverterBytes.read(buf),
             max_bytes=_UniffiFfiConverterUInt64.read(buf),
             timeout_ms=_UniffiFfiConverterUInt64.read(buf),
+            headers=_UniffiFfiConverterSequenceTypeHttpHeader.read(buf),
         )
 
     @staticmethod
@@ -2489,6 +2718,7 @@ class _UniffiFfiConverterTypeHttpExchange(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBytes.check_lower(value.body)
         _UniffiFfiConverterUInt64.check_lower(value.max_bytes)
         _UniffiFfiConverterUInt64.check_lower(value.timeout_ms)
+        _UniffiFfiConverterSequenceTypeHttpHeader.check_lower(value.headers)
 
     @staticmethod
     def write(value, buf):
@@ -2499,6 +2729,7 @@ class _UniffiFfiConverterTypeHttpExchange(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBytes.write(value.body, buf)
         _UniffiFfiConverterUInt64.write(value.max_bytes, buf)
         _UniffiFfiConverterUInt64.write(value.timeout_ms, buf)
+        _UniffiFfiConverterSequenceTypeHttpHeader.write(value.headers, buf)
 
 class _UniffiFfiConverterUInt16(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "u16"
@@ -2518,19 +2749,23 @@ class HttpReply:
     """
     The host's response.
 """
-    def __init__(self, *, status:int, body:bytes, location:typing.Optional[str] = None, content_type:typing.Optional[str] = None, cache_control:typing.Optional[str] = None, final_url:typing.Optional[str] = None):
+    def __init__(self, *, status:int, body:bytes, location:typing.Optional[str] = None, content_type:typing.Optional[str] = None, cache_control:typing.Optional[str] = None, headers:typing.List[HttpHeader] = _DEFAULT, final_url:typing.Optional[str] = None):
         self.status = status
         self.body = body
         self.location = location
         self.content_type = content_type
         self.cache_control = cache_control
+        if headers is _DEFAULT:
+            self.headers = []
+        else:
+            self.headers = headers
         self.final_url = final_url
         
         
 
     
     def __str__(self):
-        return "HttpReply(status={}, body={}, location={}, content_type={}, cache_control={}, final_url={})".format(self.status, self.body, self.location, self.content_type, self.cache_control, self.final_url)
+        return "HttpReply(status={}, body={}, location={}, content_type={}, cache_control={}, headers={}, final_url={})".format(self.status, self.body, self.location, self.content_type, self.cache_control, self.headers, self.final_url)
     def __eq__(self, other):
         if self.status != other.status:
             return False
@@ -2541,6 +2776,8 @@ class HttpReply:
         if self.content_type != other.content_type:
             return False
         if self.cache_control != other.cache_control:
+            return False
+        if self.headers != other.headers:
             return False
         if self.final_url != other.final_url:
             return False
@@ -2555,6 +2792,7 @@ class _UniffiFfiConverterTypeHttpReply(_UniffiConverterRustBuffer):
             location=_UniffiFfiConverterOptionalString.read(buf),
             content_type=_UniffiFfiConverterOptionalString.read(buf),
             cache_control=_UniffiFfiConverterOptionalString.read(buf),
+            headers=_UniffiFfiConverterSequenceTypeHttpHeader.read(buf),
             final_url=_UniffiFfiConverterOptionalString.read(buf),
         )
 
@@ -2565,6 +2803,7 @@ class _UniffiFfiConverterTypeHttpReply(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.check_lower(value.location)
         _UniffiFfiConverterOptionalString.check_lower(value.content_type)
         _UniffiFfiConverterOptionalString.check_lower(value.cache_control)
+        _UniffiFfiConverterSequenceTypeHttpHeader.check_lower(value.headers)
         _UniffiFfiConverterOptionalString.check_lower(value.final_url)
 
     @staticmethod
@@ -2574,6 +2813,7 @@ class _UniffiFfiConverterTypeHttpReply(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.location, buf)
         _UniffiFfiConverterOptionalString.write(value.content_type, buf)
         _UniffiFfiConverterOptionalString.write(value.cache_control, buf)
+        _UniffiFfiConverterSequenceTypeHttpHeader.write(value.headers, buf)
         _UniffiFfiConverterOptionalString.write(value.final_url, buf)
 
 @dataclass
@@ -2781,6 +3021,204 @@ class _UniffiFfiConverterTypeIssueRequest(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.status_uri, buf)
         _UniffiFfiConverterUInt32.write(value.decoys, buf)
         _UniffiFfiConverterOptionalString.write(value.x5c_pem, buf)
+
+@dataclass
+class IssuedBatch:
+    """
+    What was stored.
+"""
+    def __init__(self, *, batch:str, count:int, format:str, vct:typing.Optional[str], credential_issuer:str):
+        self.batch = batch
+        self.count = count
+        self.format = format
+        self.vct = vct
+        self.credential_issuer = credential_issuer
+        
+        
+
+    
+    def __str__(self):
+        return "IssuedBatch(batch={}, count={}, format={}, vct={}, credential_issuer={})".format(self.batch, self.count, self.format, self.vct, self.credential_issuer)
+    def __eq__(self, other):
+        if self.batch != other.batch:
+            return False
+        if self.count != other.count:
+            return False
+        if self.format != other.format:
+            return False
+        if self.vct != other.vct:
+            return False
+        if self.credential_issuer != other.credential_issuer:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeIssuedBatch(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return IssuedBatch(
+            batch=_UniffiFfiConverterString.read(buf),
+            count=_UniffiFfiConverterUInt32.read(buf),
+            format=_UniffiFfiConverterString.read(buf),
+            vct=_UniffiFfiConverterOptionalString.read(buf),
+            credential_issuer=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.batch)
+        _UniffiFfiConverterUInt32.check_lower(value.count)
+        _UniffiFfiConverterString.check_lower(value.format)
+        _UniffiFfiConverterOptionalString.check_lower(value.vct)
+        _UniffiFfiConverterString.check_lower(value.credential_issuer)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.batch, buf)
+        _UniffiFfiConverterUInt32.write(value.count, buf)
+        _UniffiFfiConverterString.write(value.format, buf)
+        _UniffiFfiConverterOptionalString.write(value.vct, buf)
+        _UniffiFfiConverterString.write(value.credential_issuer, buf)
+
+@dataclass
+class IssuerHttpRequest:
+    """
+    An HTTP request for [`CredentialIssuerService::handle`].
+"""
+    def __init__(self, *, method:str, path:str, query:str, headers:typing.List[HttpHeader], body:bytes):
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        
+        
+
+    
+    def __str__(self):
+        return "IssuerHttpRequest(method={}, path={}, query={}, headers={}, body={})".format(self.method, self.path, self.query, self.headers, self.body)
+    def __eq__(self, other):
+        if self.method != other.method:
+            return False
+        if self.path != other.path:
+            return False
+        if self.query != other.query:
+            return False
+        if self.headers != other.headers:
+            return False
+        if self.body != other.body:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeIssuerHttpRequest(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return IssuerHttpRequest(
+            method=_UniffiFfiConverterString.read(buf),
+            path=_UniffiFfiConverterString.read(buf),
+            query=_UniffiFfiConverterString.read(buf),
+            headers=_UniffiFfiConverterSequenceTypeHttpHeader.read(buf),
+            body=_UniffiFfiConverterBytes.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.method)
+        _UniffiFfiConverterString.check_lower(value.path)
+        _UniffiFfiConverterString.check_lower(value.query)
+        _UniffiFfiConverterSequenceTypeHttpHeader.check_lower(value.headers)
+        _UniffiFfiConverterBytes.check_lower(value.body)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.method, buf)
+        _UniffiFfiConverterString.write(value.path, buf)
+        _UniffiFfiConverterString.write(value.query, buf)
+        _UniffiFfiConverterSequenceTypeHttpHeader.write(value.headers, buf)
+        _UniffiFfiConverterBytes.write(value.body, buf)
+
+@dataclass
+class IssuerHttpResponse:
+    """
+    The answer to send back.
+"""
+    def __init__(self, *, status:int, headers:typing.List[HttpHeader], body:bytes):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        
+        
+
+    
+    def __str__(self):
+        return "IssuerHttpResponse(status={}, headers={}, body={})".format(self.status, self.headers, self.body)
+    def __eq__(self, other):
+        if self.status != other.status:
+            return False
+        if self.headers != other.headers:
+            return False
+        if self.body != other.body:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeIssuerHttpResponse(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return IssuerHttpResponse(
+            status=_UniffiFfiConverterUInt16.read(buf),
+            headers=_UniffiFfiConverterSequenceTypeHttpHeader.read(buf),
+            body=_UniffiFfiConverterBytes.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt16.check_lower(value.status)
+        _UniffiFfiConverterSequenceTypeHttpHeader.check_lower(value.headers)
+        _UniffiFfiConverterBytes.check_lower(value.body)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt16.write(value.status, buf)
+        _UniffiFfiConverterSequenceTypeHttpHeader.write(value.headers, buf)
+        _UniffiFfiConverterBytes.write(value.body, buf)
+
+@dataclass
+class IssuerOffer:
+    """
+    A new offer.
+"""
+    def __init__(self, *, uri:str, tx_code:typing.Optional[str]):
+        self.uri = uri
+        self.tx_code = tx_code
+        
+        
+
+    
+    def __str__(self):
+        return "IssuerOffer(uri={}, tx_code={})".format(self.uri, self.tx_code)
+    def __eq__(self, other):
+        if self.uri != other.uri:
+            return False
+        if self.tx_code != other.tx_code:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeIssuerOffer(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return IssuerOffer(
+            uri=_UniffiFfiConverterString.read(buf),
+            tx_code=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.uri)
+        _UniffiFfiConverterOptionalString.check_lower(value.tx_code)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.uri, buf)
+        _UniffiFfiConverterOptionalString.write(value.tx_code, buf)
 
 @dataclass
 class PinnedIssuer:
@@ -3640,6 +4078,46 @@ class _UniffiFfiConverterTypeVerifierTrustConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.transaction_data_types, buf)
         _UniffiFfiConverterBoolean.write(value.allow_internal_addresses, buf)
 
+@dataclass
+class WalletAttestation:
+    """
+    A Wallet Attestation from the app's wallet provider (HAIP 1.0 §4.4.1), for issuers that
+    require client attestation.
+"""
+    def __init__(self, *, jwt:str, key_id:str):
+        self.jwt = jwt
+        self.key_id = key_id
+        
+        
+
+    
+    def __str__(self):
+        return "WalletAttestation(jwt={}, key_id={})".format(self.jwt, self.key_id)
+    def __eq__(self, other):
+        if self.jwt != other.jwt:
+            return False
+        if self.key_id != other.key_id:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeWalletAttestation(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return WalletAttestation(
+            jwt=_UniffiFfiConverterString.read(buf),
+            key_id=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.jwt)
+        _UniffiFfiConverterString.check_lower(value.key_id)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.jwt, buf)
+        _UniffiFfiConverterString.write(value.key_id, buf)
+
 
 
 
@@ -4313,6 +4791,134 @@ class _UniffiFfiConverterTypeKeyAlgorithm(_UniffiConverterRustBuffer):
             buf.write_i32(4)
 
 
+
+
+class CredentialIssuerServiceProtocol(typing.Protocol):
+    """
+    credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
+    memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+"""
+    
+    def create_offer(self, claims_json: str,tx_code: bool,authorization_code: bool) -> IssuerOffer:
+        """
+        Makes an offer for the subject with `claims_json` (a JSON object), pre-authorized
+        (with a 6-digit transaction code when `tx_code`) or, with `authorization_code`,
+        redeemed through the authorization endpoint by its `issuer_state`.
+
+        # Errors
+        `Malformed` for claims that are not a JSON object.
+"""
+        raise NotImplementedError
+    def handle(self, request: IssuerHttpRequest) -> IssuerHttpResponse:
+        """
+        Answers one HTTP request to the issuer.
+"""
+        raise NotImplementedError
+
+class CredentialIssuerService(CredentialIssuerServiceProtocol):
+    """
+    credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
+    memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_free_credentialissuerservice, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_clone_credentialissuerservice, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def create_offer(self, claims_json: str,tx_code: bool,authorization_code: bool) -> IssuerOffer:
+        """
+        Makes an offer for the subject with `claims_json` (a JSON object), pre-authorized
+        (with a 6-digit transaction code when `tx_code`) or, with `authorization_code`,
+        redeemed through the authorization endpoint by its `issuer_state`.
+
+        # Errors
+        `Malformed` for claims that are not a JSON object.
+"""
+        
+        _UniffiFfiConverterString.check_lower(claims_json)
+
+        _UniffiFfiConverterBoolean.check_lower(tx_code)
+
+        _UniffiFfiConverterBoolean.check_lower(authorization_code)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(claims_json),
+            _UniffiFfiConverterBoolean.lower(tx_code),
+            _UniffiFfiConverterBoolean.lower(authorization_code),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeIssuerOffer.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_credentialissuerservice_create_offer,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def handle(self, request: IssuerHttpRequest) -> IssuerHttpResponse:
+        """
+        Answers one HTTP request to the issuer.
+"""
+        
+        _UniffiFfiConverterTypeIssuerHttpRequest.check_lower(request)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeIssuerHttpRequest.lower(request),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeIssuerHttpResponse.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_credentialissuerservice_handle,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypeCredentialIssuerService:
+    @staticmethod
+    def lift(value: int) -> CredentialIssuerService:
+        return CredentialIssuerService._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: CredentialIssuerService):
+        if not isinstance(value, CredentialIssuerService):
+            raise TypeError("Expected CredentialIssuerService instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: CredentialIssuerService) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> CredentialIssuerService:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: CredentialIssuerService, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
 
 
 class HostAsyncHttpClient():
@@ -5533,6 +6139,157 @@ class _UniffiFfiConverterTypeHostSigner:
         buf.write_u64(cls.lower(value))
 
 
+class HostWalletAttestation():
+    """
+    The app's source of Wallet Attestations (its wallet provider's backend).
+"""
+    
+    def attestation(self, authorization_server: str) -> WalletAttestation:
+        """
+        A fresh attestation for the authorization server `authorization_server` (a new one
+        per issuer: HAIP forbids reuse across issuers).
+
+        # Errors
+        `Network` or `KeyUnavailable` when none can be had.
+"""
+        raise NotImplementedError
+
+class HostWalletAttestationImpl(HostWalletAttestation):
+    """
+    The app's source of Wallet Attestations (its wallet provider's backend).
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_free_hostwalletattestation, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_clone_hostwalletattestation, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def attestation(self, authorization_server: str) -> WalletAttestation:
+        """
+        A fresh attestation for the authorization server `authorization_server` (a new one
+        per issuer: HAIP forbids reuse across issuers).
+
+        # Errors
+        `Network` or `KeyUnavailable` when none can be had.
+"""
+        
+        _UniffiFfiConverterString.check_lower(authorization_server)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(authorization_server),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeWalletAttestation.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_hostwalletattestation_attestation,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplHostWalletAttestationImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CREDKIT_HOST_WALLET_ATTESTATION_METHOD0
+    def attestation(
+            uniffi_handle,
+            authorization_server,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeHostWalletAttestation._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterString.lift(authorization_server), )
+            uniffi_method = uniffi_obj.attestation
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterTypeWalletAttestation.lower(v)
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                CredkitError,
+                _UniffiFfiConverterTypeCredkitError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CREDKIT_HOST_WALLET_ATTESTATION
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeHostWalletAttestation._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CREDKIT_HOST_WALLET_ATTESTATION
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeHostWalletAttestation._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCredkitHostWalletAttestation(
+        _uniffi_free,
+        _uniffi_clone,
+        attestation,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostwalletattestation(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeHostWalletAttestation:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return HostWalletAttestationImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeHostWalletAttestation._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: HostWalletAttestation):
+        if not isinstance(value, HostWalletAttestation):
+            raise TypeError("Expected HostWalletAttestation subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: HostWalletAttestation):
+         if isinstance(value, HostWalletAttestationImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeHostWalletAttestation._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: HostWalletAttestation, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
 class StatusListProtocol(typing.Protocol):
     """
     An issuer's Token Status List: random, never reused indices; revocation and suspension;
@@ -5756,6 +6513,17 @@ class IssuerProtocol(typing.Protocol):
         `InvalidInput` for unsupported `bits` or an empty list.
 """
         raise NotImplementedError
+    def openid4vci_service(self, configuration_id: str,vct: str,batch_size: int) -> CredentialIssuerService:
+        """
+        An OpenID4VCI Credential Issuer (with its own authorization server) at
+        `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
+        and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
+        [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+
+        # Errors
+        `Malformed` for an invalid identifier or type.
+"""
+        raise NotImplementedError
     def public_jwk(self, ) -> str:
         """
         The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
@@ -5892,6 +6660,36 @@ class Issuer(IssuerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def openid4vci_service(self, configuration_id: str,vct: str,batch_size: int) -> CredentialIssuerService:
+        """
+        An OpenID4VCI Credential Issuer (with its own authorization server) at
+        `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
+        and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
+        [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+
+        # Errors
+        `Malformed` for an invalid identifier or type.
+"""
+        
+        _UniffiFfiConverterString.check_lower(configuration_id)
+
+        _UniffiFfiConverterString.check_lower(vct)
+
+        _UniffiFfiConverterUInt32.check_lower(batch_size)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(configuration_id),
+            _UniffiFfiConverterString.lower(vct),
+            _UniffiFfiConverterUInt32.lower(batch_size),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeCredentialIssuerService.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_issuer_openid4vci_service,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def public_jwk(self, ) -> str:
         """
         The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
@@ -5956,6 +6754,183 @@ class _UniffiFfiConverterTypeIssuer:
 
     @classmethod
     def write(cls, value: Issuer, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
+class PendingIssuanceProtocol(typing.Protocol):
+    """
+    An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+"""
+    
+    def authorization_url(self, ) -> typing.Optional[str]:
+        """
+        The URL to open in the browser (authorization code offers); `None` when the offer
+        was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+"""
+        raise NotImplementedError
+    async def complete(self, redirect_url: typing.Optional[str]) -> IssuedBatch:
+        """
+        Finishes the issuance with the browser's `redirect_url` (authorization code offers;
+        `None` for pre-authorized ones): the credentials are verified with the wallet's issuer
+        trust and stored as one batch, and the issuer is notified. On any failure nothing is
+        stored and the keys made for the flow are deleted.
+
+        # Errors
+        `UntrustedIssuer` (credentials or authorization server not trusted, `iss`
+        mix-up), `InvalidInput` (the issuer refused, e.g. `invalid_grant`), `Malformed`,
+        `Network`.
+"""
+        raise NotImplementedError
+    def credential_issuer(self, ) -> str:
+        """
+        The Credential Issuer Identifier (show it with the trust status, not only the
+        issuer's display name: ATTACKS VCI-01).
+"""
+        raise NotImplementedError
+    def save(self, ) -> str:
+        """
+        The flow as JSON, to restore with `Wallet.restore_issuance`. It holds bearer secrets
+        (PKCE verifier, tokens, codes): keep it in encrypted storage only.
+
+        # Errors
+        `InvalidInput` when the issuance already completed.
+"""
+        raise NotImplementedError
+
+class PendingIssuance(PendingIssuanceProtocol):
+    """
+    An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_free_pendingissuance, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_clone_pendingissuance, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def authorization_url(self, ) -> typing.Optional[str]:
+        """
+        The URL to open in the browser (authorization code offers); `None` when the offer
+        was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_authorization_url,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def complete(self, redirect_url: typing.Optional[str]) -> IssuedBatch:
+        """
+        Finishes the issuance with the browser's `redirect_url` (authorization code offers;
+        `None` for pre-authorized ones): the credentials are verified with the wallet's issuer
+        trust and stored as one batch, and the issuer is notified. On any failure nothing is
+        stored and the keys made for the flow are deleted.
+
+        # Errors
+        `UntrustedIssuer` (credentials or authorization server not trusted, `iss`
+        mix-up), `InvalidInput` (the issuer refused, e.g. `invalid_grant`), `Malformed`,
+        `Network`.
+"""
+        
+        _UniffiFfiConverterOptionalString.check_lower(redirect_url)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterOptionalString.lower(redirect_url),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeIssuedBatch.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_complete(*_uniffi_lowered_args),
+            _UniffiLib.ffi_credkit_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_credkit_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_credkit_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def credential_issuer(self, ) -> str:
+        """
+        The Credential Issuer Identifier (show it with the trust status, not only the
+        issuer's display name: ATTACKS VCI-01).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_credential_issuer,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def save(self, ) -> str:
+        """
+        The flow as JSON, to restore with `Wallet.restore_issuance`. It holds bearer secrets
+        (PKCE verifier, tokens, codes): keep it in encrypted storage only.
+
+        # Errors
+        `InvalidInput` when the issuance already completed.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_save,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypePendingIssuance:
+    @staticmethod
+    def lift(value: int) -> PendingIssuance:
+        return PendingIssuance._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: PendingIssuance):
+        if not isinstance(value, PendingIssuance):
+            raise TypeError("Expected PendingIssuance instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: PendingIssuance) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> PendingIssuance:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: PendingIssuance, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
 class _UniffiFfiConverterSequenceTypeQueryAnswer(_UniffiConverterRustBuffer):
@@ -6591,6 +7566,31 @@ class _UniffiFfiConverterTypeVerifier:
     def write(cls, value: Verifier, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterOptionalTypeHostWalletAttestation(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeHostWalletAttestation.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeHostWalletAttestation.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeHostWalletAttestation.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 class _UniffiFfiConverterSequenceTypeChoice(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -6666,6 +7666,21 @@ class WalletProtocol(typing.Protocol):
     A holder's wallet.
 """
     
+    async def accept_offer(self, offer: str,tx_code: typing.Union[object, typing.Optional[str]] = _DEFAULT,count: int = 1,redirect_uri: typing.Union[object, typing.Optional[str]] = _DEFAULT,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT) -> PendingIssuance:
+        """
+        Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
+        `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
+        the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+        `redirect_uri` the app's registered redirect) or up to the credentials
+        (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
+        for. Nothing is stored before [`PendingIssuance::complete`].
+
+        # Errors
+        `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
+        another issuer, `InvalidInput` when the issuer refuses (`invalid_grant` for a wrong
+        transaction code), `Network`.
+"""
+        raise NotImplementedError
     def add(self, credentials: typing.List[str],key_ids: typing.List[str]) -> str:
         """
         Verifies the copies of an issued credential and keeps them as one batch; each must be
@@ -6765,6 +7780,15 @@ class WalletProtocol(typing.Protocol):
         # Errors
         `InvalidInput` for a choice that is not a candidate; `Unsatisfiable`; `KeyUnavailable`;
         `Network`; the verifier's refusal.
+"""
+        raise NotImplementedError
+    async def restore_issuance(self, saved: str,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT) -> PendingIssuance:
+        """
+        Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+        while the browser was open).
+
+        # Errors
+        `Malformed` for text that is not a saved issuance.
 """
         raise NotImplementedError
     def status(self, batch: str) -> typing.Optional[CredentialStatus]:
@@ -6922,6 +7946,54 @@ class Wallet(WalletProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    async def accept_offer(self, offer: str,tx_code: typing.Union[object, typing.Optional[str]] = _DEFAULT,count: int = 1,redirect_uri: typing.Union[object, typing.Optional[str]] = _DEFAULT,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT) -> PendingIssuance:
+        """
+        Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
+        `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
+        the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+        `redirect_uri` the app's registered redirect) or up to the credentials
+        (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
+        for. Nothing is stored before [`PendingIssuance::complete`].
+
+        # Errors
+        `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
+        another issuer, `InvalidInput` when the issuer refuses (`invalid_grant` for a wrong
+        transaction code), `Network`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(offer)
+
+        if tx_code is _DEFAULT:
+            tx_code = None
+        _UniffiFfiConverterOptionalString.check_lower(tx_code)
+
+        _UniffiFfiConverterUInt32.check_lower(count)
+
+        if redirect_uri is _DEFAULT:
+            redirect_uri = None
+        _UniffiFfiConverterOptionalString.check_lower(redirect_uri)
+
+        if attestation is _DEFAULT:
+            attestation = None
+        _UniffiFfiConverterOptionalTypeHostWalletAttestation.check_lower(attestation)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(offer),
+            _UniffiFfiConverterOptionalString.lower(tx_code),
+            _UniffiFfiConverterUInt32.lower(count),
+            _UniffiFfiConverterOptionalString.lower(redirect_uri),
+            _UniffiFfiConverterOptionalTypeHostWalletAttestation.lower(attestation),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePendingIssuance.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_accept_offer(*_uniffi_lowered_args),
+            _UniffiLib.ffi_credkit_ffi_rust_future_poll_u64,
+            _UniffiLib.ffi_credkit_ffi_rust_future_complete_u64,
+            _UniffiLib.ffi_credkit_ffi_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     def add(self, credentials: typing.List[str],key_ids: typing.List[str]) -> str:
         """
         Verifies the copies of an issued credential and keeps them as one batch; each must be
@@ -7186,6 +8258,35 @@ class Wallet(WalletProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def restore_issuance(self, saved: str,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT) -> PendingIssuance:
+        """
+        Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+        while the browser was open).
+
+        # Errors
+        `Malformed` for text that is not a saved issuance.
+"""
+        
+        _UniffiFfiConverterString.check_lower(saved)
+
+        if attestation is _DEFAULT:
+            attestation = None
+        _UniffiFfiConverterOptionalTypeHostWalletAttestation.check_lower(attestation)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(saved),
+            _UniffiFfiConverterOptionalTypeHostWalletAttestation.lower(attestation),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePendingIssuance.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_restore_issuance(*_uniffi_lowered_args),
+            _UniffiLib.ffi_credkit_ffi_rust_future_poll_u64,
+            _UniffiLib.ffi_credkit_ffi_rust_future_complete_u64,
+            _UniffiLib.ffi_credkit_ffi_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     def status(self, batch: str) -> typing.Optional[CredentialStatus]:
         """
         The issuer's current status of credential `batch` from its Token Status List (fetched
@@ -7398,10 +8499,15 @@ __all__ = [
     "HeldCredential",
     "HolderKey",
     "HostKey",
+    "HttpHeader",
     "HttpExchange",
     "HttpReply",
     "HttpRequest",
     "IssueRequest",
+    "IssuedBatch",
+    "IssuerHttpRequest",
+    "IssuerHttpResponse",
+    "IssuerOffer",
     "PinnedIssuer",
     "PresentationOutcome",
     "PresentationResult",
@@ -7414,12 +8520,15 @@ __all__ = [
     "VerifierConfig",
     "VerifierInfo",
     "VerifierTrustConfig",
+    "WalletAttestation",
     "WalletConfig",
     "credkit_version",
     "generate_private_jwk",
     "is_public_address",
     "new_nonce",
     "self_test_panic",
+    "CredentialIssuerService",
+    "CredentialIssuerServiceProtocol",
     "HostAsyncHttpClientImpl",
     "HostAsyncHttpClient",
     "HostCredentialStoreImpl",
@@ -7430,10 +8539,14 @@ __all__ = [
     "HostKeyManager",
     "HostSignerImpl",
     "HostSigner",
+    "HostWalletAttestationImpl",
+    "HostWalletAttestation",
     "StatusList",
     "StatusListProtocol",
     "Issuer",
     "IssuerProtocol",
+    "PendingIssuance",
+    "PendingIssuanceProtocol",
     "PresentationRequest",
     "PresentationRequestProtocol",
     "PresentationVerifier",

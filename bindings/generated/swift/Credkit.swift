@@ -640,6 +640,168 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
+ * memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+ */
+public protocol CredentialIssuerServiceProtocol: AnyObject, Sendable {
+    
+    /**
+     * Makes an offer for the subject with `claims_json` (a JSON object), pre-authorized
+     * (with a 6-digit transaction code when `tx_code`) or, with `authorization_code`,
+     * redeemed through the authorization endpoint by its `issuer_state`.
+     *
+     * # Errors
+     * `Malformed` for claims that are not a JSON object.
+     */
+    func createOffer(claimsJson: String, txCode: Bool, authorizationCode: Bool) throws  -> IssuerOffer
+    
+    /**
+     * Answers one HTTP request to the issuer.
+     */
+    func handle(request: IssuerHttpRequest)  -> IssuerHttpResponse
+    
+}
+/**
+ * credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
+ * memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+ */
+open class CredentialIssuerService: CredentialIssuerServiceProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_credkit_ffi_fn_clone_credentialissuerservice(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_credkit_ffi_fn_free_credentialissuerservice(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Makes an offer for the subject with `claims_json` (a JSON object), pre-authorized
+     * (with a 6-digit transaction code when `tx_code`) or, with `authorization_code`,
+     * redeemed through the authorization endpoint by its `issuer_state`.
+     *
+     * # Errors
+     * `Malformed` for claims that are not a JSON object.
+     */
+open func createOffer(claimsJson: String, txCode: Bool, authorizationCode: Bool)throws  -> IssuerOffer  {
+    return try  FfiConverterTypeIssuerOffer_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_credentialissuerservice_create_offer(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(claimsJson),
+        FfiConverterBool.lower(txCode),
+        FfiConverterBool.lower(authorizationCode),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Answers one HTTP request to the issuer.
+     */
+open func handle(request: IssuerHttpRequest) -> IssuerHttpResponse  {
+    return try!  FfiConverterTypeIssuerHttpResponse_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_credentialissuerservice_handle(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeIssuerHttpRequest_lower(request),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCredentialIssuerService: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = CredentialIssuerService
+
+    public static func lift(_ handle: UInt64) throws -> CredentialIssuerService {
+        return CredentialIssuerService(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: CredentialIssuerService) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CredentialIssuerService {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: CredentialIssuerService, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCredentialIssuerService_lift(_ handle: UInt64) throws -> CredentialIssuerService {
+    return try FfiConverterTypeCredentialIssuerService.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCredentialIssuerService_lower(_ value: CredentialIssuerService) -> UInt64 {
+    return FfiConverterTypeCredentialIssuerService.lower(value)
+}
+
+
+
+
+
+
+/**
  * The app's asynchronous HTTP stack for OpenID4VP. As for [`crate::HostHttpClient`], the
  * implementation must not follow redirects, must filter resolved addresses with
  * [`crate::is_public_address`] (unless the wallet is configured for local tests), and must
@@ -2164,6 +2326,226 @@ public func FfiConverterTypeHostSigner_lower(_ value: HostSigner) -> UInt64 {
 
 
 /**
+ * The app's source of Wallet Attestations (its wallet provider's backend).
+ */
+public protocol HostWalletAttestation: AnyObject, Sendable {
+    
+    /**
+     * A fresh attestation for the authorization server `authorization_server` (a new one
+     * per issuer: HAIP forbids reuse across issuers).
+     *
+     * # Errors
+     * `Network` or `KeyUnavailable` when none can be had.
+     */
+    func attestation(authorizationServer: String) throws  -> WalletAttestation
+    
+}
+/**
+ * The app's source of Wallet Attestations (its wallet provider's backend).
+ */
+open class HostWalletAttestationImpl: HostWalletAttestation, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_credkit_ffi_fn_clone_hostwalletattestation(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_credkit_ffi_fn_free_hostwalletattestation(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * A fresh attestation for the authorization server `authorization_server` (a new one
+     * per issuer: HAIP forbids reuse across issuers).
+     *
+     * # Errors
+     * `Network` or `KeyUnavailable` when none can be had.
+     */
+open func attestation(authorizationServer: String)throws  -> WalletAttestation  {
+    return try  FfiConverterTypeWalletAttestation_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_hostwalletattestation_attestation(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(authorizationServer),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceHostWalletAttestation {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceHostWalletAttestation = UniffiVTableCallbackInterfaceHostWalletAttestation(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeHostWalletAttestation.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface HostWalletAttestation: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeHostWalletAttestation.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface HostWalletAttestation: handle missing in uniffiClone")
+            }
+        },
+        attestation: { (
+            uniffiHandle: UInt64,
+            authorizationServer: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> WalletAttestation in
+                guard let uniffiObj = try? FfiConverterTypeHostWalletAttestation.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.attestation(
+                     authorizationServer: try FfiConverterString.lift(authorizationServer)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeWalletAttestation_lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeCredkitError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceHostWalletAttestation> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceHostWalletAttestation>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitHostWalletAttestation() {
+    uniffi_credkit_ffi_fn_init_callback_vtable_hostwalletattestation(UniffiCallbackInterfaceHostWalletAttestation.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHostWalletAttestation: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<HostWalletAttestation>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = HostWalletAttestation
+
+    public static func lift(_ handle: UInt64) throws -> HostWalletAttestation {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HostWalletAttestationImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: HostWalletAttestation) -> UInt64 {
+         if let rustImpl = value as? HostWalletAttestationImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HostWalletAttestation {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: HostWalletAttestation, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHostWalletAttestation_lift(_ handle: UInt64) throws -> HostWalletAttestation {
+    return try FfiConverterTypeHostWalletAttestation.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHostWalletAttestation_lower(_ value: HostWalletAttestation) -> UInt64 {
+    return FfiConverterTypeHostWalletAttestation.lower(value)
+}
+
+
+
+
+
+
+/**
  * An issuer signing credentials with one key.
  */
 public protocol IssuerProtocol: AnyObject, Sendable {
@@ -2185,6 +2567,17 @@ public protocol IssuerProtocol: AnyObject, Sendable {
      * `InvalidInput` for unsupported `bits` or an empty list.
      */
     func newStatusList(uri: String, bits: UInt8, capacity: UInt64) throws  -> StatusList
+    
+    /**
+     * An OpenID4VCI Credential Issuer (with its own authorization server) at
+     * `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
+     * and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
+     * [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+     *
+     * # Errors
+     * `Malformed` for an invalid identifier or type.
+     */
+    func openid4vciService(configurationId: String, vct: String, batchSize: UInt32) throws  -> CredentialIssuerService
     
     /**
      * The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
@@ -2326,6 +2719,27 @@ open func newStatusList(uri: String, bits: UInt8, capacity: UInt64)throws  -> St
 }
     
     /**
+     * An OpenID4VCI Credential Issuer (with its own authorization server) at
+     * `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
+     * and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
+     * [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+     *
+     * # Errors
+     * `Malformed` for an invalid identifier or type.
+     */
+open func openid4vciService(configurationId: String, vct: String, batchSize: UInt32)throws  -> CredentialIssuerService  {
+    return try  FfiConverterTypeCredentialIssuerService_lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_issuer_openid4vci_service(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(configurationId),
+        FfiConverterString.lower(vct),
+        FfiConverterUInt32.lower(batchSize),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
      */
 open func publicJwk()throws  -> String  {
@@ -2396,6 +2810,221 @@ public func FfiConverterTypeIssuer_lift(_ handle: UInt64) throws -> Issuer {
 #endif
 public func FfiConverterTypeIssuer_lower(_ value: Issuer) -> UInt64 {
     return FfiConverterTypeIssuer.lower(value)
+}
+
+
+
+
+
+
+/**
+ * An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+ */
+public protocol PendingIssuanceProtocol: AnyObject, Sendable {
+    
+    /**
+     * The URL to open in the browser (authorization code offers); `None` when the offer
+     * was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+     */
+    func authorizationUrl()  -> String?
+    
+    /**
+     * Finishes the issuance with the browser's `redirect_url` (authorization code offers;
+     * `None` for pre-authorized ones): the credentials are verified with the wallet's issuer
+     * trust and stored as one batch, and the issuer is notified. On any failure nothing is
+     * stored and the keys made for the flow are deleted.
+     *
+     * # Errors
+     * `UntrustedIssuer` (credentials or authorization server not trusted, `iss`
+     * mix-up), `InvalidInput` (the issuer refused, e.g. `invalid_grant`), `Malformed`,
+     * `Network`.
+     */
+    func complete(redirectUrl: String?) async throws  -> IssuedBatch
+    
+    /**
+     * The Credential Issuer Identifier (show it with the trust status, not only the
+     * issuer's display name: ATTACKS VCI-01).
+     */
+    func credentialIssuer()  -> String
+    
+    /**
+     * The flow as JSON, to restore with `Wallet.restore_issuance`. It holds bearer secrets
+     * (PKCE verifier, tokens, codes): keep it in encrypted storage only.
+     *
+     * # Errors
+     * `InvalidInput` when the issuance already completed.
+     */
+    func save() throws  -> String
+    
+}
+/**
+ * An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+ */
+open class PendingIssuance: PendingIssuanceProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_credkit_ffi_fn_clone_pendingissuance(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_credkit_ffi_fn_free_pendingissuance(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The URL to open in the browser (authorization code offers); `None` when the offer
+     * was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+     */
+open func authorizationUrl() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_pendingissuance_authorization_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Finishes the issuance with the browser's `redirect_url` (authorization code offers;
+     * `None` for pre-authorized ones): the credentials are verified with the wallet's issuer
+     * trust and stored as one batch, and the issuer is notified. On any failure nothing is
+     * stored and the keys made for the flow are deleted.
+     *
+     * # Errors
+     * `UntrustedIssuer` (credentials or authorization server not trusted, `iss`
+     * mix-up), `InvalidInput` (the issuer refused, e.g. `invalid_grant`), `Malformed`,
+     * `Network`.
+     */
+open func complete(redirectUrl: String?)async throws  -> IssuedBatch  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_credkit_ffi_fn_method_pendingissuance_complete(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(redirectUrl)
+                )
+            },
+            pollFunc: ffi_credkit_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_credkit_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_credkit_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeIssuedBatch_lift,
+            errorHandler: FfiConverterTypeCredkitError_lift
+        )
+}
+    
+    /**
+     * The Credential Issuer Identifier (show it with the trust status, not only the
+     * issuer's display name: ATTACKS VCI-01).
+     */
+open func credentialIssuer() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_pendingissuance_credential_issuer(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The flow as JSON, to restore with `Wallet.restore_issuance`. It holds bearer secrets
+     * (PKCE verifier, tokens, codes): keep it in encrypted storage only.
+     *
+     * # Errors
+     * `InvalidInput` when the issuance already completed.
+     */
+open func save()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_pendingissuance_save(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePendingIssuance: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PendingIssuance
+
+    public static func lift(_ handle: UInt64) throws -> PendingIssuance {
+        return PendingIssuance(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PendingIssuance) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PendingIssuance {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PendingIssuance, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePendingIssuance_lift(_ handle: UInt64) throws -> PendingIssuance {
+    return try FfiConverterTypePendingIssuance.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePendingIssuance_lower(_ value: PendingIssuance) -> UInt64 {
+    return FfiConverterTypePendingIssuance.lower(value)
 }
 
 
@@ -3286,6 +3915,30 @@ public func FfiConverterTypeVerifier_lower(_ value: Verifier) -> UInt64 {
 public protocol WalletProtocol: AnyObject, Sendable {
     
     /**
+     * Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
+     * `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
+     * the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+     * `redirect_uri` the app's registered redirect) or up to the credentials
+     * (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
+     * for. Nothing is stored before [`PendingIssuance::complete`].
+     *
+     * # Errors
+     * `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
+     * another issuer, `InvalidInput` when the issuer refuses (`invalid_grant` for a wrong
+     * transaction code), `Network`.
+     */
+    func acceptOffer(offer: String, txCode: String?, count: UInt32, redirectUri: String?, attestation: HostWalletAttestation?) async throws  -> PendingIssuance
+    
+    /**
+     * Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+     * while the browser was open).
+     *
+     * # Errors
+     * `Malformed` for text that is not a saved issuance.
+     */
+    func restoreIssuance(saved: String, attestation: HostWalletAttestation?) async throws  -> PendingIssuance
+    
+    /**
      * Declines `request`: `access_denied` to the verifier (redirect flows) or the DC API
      * error data for the platform.
      *
@@ -3515,6 +4168,58 @@ public static func withStore(store: HostCredentialStore, config: WalletConfig, k
 }
     
 
+    
+    /**
+     * Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
+     * `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
+     * the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+     * `redirect_uri` the app's registered redirect) or up to the credentials
+     * (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
+     * for. Nothing is stored before [`PendingIssuance::complete`].
+     *
+     * # Errors
+     * `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
+     * another issuer, `InvalidInput` when the issuer refuses (`invalid_grant` for a wrong
+     * transaction code), `Network`.
+     */
+open func acceptOffer(offer: String, txCode: String? = nil, count: UInt32 = UInt32(1), redirectUri: String? = nil, attestation: HostWalletAttestation? = nil)async throws  -> PendingIssuance  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_credkit_ffi_fn_method_wallet_accept_offer(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(offer),FfiConverterOptionString.lower(txCode),FfiConverterUInt32.lower(count),FfiConverterOptionString.lower(redirectUri),FfiConverterOptionTypeHostWalletAttestation.lower(attestation)
+                )
+            },
+            pollFunc: ffi_credkit_ffi_rust_future_poll_u64,
+            completeFunc: ffi_credkit_ffi_rust_future_complete_u64,
+            freeFunc: ffi_credkit_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypePendingIssuance_lift,
+            errorHandler: FfiConverterTypeCredkitError_lift
+        )
+}
+    
+    /**
+     * Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+     * while the browser was open).
+     *
+     * # Errors
+     * `Malformed` for text that is not a saved issuance.
+     */
+open func restoreIssuance(saved: String, attestation: HostWalletAttestation? = nil)async throws  -> PendingIssuance  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_credkit_ffi_fn_method_wallet_restore_issuance(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(saved),FfiConverterOptionTypeHostWalletAttestation.lower(attestation)
+                )
+            },
+            pollFunc: ffi_credkit_ffi_rust_future_poll_u64,
+            completeFunc: ffi_credkit_ffi_rust_future_complete_u64,
+            freeFunc: ffi_credkit_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypePendingIssuance_lift,
+            errorHandler: FfiConverterTypeCredkitError_lift
+        )
+}
     
     /**
      * Declines `request`: `access_denied` to the verifier (redirect flows) or the DC API
@@ -4629,6 +5334,11 @@ public struct HttpExchange: Equatable, Hashable {
      * Give up after this many milliseconds.
      */
     public var timeoutMs: UInt64
+    /**
+     * Further request headers (OpenID4VCI: `DPoP`, `Authorization`, client attestation):
+     * they carry tokens and proofs, never log them.
+     */
+    public var headers: [HttpHeader]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4653,7 +5363,11 @@ public struct HttpExchange: Equatable, Hashable {
          */maxBytes: UInt64, 
         /**
          * Give up after this many milliseconds.
-         */timeoutMs: UInt64) {
+         */timeoutMs: UInt64, 
+        /**
+         * Further request headers (OpenID4VCI: `DPoP`, `Authorization`, client attestation):
+         * they carry tokens and proofs, never log them.
+         */headers: [HttpHeader] = []) {
         self.method = method
         self.url = url
         self.contentType = contentType
@@ -4661,6 +5375,7 @@ public struct HttpExchange: Equatable, Hashable {
         self.body = body
         self.maxBytes = maxBytes
         self.timeoutMs = timeoutMs
+        self.headers = headers
     }
 
     
@@ -4685,7 +5400,8 @@ public struct FfiConverterTypeHttpExchange: FfiConverterRustBuffer {
                 accept: FfiConverterOptionString.read(from: &buf), 
                 body: FfiConverterData.read(from: &buf), 
                 maxBytes: FfiConverterUInt64.read(from: &buf), 
-                timeoutMs: FfiConverterUInt64.read(from: &buf)
+                timeoutMs: FfiConverterUInt64.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf)
         )
     }
 
@@ -4697,6 +5413,7 @@ public struct FfiConverterTypeHttpExchange: FfiConverterRustBuffer {
         FfiConverterData.write(value.body, into: &buf)
         FfiConverterUInt64.write(value.maxBytes, into: &buf)
         FfiConverterUInt64.write(value.timeoutMs, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
     }
 }
 
@@ -4713,6 +5430,75 @@ public func FfiConverterTypeHttpExchange_lift(_ buf: RustBuffer) throws -> HttpE
 #endif
 public func FfiConverterTypeHttpExchange_lower(_ value: HttpExchange) -> RustBuffer {
     return FfiConverterTypeHttpExchange.lower(value)
+}
+
+
+/**
+ * One HTTP header.
+ */
+public struct HttpHeader: Equatable, Hashable {
+    /**
+     * Its name.
+     */
+    public var name: String
+    /**
+     * Its value.
+     */
+    public var value: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its name.
+         */name: String, 
+        /**
+         * Its value.
+         */value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HttpHeader: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpHeader: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpHeader {
+        return
+            try HttpHeader(
+                name: FfiConverterString.read(from: &buf), 
+                value: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpHeader, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.value, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpHeader_lift(_ buf: RustBuffer) throws -> HttpHeader {
+    return try FfiConverterTypeHttpHeader.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpHeader_lower(_ value: HttpHeader) -> RustBuffer {
+    return FfiConverterTypeHttpHeader.lower(value)
 }
 
 
@@ -4741,6 +5527,11 @@ public struct HttpReply: Equatable, Hashable {
      */
     public var cacheControl: String?
     /**
+     * Other headers OpenID4VCI reads (`DPoP-Nonce`, `WWW-Authenticate`,
+     * `OAuth-Client-Attestation-Challenge`); a stack may return all of them.
+     */
+    public var headers: [HttpHeader]
+    /**
      * The URL the response came from, when the HTTP stack reports it (OkHttp
      * `response.request.url`, `URLResponse.url`). A response from another URL than the
      * request's means the stack followed a redirect on its own, which bypasses credkit's
@@ -4767,6 +5558,10 @@ public struct HttpReply: Equatable, Hashable {
          * The `Cache-Control` header, if any.
          */cacheControl: String? = nil, 
         /**
+         * Other headers OpenID4VCI reads (`DPoP-Nonce`, `WWW-Authenticate`,
+         * `OAuth-Client-Attestation-Challenge`); a stack may return all of them.
+         */headers: [HttpHeader] = [], 
+        /**
          * The URL the response came from, when the HTTP stack reports it (OkHttp
          * `response.request.url`, `URLResponse.url`). A response from another URL than the
          * request's means the stack followed a redirect on its own, which bypasses credkit's
@@ -4777,6 +5572,7 @@ public struct HttpReply: Equatable, Hashable {
         self.location = location
         self.contentType = contentType
         self.cacheControl = cacheControl
+        self.headers = headers
         self.finalUrl = finalUrl
     }
 
@@ -4801,6 +5597,7 @@ public struct FfiConverterTypeHttpReply: FfiConverterRustBuffer {
                 location: FfiConverterOptionString.read(from: &buf), 
                 contentType: FfiConverterOptionString.read(from: &buf), 
                 cacheControl: FfiConverterOptionString.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
                 finalUrl: FfiConverterOptionString.read(from: &buf)
         )
     }
@@ -4811,6 +5608,7 @@ public struct FfiConverterTypeHttpReply: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.location, into: &buf)
         FfiConverterOptionString.write(value.contentType, into: &buf)
         FfiConverterOptionString.write(value.cacheControl, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
         FfiConverterOptionString.write(value.finalUrl, into: &buf)
     }
 }
@@ -5084,6 +5882,352 @@ public func FfiConverterTypeIssueRequest_lift(_ buf: RustBuffer) throws -> Issue
 #endif
 public func FfiConverterTypeIssueRequest_lower(_ value: IssueRequest) -> RustBuffer {
     return FfiConverterTypeIssueRequest.lower(value)
+}
+
+
+/**
+ * What was stored.
+ */
+public struct IssuedBatch: Equatable, Hashable {
+    /**
+     * The batch id in the wallet.
+     */
+    public var batch: String
+    /**
+     * How many copies.
+     */
+    public var count: UInt32
+    /**
+     * `dc+sd-jwt`.
+     */
+    public var format: String
+    /**
+     * The credential type.
+     */
+    public var vct: String?
+    /**
+     * The Credential Issuer Identifier.
+     */
+    public var credentialIssuer: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The batch id in the wallet.
+         */batch: String, 
+        /**
+         * How many copies.
+         */count: UInt32, 
+        /**
+         * `dc+sd-jwt`.
+         */format: String, 
+        /**
+         * The credential type.
+         */vct: String?, 
+        /**
+         * The Credential Issuer Identifier.
+         */credentialIssuer: String) {
+        self.batch = batch
+        self.count = count
+        self.format = format
+        self.vct = vct
+        self.credentialIssuer = credentialIssuer
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IssuedBatch: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIssuedBatch: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IssuedBatch {
+        return
+            try IssuedBatch(
+                batch: FfiConverterString.read(from: &buf), 
+                count: FfiConverterUInt32.read(from: &buf), 
+                format: FfiConverterString.read(from: &buf), 
+                vct: FfiConverterOptionString.read(from: &buf), 
+                credentialIssuer: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IssuedBatch, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.batch, into: &buf)
+        FfiConverterUInt32.write(value.count, into: &buf)
+        FfiConverterString.write(value.format, into: &buf)
+        FfiConverterOptionString.write(value.vct, into: &buf)
+        FfiConverterString.write(value.credentialIssuer, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuedBatch_lift(_ buf: RustBuffer) throws -> IssuedBatch {
+    return try FfiConverterTypeIssuedBatch.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuedBatch_lower(_ value: IssuedBatch) -> RustBuffer {
+    return FfiConverterTypeIssuedBatch.lower(value)
+}
+
+
+/**
+ * An HTTP request for [`CredentialIssuerService::handle`].
+ */
+public struct IssuerHttpRequest: Equatable, Hashable {
+    /**
+     * `GET` or `POST`.
+     */
+    public var method: String
+    /**
+     * The path, without query (`/token`).
+     */
+    public var path: String
+    /**
+     * The raw query, without `?`.
+     */
+    public var query: String
+    /**
+     * Every header.
+     */
+    public var headers: [HttpHeader]
+    /**
+     * The body.
+     */
+    public var body: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `GET` or `POST`.
+         */method: String, 
+        /**
+         * The path, without query (`/token`).
+         */path: String, 
+        /**
+         * The raw query, without `?`.
+         */query: String, 
+        /**
+         * Every header.
+         */headers: [HttpHeader], 
+        /**
+         * The body.
+         */body: Data) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IssuerHttpRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIssuerHttpRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IssuerHttpRequest {
+        return
+            try IssuerHttpRequest(
+                method: FfiConverterString.read(from: &buf), 
+                path: FfiConverterString.read(from: &buf), 
+                query: FfiConverterString.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
+                body: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IssuerHttpRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.method, into: &buf)
+        FfiConverterString.write(value.path, into: &buf)
+        FfiConverterString.write(value.query, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+        FfiConverterData.write(value.body, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuerHttpRequest_lift(_ buf: RustBuffer) throws -> IssuerHttpRequest {
+    return try FfiConverterTypeIssuerHttpRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuerHttpRequest_lower(_ value: IssuerHttpRequest) -> RustBuffer {
+    return FfiConverterTypeIssuerHttpRequest.lower(value)
+}
+
+
+/**
+ * The answer to send back.
+ */
+public struct IssuerHttpResponse: Equatable, Hashable {
+    /**
+     * The status.
+     */
+    public var status: UInt16
+    /**
+     * Headers to send.
+     */
+    public var headers: [HttpHeader]
+    /**
+     * The body.
+     */
+    public var body: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The status.
+         */status: UInt16, 
+        /**
+         * Headers to send.
+         */headers: [HttpHeader], 
+        /**
+         * The body.
+         */body: Data) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IssuerHttpResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIssuerHttpResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IssuerHttpResponse {
+        return
+            try IssuerHttpResponse(
+                status: FfiConverterUInt16.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
+                body: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IssuerHttpResponse, into buf: inout [UInt8]) {
+        FfiConverterUInt16.write(value.status, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+        FfiConverterData.write(value.body, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuerHttpResponse_lift(_ buf: RustBuffer) throws -> IssuerHttpResponse {
+    return try FfiConverterTypeIssuerHttpResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuerHttpResponse_lower(_ value: IssuerHttpResponse) -> RustBuffer {
+    return FfiConverterTypeIssuerHttpResponse.lower(value)
+}
+
+
+/**
+ * A new offer.
+ */
+public struct IssuerOffer: Equatable, Hashable {
+    /**
+     * The link for the wallet (QR code, deep link).
+     */
+    public var uri: String
+    /**
+     * The transaction code, to send by another channel.
+     */
+    public var txCode: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The link for the wallet (QR code, deep link).
+         */uri: String, 
+        /**
+         * The transaction code, to send by another channel.
+         */txCode: String?) {
+        self.uri = uri
+        self.txCode = txCode
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IssuerOffer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIssuerOffer: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IssuerOffer {
+        return
+            try IssuerOffer(
+                uri: FfiConverterString.read(from: &buf), 
+                txCode: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IssuerOffer, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.uri, into: &buf)
+        FfiConverterOptionString.write(value.txCode, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuerOffer_lift(_ buf: RustBuffer) throws -> IssuerOffer {
+    return try FfiConverterTypeIssuerOffer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuerOffer_lower(_ value: IssuerOffer) -> RustBuffer {
+    return FfiConverterTypeIssuerOffer.lower(value)
 }
 
 
@@ -6219,6 +7363,76 @@ public func FfiConverterTypeVerifierTrustConfig_lower(_ value: VerifierTrustConf
 
 
 /**
+ * A Wallet Attestation from the app's wallet provider (HAIP 1.0 §4.4.1), for issuers that
+ * require client attestation.
+ */
+public struct WalletAttestation: Equatable, Hashable {
+    /**
+     * The attestation JWT (`typ` `oauth-client-attestation+jwt`).
+     */
+    public var jwt: String
+    /**
+     * The id, in the wallet's key manager, of the key its `cnf` names.
+     */
+    public var keyId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The attestation JWT (`typ` `oauth-client-attestation+jwt`).
+         */jwt: String, 
+        /**
+         * The id, in the wallet's key manager, of the key its `cnf` names.
+         */keyId: String) {
+        self.jwt = jwt
+        self.keyId = keyId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension WalletAttestation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWalletAttestation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WalletAttestation {
+        return
+            try WalletAttestation(
+                jwt: FfiConverterString.read(from: &buf), 
+                keyId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: WalletAttestation, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.jwt, into: &buf)
+        FfiConverterString.write(value.keyId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWalletAttestation_lift(_ buf: RustBuffer) throws -> WalletAttestation {
+    return try FfiConverterTypeWalletAttestation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWalletAttestation_lower(_ value: WalletAttestation) -> RustBuffer {
+    return FfiConverterTypeWalletAttestation.lower(value)
+}
+
+
+/**
  * How the wallet decides what it accepts and how it shows it.
  */
 public struct WalletConfig: Equatable, Hashable {
@@ -7119,6 +8333,30 @@ fileprivate struct FfiConverterOptionTypeHostHttpClient: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeHostWalletAttestation: FfiConverterRustBuffer {
+    typealias SwiftType = HostWalletAttestation?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHostWalletAttestation.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHostWalletAttestation.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeCredentialStatus: FfiConverterRustBuffer {
     typealias SwiftType = CredentialStatus?
 
@@ -7335,6 +8573,31 @@ fileprivate struct FfiConverterSequenceTypeHolderKey: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeHolderKey.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer {
+    typealias SwiftType = [HttpHeader]
+
+    public static func write(_ value: [HttpHeader], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHttpHeader.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HttpHeader] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [HttpHeader]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHttpHeader.read(from: &buf))
         }
         return seq
     }
@@ -7691,6 +8954,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_method_issuer_new_status_list() != 40739) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service() != 29390) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_credkit_ffi_checksum_method_issuer_public_jwk() != 21166) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7710,6 +8976,27 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_statuslist_uri() != 46848) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_credentialissuerservice_create_offer() != 28052) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_credentialissuerservice_handle() != 14983) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation() != 15746) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url() != 61801) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_pendingissuance_complete() != 9346) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_pendingissuance_credential_issuer() != 62439) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_pendingissuance_save() != 14448) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send() != 49042) {
@@ -7749,6 +9036,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_verifier_verify_response() != 37041) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_wallet_accept_offer() != 36156) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() != 6670) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_wallet_decline() != 18142) {
@@ -7811,6 +9104,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitHostHttpClient()
     uniffiCallbackInitHostKeyManager()
     uniffiCallbackInitHostSigner()
+    uniffiCallbackInitHostWalletAttestation()
     return InitializationResult.ok
 }()
 

@@ -327,6 +327,13 @@ typedef void (*UniffiCallbackInterfaceHostSignerMethod2)(uint64_t, RustBuffer, R
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOST_WALLET_ATTESTATION_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOST_WALLET_ATTESTATION_METHOD0
+typedef void (*UniffiCallbackInterfaceHostWalletAttestationMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOST_ASYNC_HTTP_CLIENT_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOST_ASYNC_HTTP_CLIENT_METHOD0
 typedef void (*UniffiCallbackInterfaceHostAsyncHttpClientMethod0)(uint64_t, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
@@ -375,6 +382,15 @@ typedef struct UniffiVTableCallbackInterfaceHostSigner {
     UniffiCallbackInterfaceHostSignerMethod1 _Nonnull publicKey;
     UniffiCallbackInterfaceHostSignerMethod2 _Nonnull sign;
 } UniffiVTableCallbackInterfaceHostSigner;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOST_WALLET_ATTESTATION
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOST_WALLET_ATTESTATION
+typedef struct UniffiVTableCallbackInterfaceHostWalletAttestation {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceHostWalletAttestationMethod0 _Nonnull attestation;
+} UniffiVTableCallbackInterfaceHostWalletAttestation;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOST_ASYNC_HTTP_CLIENT
@@ -536,6 +552,11 @@ RustBuffer uniffi_credkit_ffi_fn_method_issuer_issue(uint64_t ptr, RustBuffer re
 uint64_t uniffi_credkit_ffi_fn_method_issuer_new_status_list(uint64_t ptr, RustBuffer uri, uint8_t bits, uint64_t capacity, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_ISSUER_OPENID4VCI_SERVICE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_ISSUER_OPENID4VCI_SERVICE
+uint64_t uniffi_credkit_ffi_fn_method_issuer_openid4vci_service(uint64_t ptr, RustBuffer configuration_id, RustBuffer vct, uint32_t batch_size, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_ISSUER_PUBLIC_JWK
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_ISSUER_PUBLIC_JWK
 RustBuffer uniffi_credkit_ffi_fn_method_issuer_public_jwk(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -579,6 +600,76 @@ RustBuffer uniffi_credkit_ffi_fn_method_statuslist_token(uint64_t ptr, uint64_t 
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_STATUSLIST_URI
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_STATUSLIST_URI
 RustBuffer uniffi_credkit_ffi_fn_method_statuslist_uri(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_CREDENTIALISSUERSERVICE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_CREDENTIALISSUERSERVICE
+uint64_t uniffi_credkit_ffi_fn_clone_credentialissuerservice(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_CREDENTIALISSUERSERVICE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_CREDENTIALISSUERSERVICE
+void uniffi_credkit_ffi_fn_free_credentialissuerservice(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_CREDENTIALISSUERSERVICE_CREATE_OFFER
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_CREDENTIALISSUERSERVICE_CREATE_OFFER
+RustBuffer uniffi_credkit_ffi_fn_method_credentialissuerservice_create_offer(uint64_t ptr, RustBuffer claims_json, int8_t tx_code, int8_t authorization_code, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_CREDENTIALISSUERSERVICE_HANDLE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_CREDENTIALISSUERSERVICE_HANDLE
+RustBuffer uniffi_credkit_ffi_fn_method_credentialissuerservice_handle(uint64_t ptr, RustBuffer request, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_HOSTWALLETATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_HOSTWALLETATTESTATION
+uint64_t uniffi_credkit_ffi_fn_clone_hostwalletattestation(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_HOSTWALLETATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_HOSTWALLETATTESTATION
+void uniffi_credkit_ffi_fn_free_hostwalletattestation(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_INIT_CALLBACK_VTABLE_HOSTWALLETATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_INIT_CALLBACK_VTABLE_HOSTWALLETATTESTATION
+void uniffi_credkit_ffi_fn_init_callback_vtable_hostwalletattestation(const UniffiVTableCallbackInterfaceHostWalletAttestation* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_HOSTWALLETATTESTATION_ATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_HOSTWALLETATTESTATION_ATTESTATION
+RustBuffer uniffi_credkit_ffi_fn_method_hostwalletattestation_attestation(uint64_t ptr, RustBuffer authorization_server, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_PENDINGISSUANCE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_PENDINGISSUANCE
+uint64_t uniffi_credkit_ffi_fn_clone_pendingissuance(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_PENDINGISSUANCE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_PENDINGISSUANCE
+void uniffi_credkit_ffi_fn_free_pendingissuance(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PENDINGISSUANCE_AUTHORIZATION_URL
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PENDINGISSUANCE_AUTHORIZATION_URL
+RustBuffer uniffi_credkit_ffi_fn_method_pendingissuance_authorization_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PENDINGISSUANCE_COMPLETE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PENDINGISSUANCE_COMPLETE
+uint64_t uniffi_credkit_ffi_fn_method_pendingissuance_complete(uint64_t ptr, RustBuffer redirect_url
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PENDINGISSUANCE_CREDENTIAL_ISSUER
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PENDINGISSUANCE_CREDENTIAL_ISSUER
+RustBuffer uniffi_credkit_ffi_fn_method_pendingissuance_credential_issuer(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PENDINGISSUANCE_SAVE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_PENDINGISSUANCE_SAVE
+RustBuffer uniffi_credkit_ffi_fn_method_pendingissuance_save(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_HOSTASYNCHTTPCLIENT
@@ -724,6 +815,16 @@ uint64_t uniffi_credkit_ffi_fn_constructor_wallet_open(RustBuffer path, RustBuff
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CONSTRUCTOR_WALLET_WITH_STORE
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CONSTRUCTOR_WALLET_WITH_STORE
 uint64_t uniffi_credkit_ffi_fn_constructor_wallet_with_store(uint64_t store, RustBuffer config, uint64_t keys, RustBuffer http, RustBuffer presentation_http, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
+uint64_t uniffi_credkit_ffi_fn_method_wallet_accept_offer(uint64_t ptr, RustBuffer offer, RustBuffer tx_code, uint32_t count, RustBuffer redirect_uri, RustBuffer attestation
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESTORE_ISSUANCE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESTORE_ISSUANCE
+uint64_t uniffi_credkit_ffi_fn_method_wallet_restore_issuance(uint64_t ptr, RustBuffer saved, RustBuffer attestation
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_DECLINE
@@ -1182,6 +1283,12 @@ uint16_t uniffi_credkit_ffi_checksum_method_issuer_new_status_list(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_ISSUER_OPENID4VCI_SERVICE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_ISSUER_OPENID4VCI_SERVICE
+uint16_t uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_ISSUER_PUBLIC_JWK
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_ISSUER_PUBLIC_JWK
 uint16_t uniffi_credkit_ffi_checksum_method_issuer_public_jwk(void
@@ -1221,6 +1328,48 @@ uint16_t uniffi_credkit_ffi_checksum_method_statuslist_token(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_STATUSLIST_URI
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_STATUSLIST_URI
 uint16_t uniffi_credkit_ffi_checksum_method_statuslist_uri(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_CREDENTIALISSUERSERVICE_CREATE_OFFER
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_CREDENTIALISSUERSERVICE_CREATE_OFFER
+uint16_t uniffi_credkit_ffi_checksum_method_credentialissuerservice_create_offer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_CREDENTIALISSUERSERVICE_HANDLE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_CREDENTIALISSUERSERVICE_HANDLE
+uint16_t uniffi_credkit_ffi_checksum_method_credentialissuerservice_handle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_HOSTWALLETATTESTATION_ATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_HOSTWALLETATTESTATION_ATTESTATION
+uint16_t uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PENDINGISSUANCE_AUTHORIZATION_URL
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PENDINGISSUANCE_AUTHORIZATION_URL
+uint16_t uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PENDINGISSUANCE_COMPLETE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PENDINGISSUANCE_COMPLETE
+uint16_t uniffi_credkit_ffi_checksum_method_pendingissuance_complete(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PENDINGISSUANCE_CREDENTIAL_ISSUER
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PENDINGISSUANCE_CREDENTIAL_ISSUER
+uint16_t uniffi_credkit_ffi_checksum_method_pendingissuance_credential_issuer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PENDINGISSUANCE_SAVE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_PENDINGISSUANCE_SAVE
+uint16_t uniffi_credkit_ffi_checksum_method_pendingissuance_save(void
     
 );
 #endif
@@ -1299,6 +1448,18 @@ uint16_t uniffi_credkit_ffi_checksum_method_verifier_verify(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_VERIFIER_VERIFY_RESPONSE
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_VERIFIER_VERIFY_RESPONSE
 uint16_t uniffi_credkit_ffi_checksum_method_verifier_verify_response(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_OFFER
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_OFFER
+uint16_t uniffi_credkit_ffi_checksum_method_wallet_accept_offer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_RESTORE_ISSUANCE
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_WALLET_RESTORE_ISSUANCE
+uint16_t uniffi_credkit_ffi_checksum_method_wallet_restore_issuance(void
     
 );
 #endif

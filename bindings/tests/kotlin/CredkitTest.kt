@@ -799,6 +799,8 @@ class AsyncWeb(private val tls: javax.net.ssl.SSLContext) : HostAsyncHttpClient 
             c.connectTimeout = exchange.timeoutMs.toInt()
             c.readTimeout = exchange.timeoutMs.toInt()
             exchange.accept?.let { c.setRequestProperty("Accept", it) }
+            // DPoP, Authorization (OpenID4VCI): secrets, never logged.
+            for (h in exchange.headers) c.setRequestProperty(h.name, h.value)
             if (exchange.method == "POST") {
                 c.doOutput = true
                 exchange.contentType?.let { c.setRequestProperty("Content-Type", it) }
@@ -807,8 +809,134 @@ class AsyncWeb(private val tls: javax.net.ssl.SSLContext) : HostAsyncHttpClient 
             val status = c.responseCode
             val stream = if (status >= 400) c.errorStream else c.inputStream
             val body = stream?.use { it.readNBytes(exchange.maxBytes.toInt() + 1) } ?: ByteArray(0)
-            HttpReply(status = status.toUShort(), body = body, contentType = c.contentType)
+            val kept = listOf("DPoP-Nonce", "WWW-Authenticate").mapNotNull { n ->
+                c.getHeaderField(n)?.let { HttpHeader(name = n, value = it) }
+            }
+            HttpReply(
+                status = status.toUShort(), body = body, contentType = c.contentType,
+                location = c.getHeaderField("Location"), headers = kept,
+            )
         }
+}
+
+/** credkit's Credential Issuer behind an HTTPS server in the test, and a wallet trusting it. */
+class IssuanceFixture : AutoCloseable {
+    private val dir = Files.createTempDirectory("credkit-oid4vci")
+    private val pass = "changeit"
+    val server: com.sun.net.httpserver.HttpsServer
+    val service: CredentialIssuerService
+    val wallet: Wallet
+    val clientTls: javax.net.ssl.SSLContext
+    val base: String
+    val hits = java.util.Collections.synchronizedList(mutableListOf<String>())
+    private val issuer: Issuer
+
+    init {
+        val tls = dir.resolve("tls.p12").toString()
+        keytool("-genkeypair", "-alias", "tls", "-keyalg", "EC", "-groupname", "secp256r1",
+            "-dname", "CN=127.0.0.1", "-ext", "SAN=IP:127.0.0.1", "-validity", "2",
+            "-keystore", tls, "-storetype", "PKCS12", "-storepass", pass, "-keypass", pass)
+        val ks = java.security.KeyStore.getInstance("PKCS12")
+        java.io.FileInputStream(tls).use { ks.load(it, pass.toCharArray()) }
+        val kmf = javax.net.ssl.KeyManagerFactory.getInstance("PKIX")
+        kmf.init(ks, pass.toCharArray())
+        val tmf = javax.net.ssl.TrustManagerFactory.getInstance("PKIX")
+        tmf.init(ks)
+        val serverTls = javax.net.ssl.SSLContext.getInstance("TLS")
+        serverTls.init(kmf.keyManagers, null, null)
+        clientTls = javax.net.ssl.SSLContext.getInstance("TLS")
+        clientTls.init(null, tmf.trustManagers, null)
+        server = com.sun.net.httpserver.HttpsServer.create(java.net.InetSocketAddress("127.0.0.1", 0), 0)
+        server.httpsConfigurator = com.sun.net.httpserver.HttpsConfigurator(serverTls)
+        base = "https://127.0.0.1:${server.address.port}"
+        issuer = Issuer(base, IssuerHsm())
+        service = issuer.openid4vciService("pid", PID_VCT, 3u)
+        server.createContext("/") { x ->
+            val headers = x.requestHeaders.flatMap { (n, vs) -> vs.map { HttpHeader(name = n, value = it) } }
+            val reply = service.handle(
+                IssuerHttpRequest(
+                    method = x.requestMethod, path = x.requestURI.rawPath,
+                    query = x.requestURI.rawQuery ?: "", headers = headers,
+                    body = x.requestBody.readAllBytes(),
+                )
+            )
+            hits += "${x.requestURI.rawPath} ${reply.status}"
+            for (h in reply.headers) x.responseHeaders.add(h.name, h.value)
+            x.sendResponseHeaders(reply.status.toInt(), if (reply.body.isEmpty()) -1 else reply.body.size.toLong())
+            if (reply.body.isNotEmpty()) x.responseBody.use { it.write(reply.body) }
+            x.close()
+        }
+        server.executor = java.util.concurrent.Executors.newFixedThreadPool(2)
+        server.start()
+        wallet = Wallet.inMemory(
+            WalletConfig(
+                trust = TrustConfig(pinned = listOf(PinnedIssuer(issuer = base, jwks = issuer.publicJwk()))),
+                acceptedVcts = listOf(PID_VCT),
+                usePolicy = UsePolicy.ONE_TIME_USE,
+                verifierTrust = VerifierTrustConfig(allowInternalAddresses = true),
+            ),
+            Keystore(),
+            null,
+            AsyncWeb(clientTls),
+        )
+    }
+
+    /** The browser: the issuer authorises by issuer_state and redirects to the app. */
+    fun browse(url: String): String {
+        val c = java.net.URI(url).toURL().openConnection() as javax.net.ssl.HttpsURLConnection
+        c.sslSocketFactory = clientTls.socketFactory
+        c.instanceFollowRedirects = false
+        assertEq(c.responseCode, 302, "the authorization endpoint redirects")
+        return c.getHeaderField("Location")
+    }
+
+    override fun close() {
+        server.stop(0)
+        (server.executor as java.util.concurrent.ExecutorService).shutdownNow()
+        wallet.close()
+        service.close()
+        issuer.close()
+        dir.toFile().deleteRecursively()
+    }
+}
+
+fun testOpenId4VciPreAuthorizedWithTransactionCode(@Suppress("UNUSED_PARAMETER") f: Flow) {
+    IssuanceFixture().use { p ->
+        val offer = p.service.createOffer(CLAIMS, true, false)
+        assertEq(offer.txCode!!.length, 6, "a 6-digit transaction code")
+        // A wrong code: the issuer refuses, nothing is stored.
+        try {
+            kotlinx.coroutines.runBlocking { p.wallet.acceptOffer(offer.uri, "000000", 1u) }
+            fail("a wrong transaction code was accepted")
+        } catch (e: CredkitException.InvalidInput) {
+            assertEq(e.code, "invalid_grant", "the issuer's error")
+        }
+        assertEq(p.wallet.list().size, 0, "nothing stored")
+        val pending = kotlinx.coroutines.runBlocking { p.wallet.acceptOffer(offer.uri, offer.txCode, 3u) }
+        assertEq(pending.authorizationUrl(), null, "no browser for a pre-authorized offer")
+        val stored = kotlinx.coroutines.runBlocking { pending.complete(null) }
+        assertEq(stored.count, 3u, "three copies")
+        assertEq(stored.vct, PID_VCT, "the PID type")
+        assertEq(p.wallet.list().single().remaining, 3uL, "stored as one batch of three")
+        assertTrue(p.hits.contains("/notification 204"), "the issuer was notified")
+    }
+}
+
+fun testOpenId4VciAuthorizationCodeThroughTheBrowser(@Suppress("UNUSED_PARAMETER") f: Flow) {
+    IssuanceFixture().use { p ->
+        val offer = p.service.createOffer(CLAIMS, false, true)
+        val pending = kotlinx.coroutines.runBlocking {
+            p.wallet.acceptOffer(offer.uri, null, 2u, "com.example.wallet:/callback")
+        }
+        val url = pending.authorizationUrl()!!
+        assertTrue(url.startsWith("${p.base}/authorize?"), "the authorization URL")
+        val restored = kotlinx.coroutines.runBlocking { p.wallet.restoreIssuance(pending.save()) }
+        val location = p.browse(url)
+        assertTrue(location.startsWith("com.example.wallet:/callback?code="), "redirected to the app")
+        val stored = kotlinx.coroutines.runBlocking { restored.complete(location) }
+        assertEq(stored.count, 2u, "two copies")
+        assertEq(p.wallet.list().size, 1, "one batch")
+    }
 }
 
 class PresentationFixture : AutoCloseable {
@@ -1010,6 +1138,8 @@ val TESTS: List<Pair<String, (Flow) -> Unit>> = listOf(
     "software_issuer_key" to ::testSoftwareIssuerKey,
     "openid4vp_redirect_flow_over_https" to ::testOpenId4VpRedirectFlowOverHttps,
     "openid4vp_dc_api_and_untrusted_verifiers" to ::testOpenId4VpDcApiAndUntrustedVerifiers,
+    "openid4vci_pre_authorized_with_transaction_code" to ::testOpenId4VciPreAuthorizedWithTransactionCode,
+    "openid4vci_authorization_code_through_the_browser" to ::testOpenId4VciAuthorizationCodeThroughTheBrowser,
 )
 
 fun main() {

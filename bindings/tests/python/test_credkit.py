@@ -650,14 +650,19 @@ class AsyncWeb(credkit.HostAsyncHttpClient):
             headers["Content-Type"] = exchange.content_type
         if exchange.accept:
             headers["Accept"] = exchange.accept
+        for h in exchange.headers:  # DPoP, Authorization (OpenID4VCI)
+            headers[h.name] = h.value
         path = url.path + ("?" + url.query if url.query else "")
         body = bytes(exchange.body) if exchange.method == "POST" else None
         conn.request(exchange.method, path, body=body, headers=headers)
         reply = conn.getresponse()
         data = reply.read(exchange.max_bytes + 1)
         conn.close()
+        kept = [credkit.HttpHeader(name=n, value=v) for n, v in reply.getheaders()
+                if n.lower() in ("dpop-nonce", "www-authenticate")]
         return credkit.HttpReply(
-            status=reply.status, body=data, content_type=reply.getheader("Content-Type")
+            status=reply.status, body=data, content_type=reply.getheader("Content-Type"),
+            location=reply.getheader("Location"), headers=kept,
         )
 
 
@@ -851,6 +856,148 @@ class OpenId4Vp(unittest.TestCase):
         self.assertTrue(outcome.sent)
         result = self.rp.result(created.id)
         self.assertEqual((result.status, result.error), ("failed", "access_denied"))
+
+
+class OpenId4Vci(unittest.TestCase):
+    """A whole issuance: credkit's Credential Issuer behind an HTTPS server in this test, the
+    wallet accepting its offers (pre-authorized with a transaction code, and authorization
+    code through PAR), verifying and storing what it receives."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        tls_key = ec.generate_private_key(ec.SECP256R1())
+        tls_cert = _cert("127.0.0.1", tls_key, "127.0.0.1", tls_key, False,
+                         [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+        cert_file = os.path.join(self.dir.name, "tls.pem")
+        key_file = os.path.join(self.dir.name, "tls.key")
+        with open(cert_file, "w") as f:
+            f.write(_pem(tls_cert))
+        with open(key_file, "wb") as f:
+            f.write(tls_key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+        server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_tls.load_cert_chain(cert_file, key_file)
+        self.client_tls = ssl.create_default_context(cafile=cert_file)
+        test = self
+        self.hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def handle_any(self, method):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length) if length else b""
+                path, _, query = self.path.partition("?")
+                reply = test.service.handle(credkit.IssuerHttpRequest(
+                    method=method, path=path, query=query,
+                    headers=[credkit.HttpHeader(name=n, value=v) for n, v in self.headers.items()],
+                    body=body,
+                ))
+                test.hits.append((path, reply.status))
+                self.send_response(reply.status)
+                for h in reply.headers:
+                    self.send_header(h.name, h.value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(bytes(reply.body))
+
+            def do_GET(self):
+                self.handle_any("GET")
+
+            def do_POST(self):
+                self.handle_any("POST")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = server_tls.wrap_socket(self.server.socket, server_side=True)
+        self.base = f"https://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.hsm = IssuerHsm()
+        issuer = credkit.Issuer(self.base, self.hsm)
+        self.service = issuer.openid4vci_service("pid", PID_VCT, 3)
+        self.keystore = Keystore()
+        self.wallet = credkit.Wallet.in_memory(
+            credkit.WalletConfig(
+                trust=credkit.TrustConfig(
+                    pinned=[credkit.PinnedIssuer(issuer=self.base, jwks=issuer.public_jwk())]
+                ),
+                accepted_vcts=[PID_VCT],
+                use_policy=credkit.UsePolicy.ONE_TIME_USE,
+                verifier_trust=credkit.VerifierTrustConfig(allow_internal_addresses=True),
+            ),
+            self.keystore,
+            None,
+            AsyncWeb(self.client_tls),
+        )
+
+    def tearDown(self):
+        self.server.shutdown()
+        self.dir.cleanup()
+
+    def test_pre_authorized_offer_with_transaction_code(self):
+        offer = self.service.create_offer(json.dumps(CLAIMS), True, False)
+        self.assertEqual(len(offer.tx_code), 6)
+        pending = asyncio.run(self.wallet.accept_offer(offer.uri, offer.tx_code, 3))
+        self.assertIsNone(pending.authorization_url())
+        self.assertEqual(pending.credential_issuer(), self.base)
+        stored = asyncio.run(pending.complete(None))
+        self.assertEqual((stored.count, stored.format, stored.vct), (3, "dc+sd-jwt", PID_VCT))
+        [held] = self.wallet.list()
+        self.assertEqual(held.batch, stored.batch)
+        self.assertEqual(held.remaining, 3)
+        self.assertIn(("/notification", 204), self.hits)
+        # The offer is single use.
+        with self.assertRaises(CredkitError.InvalidInput) as e:
+            asyncio.run(self.wallet.accept_offer(offer.uri, offer.tx_code, 1))
+        self.assertEqual(e.exception.code, "invalid_grant")
+
+    def test_a_wrong_transaction_code_stores_nothing(self):
+        offer = self.service.create_offer(json.dumps(CLAIMS), True, False)
+        with self.assertRaises(CredkitError.InvalidInput) as e:
+            asyncio.run(self.wallet.accept_offer(offer.uri, "000000", 1))
+        self.assertEqual(e.exception.code, "invalid_grant")
+        self.assertEqual(self.wallet.list(), [])
+        with self.assertRaises(CredkitError.Malformed) as e:
+            asyncio.run(self.wallet.accept_offer(offer.uri, None, 1))
+        self.assertEqual(e.exception.code, "invalid_offer")
+
+    def test_authorization_code_offer_through_the_browser_and_a_restart(self):
+        offer = self.service.create_offer(json.dumps(CLAIMS), False, True)
+        pending = asyncio.run(self.wallet.accept_offer(
+            offer.uri, None, 2, "com.example.wallet:/callback"))
+        url = pending.authorization_url()
+        self.assertTrue(url.startswith(self.base + "/authorize?"), url)
+        # The app is killed while the browser is open; the saved flow comes back.
+        saved = pending.save()
+        restored = asyncio.run(self.wallet.restore_issuance(saved))
+        # The browser: the issuer authorises by issuer_state and redirects to the app.
+        location = self.browser(url)
+        self.assertTrue(location.startswith("com.example.wallet:/callback?code="), location)
+        stored = asyncio.run(restored.complete(location))
+        self.assertEqual(stored.count, 2)
+        # A redirect from another authorization server (iss mix-up) is refused.
+        offer = self.service.create_offer(json.dumps(CLAIMS), False, True)
+        pending = asyncio.run(self.wallet.accept_offer(
+            offer.uri, None, 1, "com.example.wallet:/callback"))
+        location = self.browser(pending.authorization_url())
+        honest = urllib.parse.quote(self.base, safe="")
+        self.assertIn("iss=" + honest, location)
+        forged = location.replace("iss=" + honest, "iss=https%3A%2F%2Fevil.example")
+        with self.assertRaises(CredkitError.UntrustedIssuer) as e:
+            asyncio.run(pending.complete(forged))
+        self.assertEqual(e.exception.code, "iss_mismatch")
+        self.assertEqual(len(self.wallet.list()), 1)
+
+    def browser(self, url):
+        parts = urllib.parse.urlsplit(url)
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, context=self.client_tls)
+        conn.request("GET", parts.path + "?" + parts.query)
+        reply = conn.getresponse()
+        location = reply.getheader("Location")
+        conn.close()
+        self.assertEqual(reply.status, 302)
+        return location
 
 
 if __name__ == "__main__":

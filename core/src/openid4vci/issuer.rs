@@ -1331,12 +1331,9 @@ impl Issuer {
         let body = parse_json_body(req)?;
         let bad = |m: &str| Reject::bad("invalid_credential_request", m.to_owned());
         if body.contains_key("credential_response_encryption") {
-            // Only valid inside an encrypted request (§8.2), which this issuer does not
-            // advertise (ATTACKS VCI-76).
-            return Err(Reject::bad(
-                "invalid_encryption_parameters",
-                "credential response encryption is not supported",
-            ));
+            // Only valid inside an encrypted request (§8.2): in plaintext it may have been
+            // put there or swapped by someone on the way (ATTACKS VCI-76).
+            return Err(bad("credential_response_encryption in a plaintext request"));
         }
         if body.contains_key("format") || body.contains_key("proof") {
             return Err(bad("pre-1.0 parameters (format, proof) are not accepted"));
@@ -1617,6 +1614,7 @@ impl Issuer {
         let field = |n: &str| form.get(n).and_then(Value::as_str);
         let bad = |m: &str| Reject::bad("invalid_request", m.to_owned());
         let attested = self.check_client(req, &form)?;
+        let attested_client = attested.is_some();
         if form.contains_key("request_uri") {
             return Err(bad(
                 "request_uri is not allowed in a pushed request (RFC 9126 §2.1)",
@@ -1635,9 +1633,11 @@ impl Issuer {
             ));
         }
         let redirect_uri = field("redirect_uri").ok_or_else(|| bad("redirect_uri is required"))?;
-        if !acceptable_redirect(redirect_uri) {
+        // RFC 9126 §7.2: only an authenticated client may bring a new web redirect URI
+        // (ATTACKS VCI-26); public clients use the native-app forms of RFC 8252.
+        if !acceptable_redirect(redirect_uri, attested_client) {
             return Err(bad(
-                "redirect_uri must be https, a loopback http URL or a private-use scheme",
+                "redirect_uri must be a loopback http URL or a private-use scheme (https needs client attestation)",
             ));
         }
         let challenge =
@@ -1841,19 +1841,25 @@ fn parse_json_body(req: &IssuerRequest<'_>) -> std::result::Result<Map<String, V
         .map_err(|e| Reject::bad("invalid_credential_request", e.to_string()))
 }
 
-/// Redirect URIs a public client may register through PAR: `https`, loopback `http`
-/// (RFC 8252 §7.3) and private-use schemes with a dot (RFC 8252 §7.1).
-fn acceptable_redirect(uri: &str) -> bool {
+/// Redirect URIs a client may bring through PAR: loopback `http` (RFC 8252 §7.3) and
+/// private-use schemes with a dot (RFC 8252 §7.1); `https` only from an authenticated
+/// client (RFC 9126 §7.2).
+fn acceptable_redirect(uri: &str, authenticated: bool) -> bool {
     if uri.contains('#') || uri.len() > 2048 {
         return false;
     }
     if let Some(rest) = uri.strip_prefix("https://") {
-        return !rest.is_empty() && !rest.split('/').next().unwrap_or("").contains('@');
+        return authenticated
+            && !rest.is_empty()
+            && !rest.split('/').next().unwrap_or("").contains('@');
     }
     if let Some(rest) = uri.strip_prefix("http://") {
-        let authority = rest.split('/').next().unwrap_or("");
-        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
-        return matches!(host, "127.0.0.1" | "[::1]" | "localhost");
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split_once(']').map_or("", |(h, _)| h),
+            None => authority.split(':').next().unwrap_or(""),
+        };
+        return matches!(host, "127.0.0.1" | "::1" | "localhost");
     }
     match uri.split_once(':') {
         Some((scheme, _)) => {
@@ -1887,13 +1893,15 @@ mod tests {
     #[test]
     fn redirect_uris() {
         for ok in [
-            "https://wallet.example/cb",
             "http://127.0.0.1:4711/cb",
             "http://[::1]/cb",
             "com.example.wallet:/cb",
         ] {
-            assert!(acceptable_redirect(ok), "{ok}");
+            assert!(acceptable_redirect(ok, false), "{ok}");
         }
+        // A web redirect only from an authenticated client (RFC 9126 §7.2, VCI-26).
+        assert!(!acceptable_redirect("https://wallet.example/cb", false));
+        assert!(acceptable_redirect("https://wallet.example/cb", true));
         for bad in [
             "http://wallet.example/cb",
             "https://a@b/cb",
@@ -1901,7 +1909,7 @@ mod tests {
             "https://w/cb#x",
             "wallet:/cb",
         ] {
-            assert!(!acceptable_redirect(bad), "{bad}");
+            assert!(!acceptable_redirect(bad, true), "{bad}");
         }
     }
 }

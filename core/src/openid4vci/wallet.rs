@@ -880,7 +880,7 @@ impl Issuance {
                 };
             }
             Step::Par => {
-                if resp.status == 400 && self.should_retry(&resp, "use_dpop_nonce") {
+                if resp.status == 400 && self.should_retry(&resp, "use_dpop_nonce")? {
                     return Ok(());
                 }
                 if resp.status != 201 && resp.status != 200 {
@@ -905,7 +905,7 @@ impl Issuance {
                 self.step = Step::Authorize;
             }
             Step::Token => {
-                if resp.status == 400 && self.should_retry(&resp, "use_dpop_nonce") {
+                if resp.status == 400 && self.should_retry(&resp, "use_dpop_nonce")? {
                     return Ok(());
                 }
                 if resp.status != 200 {
@@ -956,7 +956,7 @@ impl Issuance {
 
     /// A `use_dpop_nonce` answer (or `invalid_nonce`) that may be retried once with the
     /// nonce the server gave.
-    fn should_retry(&mut self, resp: &HttpResponse, code: &str) -> bool {
+    fn should_retry(&mut self, resp: &HttpResponse, code: &str) -> Result<bool> {
         let is = crate::json::parse_object(&resp.body, 8, "error")
             .ok()
             .and_then(|o| o.get("error").and_then(Value::as_str).map(|e| e == code))
@@ -965,13 +965,14 @@ impl Issuance {
                 .header("www-authenticate")
                 .is_some_and(|w| w.contains(&format!("error=\"{code}\"")));
         if !is {
-            return false;
+            return Ok(false);
         }
         if self.retries >= MAX_RETRIES {
-            return false;
+            // ATTACKS VCI-49: a server that keeps asking is not followed further.
+            return Err(Oid4vciError::DpopNonceLoop.into());
         }
         self.retries += 1;
-        true
+        Ok(true)
     }
 
     fn identifier_from(&self, body: &Map<String, Value>) -> Result<Option<String>> {
@@ -1004,7 +1005,8 @@ impl Issuance {
     }
 
     fn credential_response(&mut self, resp: HttpResponse) -> Result<()> {
-        if (resp.status == 401 || resp.status == 400) && self.should_retry(&resp, "use_dpop_nonce")
+        if (resp.status == 401 || resp.status == 400)
+            && self.should_retry(&resp, "use_dpop_nonce")?
         {
             return Ok(());
         }

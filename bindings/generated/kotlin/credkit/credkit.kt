@@ -693,6 +693,9 @@ internal interface UniffiCallbackInterfaceHostSignerMethod1 : com.sun.jna.Callba
 internal interface UniffiCallbackInterfaceHostSignerMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceHostWalletAttestationMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`authorizationServer`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceHostAsyncHttpClientMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`exchange`: RustBuffer.ByValue,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
 }
@@ -796,6 +799,25 @@ internal open class UniffiVTableCallbackInterfaceHostSigner(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "attestation")
+internal open class UniffiVTableCallbackInterfaceHostWalletAttestation(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `attestation`: UniffiCallbackInterfaceHostWalletAttestationMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `attestation`: UniffiCallbackInterfaceHostWalletAttestationMethod0? = null,
+    ): UniffiVTableCallbackInterfaceHostWalletAttestation(`uniffiFree`,`uniffiClone`,`attestation`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceHostWalletAttestation) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `attestation` = other.`attestation`
+    }
+
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "send")
 internal open class UniffiVTableCallbackInterfaceHostAsyncHttpClient(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -878,6 +900,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_issuer_new_status_list(
     ): Int
+    external fun uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service(
+    ): Int
     external fun uniffi_credkit_ffi_checksum_method_issuer_public_jwk(
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_issuer_restore_status_list(
@@ -891,6 +915,20 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_credkit_ffi_checksum_method_statuslist_token(
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_statuslist_uri(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_credentialissuerservice_create_offer(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_credentialissuerservice_handle(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_pendingissuance_complete(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_pendingissuance_credential_issuer(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_pendingissuance_save(
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send(
     ): Int
@@ -917,6 +955,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_credkit_ffi_checksum_method_verifier_verify(
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_verifier_verify_response(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_wallet_accept_offer(
+    ): Int
+    external fun uniffi_credkit_ffi_checksum_method_wallet_restore_issuance(
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_wallet_decline(
     ): Int
@@ -975,6 +1017,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceHostHttpClient.register(this)
         uniffiCallbackInterfaceHostKeyManager.register(this)
         uniffiCallbackInterfaceHostSigner.register(this)
+        uniffiCallbackInterfaceHostWalletAttestation.register(this)
         
     }
 
@@ -1039,6 +1082,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_method_issuer_new_status_list(`ptr`: Long,`uri`: RustBuffer.ByValue,`bits`: Byte,`capacity`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_credkit_ffi_fn_method_issuer_openid4vci_service(`ptr`: Long,`configurationId`: RustBuffer.ByValue,`vct`: RustBuffer.ByValue,`batchSize`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_credkit_ffi_fn_method_issuer_public_jwk(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_method_issuer_restore_status_list(`ptr`: Long,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1056,6 +1101,34 @@ internal object UniffiLib {
     external fun uniffi_credkit_ffi_fn_method_statuslist_token(`ptr`: Long,`ttlSeconds`: Long,`validitySeconds`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_method_statuslist_uri(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_clone_credentialissuerservice(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_credkit_ffi_fn_free_credentialissuerservice(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_credkit_ffi_fn_method_credentialissuerservice_create_offer(`ptr`: Long,`claimsJson`: RustBuffer.ByValue,`txCode`: Byte,`authorizationCode`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_credentialissuerservice_handle(`ptr`: Long,`request`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_clone_hostwalletattestation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_credkit_ffi_fn_free_hostwalletattestation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_credkit_ffi_fn_init_callback_vtable_hostwalletattestation(`vtable`: UniffiVTableCallbackInterfaceHostWalletAttestation,
+    ): Unit
+    external fun uniffi_credkit_ffi_fn_method_hostwalletattestation_attestation(`ptr`: Long,`authorizationServer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_clone_pendingissuance(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_credkit_ffi_fn_free_pendingissuance(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_credkit_ffi_fn_method_pendingissuance_authorization_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_pendingissuance_complete(`ptr`: Long,`redirectUrl`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_credkit_ffi_fn_method_pendingissuance_credential_issuer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_method_pendingissuance_save(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_clone_hostasynchttpclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1114,6 +1187,10 @@ internal object UniffiLib {
     external fun uniffi_credkit_ffi_fn_constructor_wallet_open(`path`: RustBuffer.ByValue,`storeKey`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,`keys`: Long,`http`: RustBuffer.ByValue,`presentationHttp`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_credkit_ffi_fn_constructor_wallet_with_store(`store`: Long,`config`: RustBuffer.ByValue,`keys`: Long,`http`: RustBuffer.ByValue,`presentationHttp`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_credkit_ffi_fn_method_wallet_accept_offer(`ptr`: Long,`offer`: RustBuffer.ByValue,`txCode`: RustBuffer.ByValue,`count`: Int,`redirectUri`: RustBuffer.ByValue,`attestation`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_credkit_ffi_fn_method_wallet_restore_issuance(`ptr`: Long,`saved`: RustBuffer.ByValue,`attestation`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_credkit_ffi_fn_method_wallet_decline(`ptr`: Long,`request`: Long,
     ): Long
@@ -1323,6 +1400,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_method_issuer_new_status_list() and 0xFFFF) != 40739) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service() and 0xFFFF) != 29390) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk() and 0xFFFF) != 21166) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1342,6 +1422,27 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_statuslist_uri() and 0xFFFF) != 46848) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_credentialissuerservice_create_offer() and 0xFFFF) != 28052) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_credentialissuerservice_handle() and 0xFFFF) != 14983) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation() and 0xFFFF) != 15746) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url() and 0xFFFF) != 61801) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_pendingissuance_complete() and 0xFFFF) != 9346) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_pendingissuance_credential_issuer() and 0xFFFF) != 62439) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_pendingissuance_save() and 0xFFFF) != 14448) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_hostasynchttpclient_send() and 0xFFFF) != 49042) {
@@ -1381,6 +1482,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_verifier_verify_response() and 0xFFFF) != 37041) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer() and 0xFFFF) != 36156) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() and 0xFFFF) != 6670) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_wallet_decline() and 0xFFFF) != 18142) {
@@ -1973,6 +2080,311 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
+ * memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+ */
+public interface CredentialIssuerServiceInterface {
+    
+    /**
+     * Makes an offer for the subject with `claims_json` (a JSON object), pre-authorized
+     * (with a 6-digit transaction code when `tx_code`) or, with `authorization_code`,
+     * redeemed through the authorization endpoint by its `issuer_state`.
+     *
+     * # Errors
+     * `Malformed` for claims that are not a JSON object.
+     */
+    fun `createOffer`(`claimsJson`: kotlin.String, `txCode`: kotlin.Boolean, `authorizationCode`: kotlin.Boolean): IssuerOffer
+    
+    /**
+     * Answers one HTTP request to the issuer.
+     */
+    fun `handle`(`request`: IssuerHttpRequest): IssuerHttpResponse
+    
+    companion object
+}
+
+/**
+ * credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
+ * memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+ */
+open class CredentialIssuerService: Disposable, AutoCloseable, CredentialIssuerServiceInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_credkit_ffi_fn_free_credentialissuerservice(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_credkit_ffi_fn_clone_credentialissuerservice(handle, status)
+        }
+    }
+
+    
+    /**
+     * Makes an offer for the subject with `claims_json` (a JSON object), pre-authorized
+     * (with a 6-digit transaction code when `tx_code`) or, with `authorization_code`,
+     * redeemed through the authorization endpoint by its `issuer_state`.
+     *
+     * # Errors
+     * `Malformed` for claims that are not a JSON object.
+     */
+    @Throws(CredkitException::class)override fun `createOffer`(`claimsJson`: kotlin.String, `txCode`: kotlin.Boolean, `authorizationCode`: kotlin.Boolean): IssuerOffer {
+            return FfiConverterTypeIssuerOffer.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_credentialissuerservice_create_offer(
+        it,
+        
+        FfiConverterString.lower(`claimsJson`),
+        FfiConverterBoolean.lower(`txCode`),
+        FfiConverterBoolean.lower(`authorizationCode`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Answers one HTTP request to the issuer.
+     */override fun `handle`(`request`: IssuerHttpRequest): IssuerHttpResponse {
+            return FfiConverterTypeIssuerHttpResponse.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_credentialissuerservice_handle(
+        it,
+        
+        FfiConverterTypeIssuerHttpRequest.lower(`request`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCredentialIssuerService: FfiConverter<CredentialIssuerService, Long> {
+    override fun lower(value: CredentialIssuerService): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): CredentialIssuerService {
+        return CredentialIssuerService(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): CredentialIssuerService {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: CredentialIssuerService) = 8UL
+
+    override fun write(value: CredentialIssuerService, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -4168,6 +4580,344 @@ public object FfiConverterTypeHostSigner: FfiConverter<HostSigner, Long> {
 
 
 /**
+ * The app's source of Wallet Attestations (its wallet provider's backend).
+ */
+public interface HostWalletAttestation {
+    
+    /**
+     * A fresh attestation for the authorization server `authorization_server` (a new one
+     * per issuer: HAIP forbids reuse across issuers).
+     *
+     * # Errors
+     * `Network` or `KeyUnavailable` when none can be had.
+     */
+    fun `attestation`(`authorizationServer`: kotlin.String): WalletAttestation
+    
+    companion object
+}
+
+/**
+ * The app's source of Wallet Attestations (its wallet provider's backend).
+ */
+open class HostWalletAttestationImpl: Disposable, AutoCloseable, HostWalletAttestation
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_credkit_ffi_fn_free_hostwalletattestation(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_credkit_ffi_fn_clone_hostwalletattestation(handle, status)
+        }
+    }
+
+    
+    /**
+     * A fresh attestation for the authorization server `authorization_server` (a new one
+     * per issuer: HAIP forbids reuse across issuers).
+     *
+     * # Errors
+     * `Network` or `KeyUnavailable` when none can be had.
+     */
+    @Throws(CredkitException::class)override fun `attestation`(`authorizationServer`: kotlin.String): WalletAttestation {
+            return FfiConverterTypeWalletAttestation.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_hostwalletattestation_attestation(
+        it,
+        
+        FfiConverterString.lower(`authorizationServer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceHostWalletAttestation {
+    internal object `attestation`: UniffiCallbackInterfaceHostWalletAttestationMethod0 {
+        override fun callback(`uniffiHandle`: Long,`authorizationServer`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeHostWalletAttestation.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`attestation`(
+                    FfiConverterString.lift(`authorizationServer`),
+                )
+            }
+            val writeReturn = { value: WalletAttestation -> uniffiOutReturn.setValue(FfiConverterTypeWalletAttestation.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: CredkitException -> FfiConverterTypeCredkitError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeHostWalletAttestation.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeHostWalletAttestation.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceHostWalletAttestation.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `attestation`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_credkit_ffi_fn_init_callback_vtable_hostwalletattestation(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHostWalletAttestation: FfiConverter<HostWalletAttestation, Long> {
+    internal val handleMap = UniffiHandleMap<HostWalletAttestation>()
+
+    override fun lower(value: HostWalletAttestation): Long {
+        if (value is HostWalletAttestationImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): HostWalletAttestation {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HostWalletAttestationImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): HostWalletAttestation {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: HostWalletAttestation) = 8UL
+
+    override fun write(value: HostWalletAttestation, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * An issuer signing credentials with one key.
  */
 public interface IssuerInterface {
@@ -4189,6 +4939,17 @@ public interface IssuerInterface {
      * `InvalidInput` for unsupported `bits` or an empty list.
      */
     fun `newStatusList`(`uri`: kotlin.String, `bits`: kotlin.UByte, `capacity`: kotlin.ULong): StatusList
+    
+    /**
+     * An OpenID4VCI Credential Issuer (with its own authorization server) at
+     * `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
+     * and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
+     * [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+     *
+     * # Errors
+     * `Malformed` for an invalid identifier or type.
+     */
+    fun `openid4vciService`(`configurationId`: kotlin.String, `vct`: kotlin.String, `batchSize`: kotlin.UInt): CredentialIssuerService
     
     /**
      * The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
@@ -4374,6 +5135,32 @@ open class Issuer: Disposable, AutoCloseable, IssuerInterface
 
     
     /**
+     * An OpenID4VCI Credential Issuer (with its own authorization server) at
+     * `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
+     * and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
+     * [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+     *
+     * # Errors
+     * `Malformed` for an invalid identifier or type.
+     */
+    @Throws(CredkitException::class)override fun `openid4vciService`(`configurationId`: kotlin.String, `vct`: kotlin.String, `batchSize`: kotlin.UInt): CredentialIssuerService {
+            return FfiConverterTypeCredentialIssuerService.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_issuer_openid4vci_service(
+        it,
+        
+        FfiConverterString.lower(`configurationId`),
+        FfiConverterString.lower(`vct`),
+        FfiConverterUInt.lower(`batchSize`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The issuer's public key as JWK JSON (to pin, or to publish in issuer metadata).
      */
     @Throws(CredkitException::class)override fun `publicJwk`(): kotlin.String {
@@ -4463,6 +5250,374 @@ public object FfiConverterTypeIssuer: FfiConverter<Issuer, Long> {
     override fun allocationSize(value: Issuer) = 8UL
 
     override fun write(value: Issuer, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+ */
+public interface PendingIssuanceInterface {
+    
+    /**
+     * The URL to open in the browser (authorization code offers); `None` when the offer
+     * was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+     */
+    fun `authorizationUrl`(): kotlin.String?
+    
+    /**
+     * Finishes the issuance with the browser's `redirect_url` (authorization code offers;
+     * `None` for pre-authorized ones): the credentials are verified with the wallet's issuer
+     * trust and stored as one batch, and the issuer is notified. On any failure nothing is
+     * stored and the keys made for the flow are deleted.
+     *
+     * # Errors
+     * `UntrustedIssuer` (credentials or authorization server not trusted, `iss`
+     * mix-up), `InvalidInput` (the issuer refused, e.g. `invalid_grant`), `Malformed`,
+     * `Network`.
+     */
+    suspend fun `complete`(`redirectUrl`: kotlin.String?): IssuedBatch
+    
+    /**
+     * The Credential Issuer Identifier (show it with the trust status, not only the
+     * issuer's display name: ATTACKS VCI-01).
+     */
+    fun `credentialIssuer`(): kotlin.String
+    
+    /**
+     * The flow as JSON, to restore with `Wallet.restore_issuance`. It holds bearer secrets
+     * (PKCE verifier, tokens, codes): keep it in encrypted storage only.
+     *
+     * # Errors
+     * `InvalidInput` when the issuance already completed.
+     */
+    fun `save`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+ */
+open class PendingIssuance: Disposable, AutoCloseable, PendingIssuanceInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_credkit_ffi_fn_free_pendingissuance(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_credkit_ffi_fn_clone_pendingissuance(handle, status)
+        }
+    }
+
+    
+    /**
+     * The URL to open in the browser (authorization code offers); `None` when the offer
+     * was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+     */override fun `authorizationUrl`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_authorization_url(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Finishes the issuance with the browser's `redirect_url` (authorization code offers;
+     * `None` for pre-authorized ones): the credentials are verified with the wallet's issuer
+     * trust and stored as one batch, and the issuer is notified. On any failure nothing is
+     * stored and the keys made for the flow are deleted.
+     *
+     * # Errors
+     * `UntrustedIssuer` (credentials or authorization server not trusted, `iss`
+     * mix-up), `InvalidInput` (the issuer refused, e.g. `invalid_grant`), `Malformed`,
+     * `Network`.
+     */
+    @Throws(CredkitException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `complete`(`redirectUrl`: kotlin.String?) : IssuedBatch {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_complete(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`redirectUrl`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_credkit_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeIssuedBatch.lift(it) },
+        // Error FFI converter
+        CredkitException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The Credential Issuer Identifier (show it with the trust status, not only the
+     * issuer's display name: ATTACKS VCI-01).
+     */override fun `credentialIssuer`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_credential_issuer(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The flow as JSON, to restore with `Wallet.restore_issuance`. It holds bearer secrets
+     * (PKCE verifier, tokens, codes): keep it in encrypted storage only.
+     *
+     * # Errors
+     * `InvalidInput` when the issuance already completed.
+     */
+    @Throws(CredkitException::class)override fun `save`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_pendingissuance_save(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePendingIssuance: FfiConverter<PendingIssuance, Long> {
+    override fun lower(value: PendingIssuance): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): PendingIssuance {
+        return PendingIssuance(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): PendingIssuance {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PendingIssuance) = 8UL
+
+    override fun write(value: PendingIssuance, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -6062,6 +7217,30 @@ public object FfiConverterTypeVerifier: FfiConverter<Verifier, Long> {
 public interface WalletInterface {
     
     /**
+     * Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
+     * `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
+     * the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+     * `redirect_uri` the app's registered redirect) or up to the credentials
+     * (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
+     * for. Nothing is stored before [`PendingIssuance::complete`].
+     *
+     * # Errors
+     * `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
+     * another issuer, `InvalidInput` when the issuer refuses (`invalid_grant` for a wrong
+     * transaction code), `Network`.
+     */
+    suspend fun `acceptOffer`(`offer`: kotlin.String, `txCode`: kotlin.String? = null, `count`: kotlin.UInt = 1u, `redirectUri`: kotlin.String? = null, `attestation`: HostWalletAttestation? = null): PendingIssuance
+    
+    /**
+     * Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+     * while the browser was open).
+     *
+     * # Errors
+     * `Malformed` for text that is not a saved issuance.
+     */
+    suspend fun `restoreIssuance`(`saved`: kotlin.String, `attestation`: HostWalletAttestation? = null): PendingIssuance
+    
+    /**
      * Declines `request`: `access_denied` to the verifier (redirect flows) or the DC API
      * error data for the platform.
      *
@@ -6279,6 +7458,75 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_credkit_ffi_fn_clone_wallet(handle, status)
         }
+    }
+
+    
+    /**
+     * Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
+     * `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
+     * the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+     * `redirect_uri` the app's registered redirect) or up to the credentials
+     * (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
+     * for. Nothing is stored before [`PendingIssuance::complete`].
+     *
+     * # Errors
+     * `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
+     * another issuer, `InvalidInput` when the issuer refuses (`invalid_grant` for a wrong
+     * transaction code), `Network`.
+     */
+    @Throws(CredkitException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `acceptOffer`(`offer`: kotlin.String, `txCode`: kotlin.String?, `count`: kotlin.UInt, `redirectUri`: kotlin.String?, `attestation`: HostWalletAttestation?) : PendingIssuance {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_credkit_ffi_fn_method_wallet_accept_offer(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`offer`),
+        FfiConverterOptionalString.lower(`txCode`),
+        FfiConverterUInt.lower(`count`),
+        FfiConverterOptionalString.lower(`redirectUri`),
+        FfiConverterOptionalTypeHostWalletAttestation.lower(`attestation`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_credkit_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypePendingIssuance.lift(it) },
+        // Error FFI converter
+        CredkitException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+     * while the browser was open).
+     *
+     * # Errors
+     * `Malformed` for text that is not a saved issuance.
+     */
+    @Throws(CredkitException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `restoreIssuance`(`saved`: kotlin.String, `attestation`: HostWalletAttestation?) : PendingIssuance {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_credkit_ffi_fn_method_wallet_restore_issuance(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`saved`),
+        FfiConverterOptionalTypeHostWalletAttestation.lower(`attestation`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_credkit_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypePendingIssuance.lift(it) },
+        // Error FFI converter
+        CredkitException.ErrorHandler,
+    )
     }
 
     
@@ -7295,6 +8543,12 @@ data class HttpExchange (
      * Give up after this many milliseconds.
      */
     var `timeoutMs`: kotlin.ULong
+    , 
+    /**
+     * Further request headers (OpenID4VCI: `DPoP`, `Authorization`, client attestation):
+     * they carry tokens and proofs, never log them.
+     */
+    var `headers`: List<HttpHeader> = listOf() 
     
 ){
     
@@ -7318,6 +8572,7 @@ public object FfiConverterTypeHttpExchange: FfiConverterRustBuffer<HttpExchange>
             FfiConverterByteArray.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
         )
     }
 
@@ -7328,7 +8583,8 @@ public object FfiConverterTypeHttpExchange: FfiConverterRustBuffer<HttpExchange>
             FfiConverterOptionalString.allocationSize(value.`accept`) +
             FfiConverterByteArray.allocationSize(value.`body`) +
             FfiConverterULong.allocationSize(value.`maxBytes`) +
-            FfiConverterULong.allocationSize(value.`timeoutMs`)
+            FfiConverterULong.allocationSize(value.`timeoutMs`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`)
     )
 
     override fun write(value: HttpExchange, buf: ByteBuffer) {
@@ -7339,6 +8595,54 @@ public object FfiConverterTypeHttpExchange: FfiConverterRustBuffer<HttpExchange>
             FfiConverterByteArray.write(value.`body`, buf)
             FfiConverterULong.write(value.`maxBytes`, buf)
             FfiConverterULong.write(value.`timeoutMs`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+    }
+}
+
+
+
+/**
+ * One HTTP header.
+ */
+data class HttpHeader (
+    /**
+     * Its name.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Its value.
+     */
+    var `value`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHttpHeader: FfiConverterRustBuffer<HttpHeader> {
+    override fun read(buf: ByteBuffer): HttpHeader {
+        return HttpHeader(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HttpHeader) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`value`)
+    )
+
+    override fun write(value: HttpHeader, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`value`, buf)
     }
 }
 
@@ -7374,6 +8678,12 @@ data class HttpReply (
     var `cacheControl`: kotlin.String? = null 
     , 
     /**
+     * Other headers OpenID4VCI reads (`DPoP-Nonce`, `WWW-Authenticate`,
+     * `OAuth-Client-Attestation-Challenge`); a stack may return all of them.
+     */
+    var `headers`: List<HttpHeader> = listOf() 
+    , 
+    /**
      * The URL the response came from, when the HTTP stack reports it (OkHttp
      * `response.request.url`, `URLResponse.url`). A response from another URL than the
      * request's means the stack followed a redirect on its own, which bypasses credkit's
@@ -7401,6 +8711,7 @@ public object FfiConverterTypeHttpReply: FfiConverterRustBuffer<HttpReply> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
             FfiConverterOptionalString.read(buf),
         )
     }
@@ -7411,6 +8722,7 @@ public object FfiConverterTypeHttpReply: FfiConverterRustBuffer<HttpReply> {
             FfiConverterOptionalString.allocationSize(value.`location`) +
             FfiConverterOptionalString.allocationSize(value.`contentType`) +
             FfiConverterOptionalString.allocationSize(value.`cacheControl`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
             FfiConverterOptionalString.allocationSize(value.`finalUrl`)
     )
 
@@ -7420,6 +8732,7 @@ public object FfiConverterTypeHttpReply: FfiConverterRustBuffer<HttpReply> {
             FfiConverterOptionalString.write(value.`location`, buf)
             FfiConverterOptionalString.write(value.`contentType`, buf)
             FfiConverterOptionalString.write(value.`cacheControl`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
             FfiConverterOptionalString.write(value.`finalUrl`, buf)
     }
 }
@@ -7607,6 +8920,250 @@ public object FfiConverterTypeIssueRequest: FfiConverterRustBuffer<IssueRequest>
             FfiConverterOptionalString.write(value.`statusUri`, buf)
             FfiConverterUInt.write(value.`decoys`, buf)
             FfiConverterOptionalString.write(value.`x5cPem`, buf)
+    }
+}
+
+
+
+/**
+ * What was stored.
+ */
+data class IssuedBatch (
+    /**
+     * The batch id in the wallet.
+     */
+    var `batch`: kotlin.String
+    , 
+    /**
+     * How many copies.
+     */
+    var `count`: kotlin.UInt
+    , 
+    /**
+     * `dc+sd-jwt`.
+     */
+    var `format`: kotlin.String
+    , 
+    /**
+     * The credential type.
+     */
+    var `vct`: kotlin.String?
+    , 
+    /**
+     * The Credential Issuer Identifier.
+     */
+    var `credentialIssuer`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIssuedBatch: FfiConverterRustBuffer<IssuedBatch> {
+    override fun read(buf: ByteBuffer): IssuedBatch {
+        return IssuedBatch(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IssuedBatch) = (
+            FfiConverterString.allocationSize(value.`batch`) +
+            FfiConverterUInt.allocationSize(value.`count`) +
+            FfiConverterString.allocationSize(value.`format`) +
+            FfiConverterOptionalString.allocationSize(value.`vct`) +
+            FfiConverterString.allocationSize(value.`credentialIssuer`)
+    )
+
+    override fun write(value: IssuedBatch, buf: ByteBuffer) {
+            FfiConverterString.write(value.`batch`, buf)
+            FfiConverterUInt.write(value.`count`, buf)
+            FfiConverterString.write(value.`format`, buf)
+            FfiConverterOptionalString.write(value.`vct`, buf)
+            FfiConverterString.write(value.`credentialIssuer`, buf)
+    }
+}
+
+
+
+/**
+ * An HTTP request for [`CredentialIssuerService::handle`].
+ */
+data class IssuerHttpRequest (
+    /**
+     * `GET` or `POST`.
+     */
+    var `method`: kotlin.String
+    , 
+    /**
+     * The path, without query (`/token`).
+     */
+    var `path`: kotlin.String
+    , 
+    /**
+     * The raw query, without `?`.
+     */
+    var `query`: kotlin.String
+    , 
+    /**
+     * Every header.
+     */
+    var `headers`: List<HttpHeader>
+    , 
+    /**
+     * The body.
+     */
+    var `body`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIssuerHttpRequest: FfiConverterRustBuffer<IssuerHttpRequest> {
+    override fun read(buf: ByteBuffer): IssuerHttpRequest {
+        return IssuerHttpRequest(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IssuerHttpRequest) = (
+            FfiConverterString.allocationSize(value.`method`) +
+            FfiConverterString.allocationSize(value.`path`) +
+            FfiConverterString.allocationSize(value.`query`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
+            FfiConverterByteArray.allocationSize(value.`body`)
+    )
+
+    override fun write(value: IssuerHttpRequest, buf: ByteBuffer) {
+            FfiConverterString.write(value.`method`, buf)
+            FfiConverterString.write(value.`path`, buf)
+            FfiConverterString.write(value.`query`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+            FfiConverterByteArray.write(value.`body`, buf)
+    }
+}
+
+
+
+/**
+ * The answer to send back.
+ */
+data class IssuerHttpResponse (
+    /**
+     * The status.
+     */
+    var `status`: kotlin.UShort
+    , 
+    /**
+     * Headers to send.
+     */
+    var `headers`: List<HttpHeader>
+    , 
+    /**
+     * The body.
+     */
+    var `body`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIssuerHttpResponse: FfiConverterRustBuffer<IssuerHttpResponse> {
+    override fun read(buf: ByteBuffer): IssuerHttpResponse {
+        return IssuerHttpResponse(
+            FfiConverterUShort.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IssuerHttpResponse) = (
+            FfiConverterUShort.allocationSize(value.`status`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
+            FfiConverterByteArray.allocationSize(value.`body`)
+    )
+
+    override fun write(value: IssuerHttpResponse, buf: ByteBuffer) {
+            FfiConverterUShort.write(value.`status`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+            FfiConverterByteArray.write(value.`body`, buf)
+    }
+}
+
+
+
+/**
+ * A new offer.
+ */
+data class IssuerOffer (
+    /**
+     * The link for the wallet (QR code, deep link).
+     */
+    var `uri`: kotlin.String
+    , 
+    /**
+     * The transaction code, to send by another channel.
+     */
+    var `txCode`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIssuerOffer: FfiConverterRustBuffer<IssuerOffer> {
+    override fun read(buf: ByteBuffer): IssuerOffer {
+        return IssuerOffer(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IssuerOffer) = (
+            FfiConverterString.allocationSize(value.`uri`) +
+            FfiConverterOptionalString.allocationSize(value.`txCode`)
+    )
+
+    override fun write(value: IssuerOffer, buf: ByteBuffer) {
+            FfiConverterString.write(value.`uri`, buf)
+            FfiConverterOptionalString.write(value.`txCode`, buf)
     }
 }
 
@@ -8411,6 +9968,54 @@ public object FfiConverterTypeVerifierTrustConfig: FfiConverterRustBuffer<Verifi
             FfiConverterBoolean.write(value.`haip`, buf)
             FfiConverterSequenceString.write(value.`transactionDataTypes`, buf)
             FfiConverterBoolean.write(value.`allowInternalAddresses`, buf)
+    }
+}
+
+
+
+/**
+ * A Wallet Attestation from the app's wallet provider (HAIP 1.0 §4.4.1), for issuers that
+ * require client attestation.
+ */
+data class WalletAttestation (
+    /**
+     * The attestation JWT (`typ` `oauth-client-attestation+jwt`).
+     */
+    var `jwt`: kotlin.String
+    , 
+    /**
+     * The id, in the wallet's key manager, of the key its `cnf` names.
+     */
+    var `keyId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWalletAttestation: FfiConverterRustBuffer<WalletAttestation> {
+    override fun read(buf: ByteBuffer): WalletAttestation {
+        return WalletAttestation(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: WalletAttestation) = (
+            FfiConverterString.allocationSize(value.`jwt`) +
+            FfiConverterString.allocationSize(value.`keyId`)
+    )
+
+    override fun write(value: WalletAttestation, buf: ByteBuffer) {
+            FfiConverterString.write(value.`jwt`, buf)
+            FfiConverterString.write(value.`keyId`, buf)
     }
 }
 
@@ -9408,6 +11013,38 @@ public object FfiConverterOptionalTypeHostHttpClient: FfiConverterRustBuffer<Hos
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeHostWalletAttestation: FfiConverterRustBuffer<HostWalletAttestation?> {
+    override fun read(buf: ByteBuffer): HostWalletAttestation? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHostWalletAttestation.read(buf)
+    }
+
+    override fun allocationSize(value: HostWalletAttestation?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHostWalletAttestation.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HostWalletAttestation?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHostWalletAttestation.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeCredentialStatus: FfiConverterRustBuffer<CredentialStatus?> {
     override fun read(buf: ByteBuffer): CredentialStatus? {
         if (buf.get().toInt() == 0) {
@@ -9654,6 +11291,34 @@ public object FfiConverterSequenceTypeHolderKey: FfiConverterRustBuffer<List<Hol
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeHolderKey.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeHttpHeader: FfiConverterRustBuffer<List<HttpHeader>> {
+    override fun read(buf: ByteBuffer): List<HttpHeader> {
+        val len = buf.getInt()
+        return List<HttpHeader>(len) {
+            FfiConverterTypeHttpHeader.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<HttpHeader>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHttpHeader.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<HttpHeader>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeHttpHeader.write(it, buf)
         }
     }
 }
