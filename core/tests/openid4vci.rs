@@ -1270,3 +1270,120 @@ fn metadata_documents() {
     assert!(parsed.iss_parameter_supported && parsed.require_par);
     assert_eq!(get("/nope").status, 404);
 }
+
+/// Defers the first `n` readiness checks, then issues like the default factory.
+#[derive(Debug)]
+struct Slow {
+    left: std::sync::atomic::AtomicUsize,
+}
+
+impl credkit::openid4vci::issuer::CredentialFactory for Slow {
+    fn builder(
+        &self,
+        configuration: &SdJwtVcConfiguration,
+        claims: &Map<String, Value>,
+        now: i64,
+    ) -> credkit::Result<credkit::sd_jwt_vc::VcBuilder> {
+        credkit::openid4vci::issuer::DiscloseAll { lifetime: 3600 }.builder(
+            configuration,
+            claims,
+            now,
+        )
+    }
+
+    fn ready(
+        &self,
+        _c: &SdJwtVcConfiguration,
+        _claims: &Map<String, Value>,
+    ) -> credkit::Result<bool> {
+        use std::sync::atomic::Ordering;
+        Ok(self
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_err())
+    }
+}
+
+#[test]
+fn deferred_issuance_is_polled_and_bound_to_its_token() {
+    let rig = rig_with(|c| {
+        c.factory = Arc::new(Slow {
+            left: std::sync::atomic::AtomicUsize::new(2),
+        });
+    });
+    let h = holder(&rig);
+    let (uri, _) = offer(&rig, pre_auth(false));
+    let (f, lb) = fetcher(&rig, None);
+    let mut flow = Issuance::from_offer_uri(&uri, options(None, 2)).unwrap();
+    let clock = FixedClock(NOW);
+    let env = Env::new(&h.keys, None, &clock, &OsRandom);
+    let mut waits = Vec::new();
+    let issued = run(&mut flow, &f, &env, &mut browser(lb.clone()), &mut |d| {
+        waits.push(d)
+    })
+    .unwrap();
+    assert_eq!(issued.credentials.len(), 2);
+    // 202 at the credential endpoint, 202 once more at the deferred endpoint, then 200.
+    assert_eq!(waits.len(), 2);
+    assert_eq!(waits[0], std::time::Duration::from_secs(5));
+    let log = lb.log.lock().unwrap().clone();
+    assert!(log.contains(&("/credential".to_owned(), 202)), "{log:?}");
+    assert!(log.contains(&("/deferred".to_owned(), 202)), "{log:?}");
+    assert!(log.contains(&("/deferred".to_owned(), 200)), "{log:?}");
+    h.wallet.add_issued(&issued).unwrap();
+
+    // VCI-84 / VCI-86 / VCI-85: another token cannot redeem it, and it is delivered once.
+    let rig = rig_with(|c| {
+        c.dpop_nonces = false;
+        c.factory = Arc::new(Slow {
+            left: std::sync::atomic::AtomicUsize::new(1),
+        });
+    });
+    let p = prover();
+    let s = holder_signer();
+    let t = token(&rig, &p);
+    let n = c_nonce(&rig);
+    let body = json!({"credential_configuration_id": "pid", "proofs": {"jwt": [proof_jwt(&*s, good_header(&*s), json!({"aud": ISSUER, "iat": NOW, "nonce": n}))]}});
+    let r = credential(&rig, &p, &t, body);
+    assert_eq!(r.status, 202);
+    let tx = serde_json::from_slice::<Value>(&r.body).unwrap()["transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deferred = |token: &str, prover: &DpopProver| {
+        let proof = prover
+            .proof(
+                Method::Post,
+                &format!("{ISSUER}/deferred"),
+                Some(token),
+                None,
+                NOW,
+                &OsRandom,
+            )
+            .unwrap();
+        let headers = vec![
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+            ("Authorization".to_owned(), format!("DPoP {token}")),
+            ("DPoP".to_owned(), proof),
+        ];
+        rig.issuer.handle(&IssuerRequest::new(
+            Method::Post,
+            "/deferred",
+            "",
+            &headers,
+            json!({"transaction_id": tx}).to_string().as_bytes(),
+        ))
+    };
+    let p2 = prover();
+    let other = token(&rig, &p2);
+    assert_eq!(
+        deferred(&other, &p2).error_code().as_deref(),
+        Some("invalid_transaction_id")
+    );
+    let r = deferred(&t, &p);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        deferred(&t, &p).error_code().as_deref(),
+        Some("invalid_transaction_id")
+    );
+}

@@ -62,6 +62,12 @@ const KIND_TOKEN: &str = "vci_token";
 const KIND_C_NONCE: &str = "vci_c_nonce";
 const KIND_DPOP_NONCE: &str = "vci_dpop_nonce";
 const KIND_NOTIFICATION: &str = "vci_notification";
+const KIND_DEFERRED: &str = "vci_deferred";
+
+/// Seconds a deferred transaction stays redeemable.
+const DEFERRED_LIFETIME: i64 = 24 * 3600;
+/// The polling interval the issuer asks for (§8.3).
+const DEFERRED_INTERVAL: u64 = 5;
 
 /// Wrong transaction codes allowed before the pre-authorized code is invalidated.
 pub const MAX_TX_CODE_ATTEMPTS: u32 = 5;
@@ -132,6 +138,20 @@ pub trait CredentialFactory: Send + Sync + fmt::Debug {
         claims: &Map<String, Value>,
         now: i64,
     ) -> Result<VcBuilder>;
+
+    /// Whether the credential can be issued now; `false` defers it (§9: the wallet gets a
+    /// `transaction_id` and polls the deferred endpoint, which asks again).
+    ///
+    /// # Errors
+    /// When the issuer can no longer issue (`credential_request_denied`).
+    fn ready(
+        &self,
+        configuration: &SdJwtVcConfiguration,
+        claims: &Map<String, Value>,
+    ) -> Result<bool> {
+        let _ = (configuration, claims);
+        Ok(true)
+    }
 }
 
 /// The default [`CredentialFactory`]: every claim (recursively) selectively disclosable,
@@ -485,6 +505,14 @@ struct CodeRecord {
     configurations: Vec<String>,
     details_used: bool,
     dpop_jkt: Option<String>,
+    claims: Map<String, Value>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DeferredRecord {
+    token_key: String,
+    configuration: String,
+    keys: Vec<Map<String, Value>>,
     claims: Map<String, Value>,
 }
 
@@ -1392,13 +1420,52 @@ impl Issuer {
                 Reject::bad("unknown_credential_configuration", "unknown configuration")
             })?;
         let keys = self.check_proofs(&body, &token)?;
+        if !self
+            .config
+            .factory
+            .ready(config, &token.claims)
+            .map_err(|e| Reject::bad("credential_request_denied", e.to_string()))?
+        {
+            // Deferred (§9): the keys are fixed now and bound, with the token, to the
+            // transaction id (ATTACKS VCI-86: no key substitution at redemption).
+            let tx = random(&*self.rng)?;
+            let record = DeferredRecord {
+                token_key: token_key.clone(),
+                configuration: config.id.clone(),
+                keys: keys.iter().map(PublicJwk::minimal_json).collect(),
+                claims: token.claims.clone(),
+            };
+            let now = self.now();
+            self.store.insert(
+                KIND_DEFERRED,
+                &secret_key(tx.expose()),
+                &to_json(&record)?,
+                now + DEFERRED_LIFETIME,
+                now,
+            )?;
+            return Ok(IssuerResponse::json(
+                202,
+                &json!({"transaction_id": tx.expose(), "interval": DEFERRED_INTERVAL}),
+            ));
+        }
+        self.issue_for(config, &token.claims, keys, &token_key)
+    }
+
+    /// Issues one credential per key and records the notification id for the token.
+    fn issue_for(
+        &self,
+        config: &SdJwtVcConfiguration,
+        claims: &Map<String, Value>,
+        keys: Vec<PublicJwk>,
+        token_key: &str,
+    ) -> Handled {
         let now = self.now();
         let mut credentials = Vec::with_capacity(keys.len());
         for key in keys {
             let mut b = self
                 .config
                 .factory
-                .builder(config, &token.claims, now)
+                .builder(config, claims, now)
                 .map_err(|e| Reject::bad("credential_request_denied", e.to_string()))?
                 .issuer(self.config.issuer_id.clone())
                 .holder_key(key);
@@ -1564,12 +1631,58 @@ impl Issuer {
     }
 
     fn deferred(&self, req: &IssuerRequest<'_>) -> Handled {
-        let _ = self.resource_token(req, "/deferred")?;
-        // This issuer issues immediately: no transaction id is ever handed out.
-        Err(Reject::bad(
-            "invalid_transaction_id",
-            "unknown transaction_id",
-        ))
+        let (token_key, _) = self.resource_token(req, "/deferred")?;
+        let body = parse_json_body(req)?;
+        if body.contains_key("credential_response_encryption") {
+            return Err(Reject::bad(
+                "invalid_credential_request",
+                "credential_response_encryption in a plaintext request",
+            ));
+        }
+        let unknown = || Reject::bad("invalid_transaction_id", "unknown transaction_id");
+        let tx = body
+            .get("transaction_id")
+            .and_then(Value::as_str)
+            .filter(|t| t.len() <= 256)
+            .ok_or_else(unknown)?;
+        let key = secret_key(tx);
+        let now = self.now();
+        let raw = self
+            .store
+            .get(KIND_DEFERRED, &key, now)?
+            .ok_or_else(unknown)?;
+        let record: DeferredRecord = from_json(&raw)?;
+        // Bound to the token that started it (ATTACKS VCI-84, VCI-86).
+        if !crate::openid4vp::verifier::same_secret(&record.token_key, &token_key) {
+            return Err(unknown());
+        }
+        let config = self
+            .config
+            .configurations
+            .iter()
+            .find(|c| c.id == record.configuration)
+            .ok_or_else(unknown)?;
+        if !self
+            .config
+            .factory
+            .ready(config, &record.claims)
+            .map_err(|e| Reject::bad("credential_request_denied", e.to_string()))?
+        {
+            return Ok(IssuerResponse::json(
+                202,
+                &json!({"transaction_id": tx, "interval": DEFERRED_INTERVAL}),
+            ));
+        }
+        // Delivered once (§8.3, VCI-85): a concurrent redemption loses here.
+        self.store
+            .take(KIND_DEFERRED, &key, now)?
+            .ok_or_else(unknown)?;
+        let keys = record
+            .keys
+            .iter()
+            .map(PublicJwk::from_json)
+            .collect::<Result<Vec<_>>>()?;
+        self.issue_for(config, &record.claims, keys, &token_key)
     }
 
     fn notification(&self, req: &IssuerRequest<'_>) -> Handled {

@@ -175,6 +175,7 @@ impl CredentialConfiguration {
                 )));
             }
         }
+        check_claims_descriptions(id, o)?;
         let display_name = o
             .get("credential_metadata")
             .and_then(|m| m.get("display"))
@@ -203,6 +204,71 @@ impl CredentialConfiguration {
     pub fn is_key_bound(&self) -> bool {
         !self.binding_methods.is_empty()
     }
+}
+
+/// One element of a claims path pointer (B.1, C.1.1): a claim name, an array index, or
+/// `null` for all elements of an array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PathElement {
+    Name(String),
+    Index(u64),
+    All,
+}
+
+/// Processes `credential_metadata.claims` (B.2, B.3): every entry needs a non-empty
+/// `path` of names, indices and `null`, and processing aborts on a claim described twice or
+/// on contradictory descriptions (an object member and an array element at the same place,
+/// or `null` and an index in the same array), so that a consent screen never shows what the
+/// issuer did not unambiguously describe (ATTACKS VCI-18).
+fn check_claims_descriptions(id: &str, o: &Map<String, Value>) -> Result<()> {
+    let Some(claims) = o.get("credential_metadata").and_then(|m| m.get("claims")) else {
+        return Ok(());
+    };
+    let claims = claims
+        .as_array()
+        .ok_or_else(|| invalid(format!("{id}: credential_metadata.claims must be an array")))?;
+    let mut paths: Vec<Vec<PathElement>> = Vec::with_capacity(claims.len());
+    for c in claims {
+        let path = c
+            .get("path")
+            .and_then(Value::as_array)
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| invalid(format!("{id}: a claims entry needs a non-empty path")))?;
+        let mut parsed = Vec::with_capacity(path.len());
+        for e in path {
+            parsed.push(match e {
+                Value::String(n) => PathElement::Name(n.clone()),
+                Value::Null => PathElement::All,
+                Value::Number(n) => PathElement::Index(n.as_u64().ok_or_else(|| {
+                    invalid(format!("{id}: a path index must be a non-negative integer"))
+                })?),
+                _ => return Err(invalid(format!("{id}: invalid claims path element {e}"))),
+            });
+        }
+        for other in &paths {
+            if *other == parsed {
+                return Err(invalid(format!(
+                    "{id}: the claim {path:?} is described twice"
+                )));
+            }
+            for (a, b) in other.iter().zip(&parsed) {
+                match (a, b) {
+                    (PathElement::Name(x), PathElement::Name(y)) if x != y => break,
+                    (PathElement::Index(x), PathElement::Index(y)) if x != y => break,
+                    (PathElement::Name(_), PathElement::Name(_))
+                    | (PathElement::Index(_), PathElement::Index(_))
+                    | (PathElement::All, PathElement::All) => {}
+                    _ => {
+                        return Err(invalid(format!(
+                            "{id}: contradictory claims descriptions at {path:?}"
+                        )));
+                    }
+                }
+            }
+        }
+        paths.push(parsed);
+    }
+    Ok(())
 }
 
 /// `credential_response_encryption` of the issuer metadata (§12.2.4).
@@ -452,5 +518,70 @@ impl AuthServerMetadata {
                 .unwrap_or_default(),
             raw: o,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(claims: Value) -> Result<CredentialConfiguration> {
+        CredentialConfiguration::parse(
+            "pid",
+            &json!({"format": "dc+sd-jwt", "vct": "urn:eudi:pid:1", "credential_metadata": {"claims": claims}}),
+        )
+    }
+
+    #[test]
+    fn claims_descriptions_abort_on_repeats_and_contradictions() {
+        config(json!([
+            {"path": ["given_name"]},
+            {"path": ["address"]},
+            {"path": ["address", "locality"]},
+            {"path": ["nationalities", null]},
+            {"path": ["degrees", 0, "type"]},
+            {"path": ["degrees", 1]},
+        ]))
+        .unwrap();
+        for bad in [
+            json!([{"path": ["given_name"]}, {"path": ["given_name"]}]),
+            json!([{"path": ["degrees", null]}, {"path": ["degrees", 0]}]),
+            json!([{"path": ["address", "locality"]}, {"path": ["address", 0]}]),
+            json!([{"path": []}]),
+            json!([{"path": ["a", -1]}]),
+            json!([{"path": ["a", true]}]),
+            json!({"path": ["a"]}),
+        ] {
+            assert_eq!(
+                config(bad.clone()).unwrap_err().code(),
+                "invalid_metadata",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn well_known_urls() {
+        assert_eq!(
+            issuer_metadata_url("https://issuer.example.com/tenant").unwrap(),
+            "https://issuer.example.com/.well-known/openid-credential-issuer/tenant"
+        );
+        assert_eq!(
+            issuer_metadata_url("https://issuer.example.com:8443/a/b").unwrap(),
+            "https://issuer.example.com:8443/.well-known/openid-credential-issuer/a/b"
+        );
+        assert_eq!(
+            as_metadata_url("https://as.example.com").unwrap(),
+            "https://as.example.com/.well-known/oauth-authorization-server"
+        );
+        for bad in [
+            "https://issuer.example.com/",
+            "https://issuer.example.com/tenant?x=1",
+            "http://issuer.example.com",
+            "https://user@issuer.example.com",
+        ] {
+            assert!(issuer_metadata_url(bad).is_err(), "{bad}");
+        }
     }
 }
