@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod issuer;
 mod serve;
 mod store;
 mod tls;
@@ -30,8 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Role {
-    /// The OpenID4VCI credential issuer (comes with the OpenID4VCI core; not in this build).
-    Issuer(Common),
+    /// The OpenID4VCI credential issuer, its own authorization server and its status list.
+    Issuer(IssuerArgs),
     /// The OpenID4VP verifier: a backend asks for presentations, wallets answer.
     Verifier(VerifierArgs),
 }
@@ -93,6 +94,34 @@ pub(crate) struct VerifierArgs {
     pub(crate) mdoc_trust_anchor: Vec<PathBuf>,
 }
 
+/// `credkit-server issuer`.
+#[derive(clap::Args, Clone)]
+pub(crate) struct IssuerArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// The credential signing key (JWK; a minimal one is enough, the algorithm follows from
+    /// the curve). The Credential Issuer Identifier is --public-url.
+    #[arg(long, value_name = "JWK")]
+    pub(crate) signing_key: Option<PathBuf>,
+    /// The signing key's certificate chain (PEM, leaf first, without the trust anchor), sent
+    /// as x5c; the leaf's SAN names the issuer's host.
+    #[arg(long, value_name = "CHAIN.pem")]
+    pub(crate) x5c: Option<PathBuf>,
+    /// The mdoc signing key (mdoc is not in this build).
+    #[arg(long, value_name = "JWK")]
+    pub(crate) mdoc_signing_key: Option<PathBuf>,
+    /// The mdoc signing chain (mdoc is not in this build).
+    #[arg(long, value_name = "CHAIN.pem")]
+    pub(crate) mdoc_x5c: Option<PathBuf>,
+    /// Require client attestation (a Wallet Attestation, HAIP 1.0 §4.4.1) at the PAR and
+    /// token endpoints; the pre-authorized grant then serves no anonymous clients.
+    #[arg(long)]
+    pub(crate) require_wallet_attestation: bool,
+    /// A wallet provider's attestation-signing key (JWK; repeatable).
+    #[arg(long, value_name = "JWK")]
+    pub(crate) wallet_provider_key: Vec<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -116,9 +145,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.role {
             Role::Verifier(args) => verifier::run(args).await,
-            Role::Issuer(_) => Err(Failure::Usage(
-                "the issuer role comes with the OpenID4VCI core, not in this build".into(),
-            )),
+            Role::Issuer(args) => issuer::run(args).await,
         }
     });
     match outcome {

@@ -1,5 +1,11 @@
-//! The verifier's transactions in SQLite: `credkit::openid4vp::verifier::TransactionStore`
-//! over one table, with versioned migrations (`PRAGMA user_version`). A transaction is kept
+//! State in SQLite, with versioned migrations (`PRAGMA user_version`): the verifier's
+//! transactions (`credkit::openid4vp::verifier::TransactionStore`), the issuer's short-lived
+//! OpenID4VCI state (`credkit::oauth::store::StateStore`: codes, tokens and nonces under
+//! their SHA-256, with expiry and atomic take) and its status list entries (one row per
+//! issued credential: a random index taken under a uniqueness constraint, so that any number
+//! of nodes allocate without handing out an index twice).
+//!
+//! The verifier's transactions: A transaction is kept
 //! as its JSON (it holds the ephemeral decryption key while pending; the file is the
 //! service's secret), with `state` indexed for direct_post lookups and `status` for the
 //! compare-and-set that lets exactly one response end a transaction.
@@ -9,18 +15,61 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use credkit::error::WalletError;
+use credkit::oauth::store::StateStore;
+use credkit::openid4vci::issuer::StatusAllocator;
 use credkit::openid4vp::verifier::{Transaction, TransactionStore, same_secret};
+use credkit::rand::RandomSource;
 use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
 
 /// The migrations, in order; `user_version` is the number applied.
-const MIGRATIONS: &[&str] = &["CREATE TABLE oid4vp_transactions (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE oid4vp_transactions (
         id TEXT PRIMARY KEY NOT NULL,
         state TEXT NOT NULL UNIQUE,
         status TEXT NOT NULL,
         expires_at INTEGER NOT NULL,
         body TEXT NOT NULL
     );
-    CREATE INDEX oid4vp_transactions_expiry ON oid4vp_transactions (expires_at);"];
+    CREATE INDEX oid4vp_transactions_expiry ON oid4vp_transactions (expires_at);",
+    "CREATE TABLE oid4vci_state (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    CREATE INDEX oid4vci_state_expiry ON oid4vci_state (expires_at);
+    CREATE TABLE status_entries (
+        list INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        credential_id TEXT NOT NULL UNIQUE,
+        reference TEXT,
+        status INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (list, idx)
+    );
+    CREATE INDEX status_entries_reference ON status_entries (reference);",
+];
+
+/// Opens (creating and migrating) the database at `path`.
+pub(crate) fn open(path: &Path) -> credkit::Result<Connection> {
+    let conn = Connection::open(path).map_err(storage)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(storage)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(storage)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(storage)?;
+    let applied = usize::try_from(version).map_err(storage)?;
+    for (i, m) in (1i64..).zip(MIGRATIONS.iter()).skip(applied) {
+        let tx = conn.unchecked_transaction().map_err(storage)?;
+        tx.execute_batch(m).map_err(storage)?;
+        tx.pragma_update(None, "user_version", i).map_err(storage)?;
+        tx.commit().map_err(storage)?;
+    }
+    Ok(conn)
+}
 
 /// Transactions in an SQLite file.
 pub(crate) struct SqliteTransactions {
@@ -40,23 +89,8 @@ fn storage(e: impl fmt::Display) -> credkit::Error {
 impl SqliteTransactions {
     /// Opens (creating and migrating) the database at `path`.
     pub(crate) fn open(path: &Path) -> credkit::Result<Self> {
-        let conn = Connection::open(path).map_err(storage)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(storage)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(storage)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(storage)?;
-        let applied = usize::try_from(version).map_err(storage)?;
-        for (i, m) in (1i64..).zip(MIGRATIONS.iter()).skip(applied) {
-            let tx = conn.unchecked_transaction().map_err(storage)?;
-            tx.execute_batch(m).map_err(storage)?;
-            tx.pragma_update(None, "user_version", i).map_err(storage)?;
-            tx.commit().map_err(storage)?;
-        }
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(open(path)?),
         })
     }
 
@@ -152,5 +186,238 @@ impl TransactionStore for SqliteTransactions {
             }
             _ => Ok(None),
         }
+    }
+}
+
+/// The issuer's OpenID4VCI state in SQLite.
+pub(crate) struct SqliteState {
+    conn: Mutex<Connection>,
+    inserts: std::sync::atomic::AtomicU64,
+}
+
+impl fmt::Debug for SqliteState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SqliteState")
+    }
+}
+
+impl SqliteState {
+    pub(crate) fn open(path: &Path) -> credkit::Result<Self> {
+        Ok(Self {
+            conn: Mutex::new(open(path)?),
+            inserts: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    fn conn(&self) -> credkit::Result<std::sync::MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| storage("the store lock is poisoned"))
+    }
+}
+
+/// Every this many inserts, expired rows of every kind are deleted.
+const PURGE_EVERY: u64 = 256;
+
+impl StateStore for SqliteState {
+    fn insert(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        expires_at: i64,
+        now: i64,
+    ) -> credkit::Result<bool> {
+        let conn = self.conn()?;
+        let tx = conn.unchecked_transaction().map_err(storage)?;
+        tx.execute(
+            "DELETE FROM oid4vci_state WHERE kind = ?1 AND key = ?2 AND expires_at <= ?3",
+            params![kind, key, now],
+        )
+        .map_err(storage)?;
+        let n = tx
+            .execute(
+                "INSERT OR IGNORE INTO oid4vci_state (kind, key, value, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![kind, key, value, expires_at],
+            )
+            .map_err(storage)?;
+        // Expired rows of any key go now and then, so that the table does not grow.
+        let n_inserts = self
+            .inserts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n_inserts.is_multiple_of(PURGE_EVERY) {
+            tx.execute(
+                "DELETE FROM oid4vci_state WHERE expires_at <= ?1",
+                params![now],
+            )
+            .map_err(storage)?;
+        }
+        tx.commit().map_err(storage)?;
+        Ok(n == 1)
+    }
+
+    fn get(&self, kind: &str, key: &str, now: i64) -> credkit::Result<Option<Vec<u8>>> {
+        self.conn()?
+            .query_row(
+                "SELECT value FROM oid4vci_state WHERE kind = ?1 AND key = ?2 AND expires_at > ?3",
+                params![kind, key, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(storage)
+    }
+
+    fn take(&self, kind: &str, key: &str, now: i64) -> credkit::Result<Option<Vec<u8>>> {
+        // One statement: of two concurrent takes (any node), one deletes the row.
+        let row: Option<(Vec<u8>, i64)> = self
+            .conn()?
+            .query_row(
+                "DELETE FROM oid4vci_state WHERE kind = ?1 AND key = ?2
+                 RETURNING value, expires_at",
+                params![kind, key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(storage)?;
+        Ok(row.filter(|(_, exp)| *exp > now).map(|(v, _)| v))
+    }
+
+    fn replace(
+        &self,
+        kind: &str,
+        key: &str,
+        old: &[u8],
+        new: &[u8],
+        expires_at: i64,
+        now: i64,
+    ) -> credkit::Result<bool> {
+        let n = self
+            .conn()?
+            .execute(
+                "UPDATE oid4vci_state SET value = ?4, expires_at = ?5
+                 WHERE kind = ?1 AND key = ?2 AND value = ?3 AND expires_at > ?6",
+                params![kind, key, old, new, expires_at, now],
+            )
+            .map_err(storage)?;
+        Ok(n == 1)
+    }
+}
+
+/// The issuer's status list entries: one row per credential.
+pub(crate) struct SqliteStatus {
+    conn: Mutex<Connection>,
+    /// The list's URI (`status_list.uri`).
+    pub(crate) uri: String,
+    /// Entries in the list.
+    pub(crate) size: u64,
+}
+
+impl fmt::Debug for SqliteStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStatus")
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStatus {
+    pub(crate) fn open(path: &Path, uri: String, size: u64) -> credkit::Result<Self> {
+        Ok(Self {
+            conn: Mutex::new(open(path)?),
+            uri,
+            size,
+        })
+    }
+
+    fn conn(&self) -> credkit::Result<std::sync::MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| storage("the store lock is poisoned"))
+    }
+
+    /// The entries whose status is not VALID, as (index, status).
+    pub(crate) fn changed(&self) -> credkit::Result<Vec<(u64, u8)>> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare("SELECT idx, status FROM status_entries WHERE list = 1 AND status != 0")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(storage)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (idx, status) = row.map_err(storage)?;
+            out.push((
+                u64::try_from(idx).map_err(storage)?,
+                u8::try_from(status).map_err(storage)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Sets the status of credential `id`; `false` when there is no such credential.
+    pub(crate) fn set(&self, id: &str, status: u8) -> credkit::Result<bool> {
+        let n = self
+            .conn()?
+            .execute(
+                "UPDATE status_entries SET status = ?2 WHERE credential_id = ?1",
+                params![id, status],
+            )
+            .map_err(storage)?;
+        Ok(n == 1)
+    }
+
+    /// The credentials an offer produced, with their status.
+    pub(crate) fn by_reference(&self, reference: &str) -> credkit::Result<Vec<(String, u8)>> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare("SELECT credential_id, status FROM status_entries WHERE reference = ?1")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map(params![reference], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(storage)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, status) = row.map_err(storage)?;
+            out.push((id, u8::try_from(status).map_err(storage)?));
+        }
+        Ok(out)
+    }
+}
+
+impl StatusAllocator for SqliteStatus {
+    fn allocate(
+        &self,
+        reference: Option<&str>,
+        rng: &dyn RandomSource,
+    ) -> credkit::Result<Map<String, Value>> {
+        let conn = self.conn()?;
+        let id = credkit::rand::id(rng)?;
+        // A random index (TSL §13.2/§13.3); a taken one is drawn again. The list is sized so
+        // that it stays sparse; after 64 collisions it counts as full.
+        for _ in 0..64 {
+            let mut b = [0u8; 8];
+            rng.fill(&mut b)?;
+            let idx = u64::from_le_bytes(b) % self.size.max(1);
+            let n = conn
+                .execute(
+                    "INSERT OR IGNORE INTO status_entries (list, idx, credential_id, reference)
+                     VALUES (1, ?1, ?2, ?3)",
+                    params![i64::try_from(idx).map_err(storage)?, id, reference],
+                )
+                .map_err(storage)?;
+            if n == 1 {
+                let mut claim = Map::new();
+                claim.insert(
+                    "status_list".into(),
+                    serde_json::json!({"idx": idx, "uri": self.uri}),
+                );
+                return Ok(claim);
+            }
+        }
+        Err(credkit::error::StatusError::Full.into())
     }
 }

@@ -102,7 +102,7 @@ impl IssuerTrust for IssuerKeys {
     }
 }
 
-fn public_url(given: Option<&str>, port: u16) -> Result<String, Failure> {
+pub(crate) fn public_url(given: Option<&str>, port: u16) -> Result<String, Failure> {
     let url = given.map_or_else(|| format!("https://127.0.0.1:{port}"), str::to_owned);
     let rest = url
         .strip_prefix("https://")
@@ -267,7 +267,7 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
     crate::serve::serve(listener, local, tls, router).await
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     (
         status,
         [
@@ -279,7 +279,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-fn error(status: StatusCode, code: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str) -> Response {
     json_response(status, &json!({ "error": code }))
 }
 
@@ -304,7 +304,7 @@ fn authorized(app: &App, headers: &HeaderMap) -> bool {
 }
 
 /// Runs `f` on a blocking thread (core and the store are synchronous).
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> credkit::Result<T> + Send + 'static,
 ) -> credkit::Result<T> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {

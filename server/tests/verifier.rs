@@ -11,164 +11,19 @@
     missing_docs
 )]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use credkit::crypto::{Signer, default_provider};
-use credkit::http::{FetchPolicy, Fetcher, UreqClient};
 use credkit::jose::Algorithm;
-use credkit::openid4vp::wallet::WalletPolicy;
 use credkit::rand::OsRandom;
 use credkit::sd_jwt::{KeyBindingPolicy, StaticIssuerKeys};
 use credkit::sd_jwt_vc::{TrustPolicy, VcBuilder, VcVerifier, Vct};
 use credkit::wallet::{MemoryStore, SoftwareKeyManager, Wallet};
-use credkit::x509::TrustAnchors;
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    url: String,
-    dir: PathBuf,
-    token: String,
-}
-
-impl Server {
-    fn start(issuer_key: &str, extra: &[&str]) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "credkit-server-test-{}",
-            credkit::rand::id(&OsRandom).unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let key_file = dir.join("issuer.pub.jwk");
-        std::fs::write(&key_file, issuer_key).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_credkit-server"))
-            .args(["verifier", "--dev", "--dev-dir"])
-            .arg(dir.join("dev"))
-            .arg("--store")
-            .arg(format!("sqlite:{}", dir.join("v.sqlite").display()))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--public-url",
-                "https://localhost",
-            ])
-            .arg("--issuer-key")
-            .arg(&key_file)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on https://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        let port = addr.rsplit(':').next().unwrap();
-        let token = std::fs::read_to_string(dir.join("dev/admin-token")).unwrap();
-        Self {
-            child,
-            url: format!("https://localhost:{port}"),
-            dir,
-            token,
-        }
-    }
-
-    fn ca(&self) -> Vec<Vec<u8>> {
-        credkit::x509::certificates_from_pem(
-            &std::fs::read_to_string(self.dir.join("dev/ca.pem")).unwrap(),
-        )
-        .unwrap()
-    }
-
-    fn agent(&self) -> ureq::Agent {
-        use ureq::tls::{Certificate, RootCerts, TlsConfig};
-        let roots: Vec<Certificate<'static>> = self
-            .ca()
-            .iter()
-            .map(|d| Certificate::from_der(d).to_owned())
-            .collect();
-        ureq::Agent::new_with_config(
-            ureq::config::Config::builder()
-                .http_status_as_error(false)
-                .tls_config(
-                    TlsConfig::builder()
-                        .root_certs(RootCerts::Specific(Arc::new(roots)))
-                        .build(),
-                )
-                .build(),
-        )
-    }
-
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> (u16, Value) {
-        let agent = self.agent();
-        let url = format!("{}{path}", self.url);
-        let auth = token.map(|t| format!("Bearer {t}"));
-        let mut response = match (method, body) {
-            ("POST", Some(b)) => {
-                let mut r = agent.post(&url).header("Content-Type", "application/json");
-                if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
-                }
-                r.send(b.to_string()).unwrap()
-            }
-            _ => {
-                let mut r = agent.get(&url);
-                if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
-                }
-                r.call().unwrap()
-            }
-        };
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    fn fetcher(&self) -> Fetcher {
-        Fetcher::with_policy(
-            Arc::new(UreqClient::with_root_certificates(&self.ca())),
-            credkit::http::danger::allow_internal_addresses(FetchPolicy::default()),
-        )
-    }
-
-    fn wallet_policy(&self) -> WalletPolicy {
-        let mut anchors = TrustAnchors::new();
-        for c in self.ca() {
-            anchors.add_der(&c).unwrap();
-        }
-        WalletPolicy::new(anchors).fetch_policy(credkit::http::danger::allow_internal_addresses(
-            FetchPolicy::default(),
-        ))
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+mod common;
+use common::Server;
 
 struct Holder {
     issuer: Arc<dyn Signer>,
@@ -231,9 +86,11 @@ fn over_18(prefix: &str, mode: &str) -> Value {
 #[test]
 fn an_over_18_check_end_to_end() {
     let h = holder(3);
+    let issuer_key = Value::Object(h.issuer.public_jwk().to_json()).to_string();
     let server = Server::start(
-        &Value::Object(h.issuer.public_jwk().to_json()).to_string(),
-        &[],
+        "verifier",
+        &[("issuer.pub.jwk", &issuer_key)],
+        &["--issuer-key", "{dir}/issuer.pub.jwk"],
     );
     for (prefix, mode) in [
         ("x509_hash", "direct_post.jwt"),
@@ -326,9 +183,11 @@ fn an_over_18_check_end_to_end() {
 #[test]
 fn a_failing_response_ends_the_presentation_as_failed() {
     let h = holder(2);
+    let issuer_key = Value::Object(h.issuer.public_jwk().to_json()).to_string();
     let server = Server::start(
-        &Value::Object(h.issuer.public_jwk().to_json()).to_string(),
-        &[],
+        "verifier",
+        &[("issuer.pub.jwk", &issuer_key)],
+        &["--issuer-key", "{dir}/issuer.pub.jwk"],
     );
     let (_, created) = server.call(
         "POST",

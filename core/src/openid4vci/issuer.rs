@@ -107,15 +107,25 @@ impl SdJwtVcConfiguration {
 
 /// Status list references for new credentials: one fresh random index per copy.
 pub trait StatusAllocator: Send + Sync + fmt::Debug {
-    /// The `status` claim for one new credential.
+    /// The `status` claim for one new credential issued for the offer the caller labelled
+    /// `reference` ([`OfferRequest::reference`]), so that the issuer can later revoke what
+    /// that offer produced.
     ///
     /// # Errors
     /// When the list is full or cannot be persisted.
-    fn allocate(&self, rng: &dyn RandomSource) -> Result<Map<String, Value>>;
+    fn allocate(
+        &self,
+        reference: Option<&str>,
+        rng: &dyn RandomSource,
+    ) -> Result<Map<String, Value>>;
 }
 
 impl StatusAllocator for Mutex<IssuerStatusList> {
-    fn allocate(&self, rng: &dyn RandomSource) -> Result<Map<String, Value>> {
+    fn allocate(
+        &self,
+        _reference: Option<&str>,
+        rng: &dyn RandomSource,
+    ) -> Result<Map<String, Value>> {
         let mut list = self
             .lock()
             .map_err(|_| crate::error::WalletError::Storage("status list poisoned".into()))?;
@@ -480,6 +490,8 @@ type Handled = std::result::Result<IssuerResponse, Reject>;
 struct OfferRecord {
     configurations: Vec<String>,
     claims: Map<String, Value>,
+    #[serde(default)]
+    reference: Option<String>,
     tx_code: Option<String>,
     attempts: u32,
     expires_at: i64,
@@ -499,6 +511,8 @@ struct ParRecord {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CodeRecord {
+    #[serde(default)]
+    reference: Option<String>,
     client_id: String,
     redirect_uri: String,
     code_challenge: String,
@@ -510,6 +524,8 @@ struct CodeRecord {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct DeferredRecord {
+    #[serde(default)]
+    reference: Option<String>,
     token_key: String,
     configuration: String,
     keys: Vec<Map<String, Value>>,
@@ -518,6 +534,8 @@ struct DeferredRecord {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct TokenRecord {
+    #[serde(default)]
+    reference: Option<String>,
     jkt: String,
     client_id: Option<String>,
     configurations: Vec<String>,
@@ -537,6 +555,9 @@ pub struct OfferRequest {
     pub grant: OfferGrant,
     /// Serve the offer at `credential_offer_uri` instead of by value.
     pub by_reference: bool,
+    /// The caller's label for this offer (its own id), handed to the
+    /// [`StatusAllocator`] with every credential the offer produces.
+    pub reference: Option<String>,
 }
 
 impl OfferRequest {
@@ -552,7 +573,15 @@ impl OfferRequest {
             claims,
             grant,
             by_reference: false,
+            reference: None,
         }
+    }
+
+    /// Labelled `reference` (see [`OfferRequest::reference`]).
+    #[must_use]
+    pub fn reference(mut self, reference: impl Into<String>) -> Self {
+        self.reference = Some(reference.into());
+        self
     }
 
     /// Served by reference (`credential_offer_uri`).
@@ -807,6 +836,7 @@ impl Issuer {
                 let record = OfferRecord {
                     configurations: request.configuration_ids.clone(),
                     claims: request.claims.clone(),
+                    reference: request.reference.clone(),
                     tx_code: tx.as_ref().map(|t| secret_key(t.expose())),
                     attempts: 0,
                     expires_at,
@@ -831,6 +861,7 @@ impl Issuer {
                 let record = OfferRecord {
                     configurations: request.configuration_ids.clone(),
                     claims: request.claims.clone(),
+                    reference: request.reference.clone(),
                     tx_code: None,
                     attempts: 0,
                     expires_at,
@@ -1117,6 +1148,7 @@ impl Issuer {
                     self.token_details(&form, &offer.configurations)?;
                 (
                     TokenRecord {
+                        reference: offer.reference,
                         jkt: proof.jkt.clone(),
                         client_id: client,
                         configurations,
@@ -1163,6 +1195,7 @@ impl Issuer {
                 let proof = self.check_dpop(req, "/token", None, c.dpop_jkt.as_deref())?;
                 (
                     TokenRecord {
+                        reference: c.reference,
                         jkt: proof.jkt.clone(),
                         client_id,
                         configurations: c.configurations,
@@ -1430,6 +1463,7 @@ impl Issuer {
             // transaction id (ATTACKS VCI-86: no key substitution at redemption).
             let tx = random(&*self.rng)?;
             let record = DeferredRecord {
+                reference: token.reference.clone(),
                 token_key: token_key.clone(),
                 configuration: config.id.clone(),
                 keys: keys.iter().map(PublicJwk::minimal_json).collect(),
@@ -1448,7 +1482,13 @@ impl Issuer {
                 &json!({"transaction_id": tx.expose(), "interval": DEFERRED_INTERVAL}),
             ));
         }
-        self.issue_for(config, &token.claims, keys, &token_key)
+        self.issue_for(
+            config,
+            &token.claims,
+            keys,
+            &token_key,
+            token.reference.as_deref(),
+        )
     }
 
     /// Issues one credential per key and records the notification id for the token.
@@ -1458,6 +1498,7 @@ impl Issuer {
         claims: &Map<String, Value>,
         keys: Vec<PublicJwk>,
         token_key: &str,
+        reference: Option<&str>,
     ) -> Handled {
         let now = self.now();
         let mut credentials = Vec::with_capacity(keys.len());
@@ -1473,7 +1514,7 @@ impl Issuer {
                 b = b.x5c(chain.clone());
             }
             if let Some(status) = &self.config.status {
-                b = b.status(status.allocate(&*self.rng)?);
+                b = b.status(status.allocate(reference, &*self.rng)?);
             }
             let sd_jwt = b.issue(&*self.config.signer, &*self.rng)?;
             credentials.push(json!({"credential": sd_jwt.to_string()}));
@@ -1682,7 +1723,13 @@ impl Issuer {
             .iter()
             .map(PublicJwk::from_json)
             .collect::<Result<Vec<_>>>()?;
-        self.issue_for(config, &record.claims, keys, &token_key)
+        self.issue_for(
+            config,
+            &record.claims,
+            keys,
+            &token_key,
+            record.reference.as_deref(),
+        )
     }
 
     fn notification(&self, req: &IssuerRequest<'_>) -> Handled {
@@ -1858,14 +1905,16 @@ impl Issuer {
                 .as_ref()
                 .map(|o| o.configurations.clone())
                 .unwrap_or_default(),
-            offer_claims: offer.map(|o| o.claims),
+            offer_claims: offer.as_ref().map(|o| o.claims.clone()),
         };
+        let reference = offer.and_then(|o| o.reference);
         let decision = self.config.authorizer.authorize(&request)?;
         let mut params: Vec<(&str, String)> = Vec::new();
         match decision {
             Some(claims) => {
                 let code = random(&*self.rng)?;
                 let record = CodeRecord {
+                    reference,
                     client_id: par.client_id.clone(),
                     redirect_uri: par.redirect_uri.clone(),
                     code_challenge: par.code_challenge.clone(),
