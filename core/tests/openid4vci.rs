@@ -1387,3 +1387,104 @@ fn deferred_issuance_is_polled_and_bound_to_its_token() {
         Some("invalid_transaction_id")
     );
 }
+
+fn encrypting_rig(required: bool, dpop_nonces: bool) -> Rig {
+    rig_with(|c| {
+        c.dpop_nonces = dpop_nonces;
+        let key = default_provider()
+            .generate(Algorithm::Es256, &OsRandom)
+            .unwrap()
+            .with_kid("issuer-enc-1");
+        c.encryption_key = Some(key);
+        c.encryption_required = required;
+    })
+}
+
+#[test]
+fn encrypted_credential_requests_and_responses() {
+    let rig = encrypting_rig(true, true);
+    let h = holder(&rig);
+    let (uri, _) = offer(&rig, pre_auth(false));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let rewrite: Rewrite = Box::new(move |req, resp| {
+        if req.url.ends_with("/credential") {
+            log.lock().unwrap().push((
+                req.header_value("Content-Type").unwrap_or("").to_owned(),
+                resp.content_type.clone().unwrap_or_default(),
+                resp.status,
+            ));
+        }
+        resp
+    });
+    let issued = issue(&rig, &h, &uri, options(None, 2), Some(rewrite)).unwrap();
+    h.wallet.add_issued(&issued).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    // Both directions are JWEs (§10): the request to the issuer's key, the answer to the
+    // wallet's ephemeral key.
+    assert!(
+        seen.iter().any(|(req, resp, s)| req == "application/jwt"
+            && resp == "application/jwt"
+            && *s == 200),
+        "{seen:?}"
+    );
+    // The metadata advertises both, with a JWK Set whose keys have a kid and alg.
+    let md = rig.issuer.metadata();
+    assert_eq!(
+        md["credential_request_encryption"]["jwks"]["keys"][0]["kid"],
+        "issuer-enc-1"
+    );
+    assert_eq!(
+        md["credential_request_encryption"]["jwks"]["keys"][0]["alg"],
+        "ECDH-ES"
+    );
+    assert_eq!(
+        md["credential_response_encryption"]["encryption_required"],
+        true
+    );
+}
+
+#[test]
+fn encryption_attacks() {
+    // VCI-77: the issuer answers in plaintext although the wallet asked for encryption.
+    let lax = encrypting_rig(false, true);
+    let h = holder(&lax);
+    let (uri, _) = offer(&lax, pre_auth(false));
+    let rewrite: Rewrite = Box::new(|req, resp| {
+        if req.url.ends_with("/credential") && resp.status == 200 {
+            HttpResponse::new(200, br#"{"credentials":[{"credential":"x~"}]}"#.to_vec())
+                .with_content_type("application/json")
+        } else {
+            resp
+        }
+    });
+    let e = issue(&lax, &h, &uri, options(None, 1), Some(rewrite)).unwrap_err();
+    assert_eq!(e.code(), "unencrypted_response");
+    // The issuer requires encryption: a plaintext request is refused (§10, our policy).
+    let strict = encrypting_rig(true, false);
+    let p = prover();
+    let s = holder_signer();
+    let t = token(&strict, &p);
+    let n = c_nonce(&strict);
+    let body = json!({"credential_configuration_id": "pid", "proofs": {"jwt": [proof_jwt(&*s, good_header(&*s), json!({"aud": ISSUER, "iat": NOW, "nonce": n}))]}});
+    assert_eq!(
+        credential(&strict, &p, &t, body).error_code().as_deref(),
+        Some("invalid_encryption_parameters")
+    );
+    // A wallet facing an issuer that requires response encryption but offers no request
+    // encryption cannot comply and says so before sending anything (OpenID4VCI #743).
+    let plain = rig();
+    let h = holder(&plain);
+    let (uri, _) = offer(&plain, pre_auth(false));
+    let rewrite: Rewrite = Box::new(|req, resp| {
+        if req.url.contains("openid-credential-issuer") {
+            let mut v: Value = serde_json::from_slice(&resp.body).unwrap();
+            v["credential_response_encryption"] = json!({"alg_values_supported": ["ECDH-ES"], "enc_values_supported": ["A128GCM"], "encryption_required": true});
+            HttpResponse::new(200, v.to_string().into_bytes()).with_content_type("application/json")
+        } else {
+            resp
+        }
+    });
+    let e = issue(&plain, &h, &uri, options(None, 1), Some(rewrite)).unwrap_err();
+    assert_eq!(e.code(), "invalid_metadata");
+}

@@ -41,8 +41,9 @@ use super::{
 use crate::crypto::{CryptoProvider, HashAlg, Signer, default_provider};
 use crate::error::{Oid4vciError, Result};
 use crate::http::Method;
+use crate::jose::jwe::{self, EncryptOptions};
 use crate::jose::jws::{Jws, check_crit};
-use crate::jose::{Algorithm, PublicJwk};
+use crate::jose::{Algorithm, PrivateJwk, PublicJwk};
 use crate::oauth::client_attestation::{self, AttestationPolicy};
 use crate::oauth::dpop::{self, DpopPolicy, DpopRequest, NonceRule};
 use crate::oauth::pkce::{self, CodeVerifier};
@@ -268,6 +269,12 @@ pub struct IssuerConfig {
     pub status: Option<Arc<dyn StatusAllocator>>,
     /// Decides `/authorize`.
     pub authorizer: Arc<dyn Authorizer>,
+    /// The P-256 key (with a `kid`) wallets encrypt credential requests to (§10,
+    /// `credential_request_encryption`); with it the issuer also encrypts responses to the
+    /// wallet's key (`credential_response_encryption`).
+    pub encryption_key: Option<PrivateJwk>,
+    /// Whether credential requests and responses must be encrypted.
+    pub encryption_required: bool,
 }
 
 impl fmt::Debug for IssuerConfig {
@@ -314,6 +321,8 @@ impl IssuerConfig {
             }),
             status: None,
             authorizer: Arc::new(IssuerStateAuthorizer),
+            encryption_key: None,
+            encryption_required: false,
         })
     }
 }
@@ -745,6 +754,26 @@ impl Issuer {
             "notification_endpoint": self.url("/notification"),
             "credential_configurations_supported": configs,
         });
+        if let (Some(key), Some(o)) = (&self.config.encryption_key, m.as_object_mut()) {
+            let mut jwk = key.public().minimal_json();
+            if let Some(kid) = key.public().kid() {
+                jwk.insert("kid".into(), kid.into());
+            }
+            jwk.insert("alg".into(), jwe::ECDH_ES.into());
+            jwk.insert("use".into(), "enc".into());
+            let encs: Vec<&str> = jwe::ContentEncryption::ALL
+                .iter()
+                .map(|e| e.name())
+                .collect();
+            o.insert(
+                "credential_request_encryption".into(),
+                json!({"jwks": {"keys": [jwk]}, "enc_values_supported": encs, "encryption_required": self.config.encryption_required}),
+            );
+            o.insert(
+                "credential_response_encryption".into(),
+                json!({"alg_values_supported": [jwe::ECDH_ES], "enc_values_supported": encs, "encryption_required": self.config.encryption_required}),
+            );
+        }
         if self.config.batch_size >= 2
             && let Some(o) = m.as_object_mut()
         {
@@ -975,8 +1004,10 @@ impl Issuer {
         match local {
             "/token" => only(req, Method::Post).and_then(|()| self.token(req)),
             "/nonce" => only(req, Method::Post).and_then(|()| self.nonce()),
-            "/credential" => only(req, Method::Post).and_then(|()| self.credential(req)),
-            "/deferred" => only(req, Method::Post).and_then(|()| self.deferred(req)),
+            "/credential" => only(req, Method::Post)
+                .and_then(|()| self.with_encryption(req, |body| self.credential(req, body))),
+            "/deferred" => only(req, Method::Post)
+                .and_then(|()| self.with_encryption(req, |body| self.deferred(req, body))),
             "/notification" => only(req, Method::Post).and_then(|()| self.notification(req)),
             "/par" => only(req, Method::Post).and_then(|()| self.par(req)),
             "/authorize" => only(req, Method::Get).and_then(|()| self.authorize(req)),
@@ -1387,15 +1418,112 @@ impl Issuer {
         Ok((secret_key(token), record))
     }
 
-    fn credential(&self, req: &IssuerRequest<'_>) -> Handled {
-        let (token_key, token) = self.resource_token(req, "/credential")?;
-        let body = parse_json_body(req)?;
-        let bad = |m: &str| Reject::bad("invalid_credential_request", m.to_owned());
-        if body.contains_key("credential_response_encryption") {
+    /// The body of a credential or deferred request, decrypted when it came as a JWE (§10),
+    /// and the answer, encrypted to the wallet's `credential_response_encryption` key when
+    /// it asked for one (§8.3). Error answers are never encrypted.
+    fn with_encryption(
+        &self,
+        req: &IssuerRequest<'_>,
+        f: impl FnOnce(Map<String, Value>) -> Handled,
+    ) -> Handled {
+        let (body, encrypted) = self.request_body(req)?;
+        let response_key = self.response_key(&body, encrypted)?;
+        let answer = f(body)?;
+        match response_key {
+            Some((jwk, enc)) if matches!(answer.status, 200 | 202) => {
+                let options = match jwk.kid() {
+                    Some(kid) => EncryptOptions::default().kid(kid),
+                    None => EncryptOptions::default(),
+                };
+                let jwe =
+                    jwe::encrypt(&jwk, enc, &options, &answer.body, self.provider, &*self.rng)?;
+                Ok(IssuerResponse {
+                    status: answer.status,
+                    headers: vec![
+                        ("Content-Type".into(), "application/jwt".into()),
+                        ("Cache-Control".into(), "no-store".into()),
+                    ],
+                    body: jwe.into_bytes(),
+                })
+            }
+            _ => Ok(answer),
+        }
+    }
+
+    fn request_body(
+        &self,
+        req: &IssuerRequest<'_>,
+    ) -> std::result::Result<(Map<String, Value>, bool), Reject> {
+        let bad = |m: &str| Reject::bad("invalid_encryption_parameters", m.to_owned());
+        if content_type(req) != Some("application/jwt") {
+            if self.config.encryption_required {
+                // §10: a plaintext request where encryption is required (our policy: MUST).
+                return Err(bad("this issuer requires encrypted credential requests"));
+            }
+            return Ok((parse_json_body(req)?, false));
+        }
+        let key = self
+            .config
+            .encryption_key
+            .as_ref()
+            .ok_or_else(|| bad("this issuer does not accept encrypted requests"))?;
+        let text = std::str::from_utf8(req.body).map_err(|_| bad("the JWE is not UTF-8"))?;
+        let decrypted = jwe::Decrypter::new(vec![key.clone()])
+            .provider(self.provider)
+            .decrypt_compact(text.trim())
+            .map_err(|e| bad(&e.to_string()))?;
+        let body = crate::json::parse_object(&decrypted.plaintext, 16, "credential request")
+            .map_err(|e| Reject::bad("invalid_credential_request", e.to_string()))?;
+        Ok((body, true))
+    }
+
+    /// The wallet's response encryption key and `enc` (§8.2), checked against what this
+    /// issuer supports (`invalid_encryption_parameters`, ATTACKS VCI-78).
+    fn response_key(
+        &self,
+        body: &Map<String, Value>,
+        encrypted: bool,
+    ) -> std::result::Result<Option<(PublicJwk, jwe::ContentEncryption)>, Reject> {
+        let bad = |m: &str| Reject::bad("invalid_encryption_parameters", m.to_owned());
+        let Some(spec) = body.get("credential_response_encryption") else {
+            if self.config.encryption_required {
+                return Err(bad("credential_response_encryption is required"));
+            }
+            return Ok(None);
+        };
+        if !encrypted {
             // Only valid inside an encrypted request (§8.2): in plaintext it may have been
             // put there or swapped by someone on the way (ATTACKS VCI-76).
-            return Err(bad("credential_response_encryption in a plaintext request"));
+            return Err(Reject::bad(
+                "invalid_credential_request",
+                "credential_response_encryption in a plaintext request",
+            ));
         }
+        let spec = spec
+            .as_object()
+            .ok_or_else(|| bad("credential_response_encryption must be an object"))?;
+        if spec.contains_key("zip") {
+            return Err(bad("compression is not supported"));
+        }
+        let jwk = spec
+            .get("jwk")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad("credential_response_encryption.jwk is required"))?;
+        if jwk.get("alg").and_then(Value::as_str) != Some(jwe::ECDH_ES) {
+            return Err(bad("the jwk must name alg ECDH-ES"));
+        }
+        let key = PublicJwk::from_json_for_encryption(jwk).map_err(|e| bad(&e.to_string()))?;
+        let enc = spec
+            .get("enc")
+            .and_then(Value::as_str)
+            .and_then(jwe::ContentEncryption::from_name)
+            .ok_or_else(|| bad("enc must be A128GCM or A256GCM"))?;
+        Ok(Some((key, enc)))
+    }
+
+    fn credential(&self, req: &IssuerRequest<'_>, body: Map<String, Value>) -> Handled {
+        let (token_key, token) = self.resource_token(req, "/credential")?;
+        let bad = |m: &str| Reject::bad("invalid_credential_request", m.to_owned());
         if body.contains_key("format") || body.contains_key("proof") {
             return Err(bad("pre-1.0 parameters (format, proof) are not accepted"));
         }
@@ -1671,15 +1799,8 @@ impl Issuer {
         Ok((key, nonce.to_owned()))
     }
 
-    fn deferred(&self, req: &IssuerRequest<'_>) -> Handled {
+    fn deferred(&self, req: &IssuerRequest<'_>, body: Map<String, Value>) -> Handled {
         let (token_key, _) = self.resource_token(req, "/deferred")?;
-        let body = parse_json_body(req)?;
-        if body.contains_key("credential_response_encryption") {
-            return Err(Reject::bad(
-                "invalid_credential_request",
-                "credential_response_encryption in a plaintext request",
-            ));
-        }
         let unknown = || Reject::bad("invalid_transaction_id", "unknown transaction_id");
         let tx = body
             .get("transaction_id")

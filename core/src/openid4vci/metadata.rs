@@ -283,6 +283,65 @@ pub struct ResponseEncryption {
     pub required: bool,
 }
 
+/// `credential_request_encryption` of the issuer metadata (§12.2.4): a JWK Set whose keys
+/// each have a unique `kid` (⚠ the final text's bare-array example is refused; errata PR
+/// #711), the `enc` values, and whether encryption is required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestEncryption {
+    /// The P-256 `ECDH-ES` keys credkit can encrypt to (others in the set are skipped).
+    pub keys: Vec<crate::jose::PublicJwk>,
+    /// `enc_values_supported`.
+    pub encs: Vec<String>,
+    /// `encryption_required`.
+    pub required: bool,
+}
+
+impl RequestEncryption {
+    fn parse(v: &Value) -> Result<Self> {
+        let o = v
+            .as_object()
+            .ok_or_else(|| invalid("credential_request_encryption must be an object"))?;
+        let set = o
+            .get("jwks")
+            .and_then(Value::as_object)
+            .and_then(|j| j.get("keys"))
+            .and_then(Value::as_array)
+            .ok_or_else(|| invalid("credential_request_encryption.jwks must be a JWK Set"))?;
+        let mut kids = std::collections::BTreeSet::new();
+        let mut keys = Vec::new();
+        for k in set {
+            let k = k
+                .as_object()
+                .ok_or_else(|| invalid("a JWK of the set is not an object"))?;
+            let kid = k
+                .get("kid")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid("every JWK of credential_request_encryption needs a kid"))?;
+            if !kids.insert(kid.to_owned()) {
+                return Err(invalid(format!("the kid {kid:?} appears twice")));
+            }
+            if k.get("alg").and_then(Value::as_str) != Some(crate::jose::jwe::ECDH_ES) {
+                continue;
+            }
+            if let Ok(key) = crate::jose::PublicJwk::from_json_for_encryption(k)
+                && key.curve() == crate::jose::Curve::P256
+            {
+                keys.push(key.with_kid(kid));
+            }
+        }
+        Ok(Self {
+            keys,
+            encs: strings(o, "enc_values_supported")?
+                .ok_or_else(|| invalid("enc_values_supported is required"))?,
+            required: o
+                .get("encryption_required")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| invalid("encryption_required is required"))?,
+        })
+    }
+}
+
 /// Credential Issuer Metadata that passed §12.2.4.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -303,8 +362,8 @@ pub struct IssuerMetadata {
     pub batch_size: Option<usize>,
     /// `credential_response_encryption`.
     pub response_encryption: Option<ResponseEncryption>,
-    /// Whether `credential_request_encryption` is present.
-    pub request_encryption: bool,
+    /// `credential_request_encryption`: the issuer's keys for encrypted requests.
+    pub request_encryption: Option<RequestEncryption>,
     configurations: BTreeMap<String, std::result::Result<CredentialConfiguration, String>>,
     /// The document as received.
     pub raw: Map<String, Value>,
@@ -390,7 +449,10 @@ impl IssuerMetadata {
             notification_endpoint: endpoint(&o, "notification_endpoint", false)?,
             batch_size,
             response_encryption,
-            request_encryption: o.contains_key("credential_request_encryption"),
+            request_encryption: match o.get("credential_request_encryption") {
+                None => None,
+                Some(v) => Some(RequestEncryption::parse(v)?),
+            },
             configurations,
             raw: o,
         })

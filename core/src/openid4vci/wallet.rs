@@ -37,6 +37,7 @@ use super::{
 use crate::error::{Oid4vciError, Result};
 use crate::http::{Fetcher, HttpRequest, HttpResponse, Method};
 use crate::jose::Algorithm;
+use crate::jose::jwe::{ContentEncryption, EncryptOptions};
 use crate::oauth::client_attestation::{CHALLENGE_HEADER, ClientAttestation};
 use crate::oauth::dpop::DpopProver;
 use crate::oauth::pkce::CodeVerifier;
@@ -214,7 +215,14 @@ pub struct Issuance {
     polls: u32,
     credentials: Vec<String>,
     notification_ids: Vec<String>,
+    /// The ephemeral key the issuer encrypts credential responses to (a private JWK as
+    /// JSON), while a request that asked for encryption is pending.
+    #[serde(default)]
+    response_key: Option<Secret>,
 }
+
+/// The kid of the wallet's ephemeral response encryption key.
+const RESPONSE_KEY_ID: &str = "credkit-response";
 
 fn origin(url: &str) -> String {
     let rest = url.strip_prefix("https://").unwrap_or(url);
@@ -290,6 +298,7 @@ impl Issuance {
             polls: 0,
             credentials: Vec::new(),
             notification_ids: Vec::new(),
+            response_key: None,
         };
         if let Some(o) = offer {
             s.accept_offer(o)?;
@@ -678,12 +687,6 @@ impl Issuance {
     fn credential_request(&mut self, env: &Env<'_>) -> Result<HttpRequest> {
         let md = self.md()?;
         let config = md.configuration(self.config_id()?)?.clone();
-        if md.response_encryption.as_ref().is_some_and(|e| e.required) {
-            return Err(Oid4vciError::InvalidMetadata(
-                "the issuer requires credential response encryption, which this wallet does not offer".into(),
-            )
-            .into());
-        }
         if config.format != FORMAT_SD_JWT_VC {
             return Err(Oid4vciError::InvalidMetadata(format!(
                 "format {:?} is not supported",
@@ -748,15 +751,124 @@ impl Issuance {
             body.insert("proofs".into(), json!({"jwt": proofs}));
         }
         let url = md.credential_endpoint.clone();
+        let (content_type, bytes) = self.seal(&md, body, env)?;
         let dpop = self.dpop_header(env, Method::Post, &url, Some(token.expose()))?;
-        Ok(HttpRequest::post(
-            url,
-            JSON_MEDIA_TYPE,
-            Value::Object(body).to_string().into_bytes(),
-        )
-        .header("Accept", JSON_MEDIA_TYPE)
-        .header("Authorization", format!("DPoP {}", token.expose()))
-        .header("DPoP", dpop))
+        Ok(HttpRequest::post(url, content_type, bytes)
+            .header("Accept", JSON_MEDIA_TYPE)
+            .header("Authorization", format!("DPoP {}", token.expose()))
+            .header("DPoP", dpop))
+    }
+
+    /// How credential requests are encrypted (§10): `(issuer key, request enc, response
+    /// enc)` when the issuer offers both request and response encryption (used whenever
+    /// offered); `None` when it offers neither. An issuer that requires encryption in one
+    /// direction without offering the other cannot be served (OpenID4VCI #743).
+    fn encryption_plan(
+        md: &IssuerMetadata,
+    ) -> Result<Option<(crate::jose::PublicJwk, ContentEncryption, ContentEncryption)>> {
+        let pick = |encs: &[String]| {
+            [ContentEncryption::A256Gcm, ContentEncryption::A128Gcm]
+                .into_iter()
+                .find(|e| encs.iter().any(|n| n == e.name()))
+        };
+        let request = md
+            .request_encryption
+            .as_ref()
+            .and_then(|r| Some((r.keys.first()?.clone(), pick(&r.encs)?)));
+        let response = md.response_encryption.as_ref().and_then(|r| {
+            r.algs
+                .iter()
+                .any(|a| a == crate::jose::jwe::ECDH_ES)
+                .then(|| pick(&r.encs))
+                .flatten()
+        });
+        let required = md.request_encryption.as_ref().is_some_and(|r| r.required)
+            || md.response_encryption.as_ref().is_some_and(|r| r.required);
+        match (request, response) {
+            (Some((key, req)), Some(resp)) => Ok(Some((key, req, resp))),
+            _ if required => Err(Oid4vciError::InvalidMetadata(
+                "the issuer requires encryption but does not offer usable request and response \
+                 encryption (ECDH-ES, P-256, A128GCM / A256GCM)"
+                    .into(),
+            )
+            .into()),
+            _ => Ok(None),
+        }
+    }
+
+    /// The body as sent: encrypted to the issuer with a fresh response key (§8.2, §10), or
+    /// JSON.
+    fn seal(
+        &mut self,
+        md: &IssuerMetadata,
+        mut body: Map<String, Value>,
+        env: &Env<'_>,
+    ) -> Result<(&'static str, Vec<u8>)> {
+        let Some((issuer_key, req_enc, resp_enc)) = Self::encryption_plan(md)? else {
+            self.response_key = None;
+            return Ok((
+                JSON_MEDIA_TYPE,
+                Value::Object(body).to_string().into_bytes(),
+            ));
+        };
+        let provider = crate::crypto::default_provider();
+        let ephemeral = provider
+            .generate(Algorithm::Es256, env.rng)?
+            .with_kid(RESPONSE_KEY_ID);
+        let mut jwk = ephemeral.public().minimal_json();
+        jwk.insert("kid".into(), RESPONSE_KEY_ID.into());
+        jwk.insert("alg".into(), crate::jose::jwe::ECDH_ES.into());
+        jwk.insert("use".into(), "enc".into());
+        body.insert(
+            "credential_response_encryption".into(),
+            json!({"jwk": Value::Object(jwk), "enc": resp_enc.name()}),
+        );
+        let mut options = EncryptOptions::default();
+        if let Some(kid) = issuer_key.kid() {
+            options = options.kid(kid);
+        }
+        let plaintext = zeroize::Zeroizing::new(Value::Object(body).to_string().into_bytes());
+        let jwe = crate::jose::jwe::encrypt(
+            &issuer_key,
+            req_enc,
+            &options,
+            &plaintext,
+            provider,
+            env.rng,
+        )?;
+        self.response_key = Some(Secret::new(ephemeral.to_json_string().as_str()));
+        Ok(("application/jwt", jwe.into_bytes()))
+    }
+
+    /// A 200 / 202 answer as JSON: decrypted with the response key when the request asked
+    /// for encryption (a plaintext answer is then refused, ATTACKS VCI-77).
+    fn open_answer(&self, mut resp: HttpResponse) -> Result<HttpResponse> {
+        let media = resp
+            .content_type
+            .as_deref()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match (&self.response_key, media.as_str()) {
+            (Some(key), "application/jwt") => {
+                let key = crate::jose::PrivateJwk::parse(key.expose())?;
+                let text = std::str::from_utf8(&resp.body)
+                    .map_err(|_| bad_response("the encrypted response is not UTF-8"))?;
+                let opened =
+                    crate::jose::jwe::Decrypter::new(vec![key]).decrypt_compact(text.trim())?;
+                resp.body = opened.plaintext.to_vec();
+                resp.content_type = Some(JSON_MEDIA_TYPE.into());
+                Ok(resp)
+            }
+            (Some(_), _) => Err(Oid4vciError::UnencryptedResponse.into()),
+            (None, "application/jwt") => {
+                Err(bad_response("an encrypted response that was not asked for"))
+            }
+            (None, _) => Ok(resp),
+        }
     }
 
     fn deferred_request(&mut self, env: &Env<'_>) -> Result<HttpRequest> {
@@ -772,17 +884,14 @@ impl Issuance {
             .transaction_id
             .clone()
             .ok_or_else(|| flow("no transaction id"))?;
+        let mut body = Map::new();
+        body.insert("transaction_id".into(), tx.expose().into());
+        let (content_type, bytes) = self.seal(&md, body, env)?;
         let dpop = self.dpop_header(env, Method::Post, &url, Some(token.expose()))?;
-        Ok(HttpRequest::post(
-            url,
-            JSON_MEDIA_TYPE,
-            json!({"transaction_id": tx.expose()})
-                .to_string()
-                .into_bytes(),
-        )
-        .header("Accept", JSON_MEDIA_TYPE)
-        .header("Authorization", format!("DPoP {}", token.expose()))
-        .header("DPoP", dpop))
+        Ok(HttpRequest::post(url, content_type, bytes)
+            .header("Accept", JSON_MEDIA_TYPE)
+            .header("Authorization", format!("DPoP {}", token.expose()))
+            .header("DPoP", dpop))
     }
 
     /// Takes the response to the request of the last [`Action::Send`].
@@ -1031,6 +1140,7 @@ impl Issuance {
             return Err(rejected(resp.status, &resp.body));
         }
         self.retries = 0;
+        let resp = self.open_answer(resp)?;
         let body = json_body(&resp, "credential response")?;
         match (body.get("credentials"), body.get("transaction_id")) {
             (Some(_), Some(_)) => {
