@@ -125,7 +125,7 @@ impl Issuer {
     /// An OpenID4VCI Credential Issuer (with its own authorization server) at
     /// `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
     /// and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
-    /// [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+    /// `crate::openid4vci::CredentialIssuerService::handle` at that URL.
     ///
     /// # Errors
     /// `Malformed` for an invalid identifier or type.

@@ -3,12 +3,12 @@
 //! stored as one batch; an issuer app or test serves credkit's Credential Issuer.
 //!
 //! `Wallet.accept_offer` runs the flow until it needs the browser (authorization code
-//! offers: [`PendingIssuance::authorization_url`]) or until the credentials arrived
-//! (pre-authorized offers); [`PendingIssuance::complete`] takes the redirect URL (or
+//! offers: `PendingIssuance::authorization_url`) or until the credentials arrived
+//! (pre-authorized offers); `PendingIssuance::complete` takes the redirect URL (or
 //! nothing), finishes, verifies with the wallet's issuer trust and stores. The pending value
-//! can be saved ([`PendingIssuance::save`], it holds the PKCE verifier and tokens: keep it in
+//! can be saved (`PendingIssuance::save`, it holds the PKCE verifier and tokens: keep it in
 //! encrypted storage) and restored with `Wallet.restore_issuance` after the app was killed.
-//! Network calls go through the host's [`HostAsyncHttpClient`] (`suspend` in Kotlin, `async`
+//! Network calls go through the host's `HostAsyncHttpClient` (`suspend` in Kotlin, `async`
 //! in Swift and Python), with credkit's URL rules.
 
 use std::fmt;
@@ -102,7 +102,7 @@ impl Saved {
     }
 }
 
-/// An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+/// An issuance in progress, between `Wallet.accept_offer` and `PendingIssuance::complete`.
 #[derive(uniffi::Object)]
 pub struct PendingIssuance {
     wallet: Arc<Wallet>,
@@ -232,7 +232,7 @@ impl PendingIssuance {
 #[uniffi::export]
 impl PendingIssuance {
     /// The URL to open in the browser (authorization code offers); `None` when the offer
-    /// was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+    /// was pre-authorized and `PendingIssuance::complete` needs no redirect.
     pub fn authorization_url(&self) -> Option<String> {
         self.authorization_url.clone()
     }
@@ -356,10 +356,10 @@ impl PendingIssuance {
 impl Wallet {
     /// Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
     /// `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
-    /// the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+    /// the browser (authorization code: see `PendingIssuance::authorization_url`, with
     /// `redirect_uri` the app's registered redirect) or up to the credentials
     /// (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
-    /// for. Nothing is stored before [`PendingIssuance::complete`].
+    /// for. Nothing is stored before `PendingIssuance::complete`.
     ///
     /// # Errors
     /// `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
@@ -387,7 +387,7 @@ impl Wallet {
             .await
     }
 
-    /// Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+    /// Restores an issuance saved with `PendingIssuance::save` (after the app was killed
     /// while the browser was open).
     ///
     /// # Errors
@@ -456,7 +456,7 @@ impl Wallet {
 // The issuer side
 // ---------------------------------------------------------------------------------------
 
-/// An HTTP request for [`CredentialIssuerService::handle`].
+/// An HTTP request for `CredentialIssuerService::handle`.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct IssuerHttpRequest {
     /// `GET` or `POST`.
@@ -515,7 +515,7 @@ impl fmt::Debug for IssuerOffer {
 }
 
 /// credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
-/// memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+/// memory (one process): serve `CredentialIssuerService::handle` at the issuer's URL.
 #[derive(uniffi::Object)]
 pub struct CredentialIssuerService {
     inner: CoreIssuer,
