@@ -571,7 +571,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_issuer_new_status_list() != 40739:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service() != 29390:
+    if lib.uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service() != 7126:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk() != 21166:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -581,7 +581,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_constructor_issuer_with_private_jwk() != 16443:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url() != 61801:
+    if lib.uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url() != 45944:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_pendingissuance_complete() != 9346:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -627,7 +627,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_constructor_verifier_new() != 17240:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer() != 36156:
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer() != 2632:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_add() != 45101:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -649,7 +649,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_respond() != 47108:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() != 6670:
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() != 7713:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_status() != 4128:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -3082,7 +3082,7 @@ class _UniffiFfiConverterTypeIssuedBatch(_UniffiConverterRustBuffer):
 @dataclass
 class IssuerHttpRequest:
     """
-    An HTTP request for [`CredentialIssuerService::handle`].
+    An HTTP request for `CredentialIssuerService::handle`.
 """
     def __init__(self, *, method:str, path:str, query:str, headers:typing.List[HttpHeader], body:bytes):
         self.method = method
@@ -4796,7 +4796,7 @@ class _UniffiFfiConverterTypeKeyAlgorithm(_UniffiConverterRustBuffer):
 class CredentialIssuerServiceProtocol(typing.Protocol):
     """
     credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
-    memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+    memory (one process): serve `CredentialIssuerService::handle` at the issuer's URL.
 """
     
     def create_offer(self, claims_json: str,tx_code: bool,authorization_code: bool) -> IssuerOffer:
@@ -4818,7 +4818,7 @@ class CredentialIssuerServiceProtocol(typing.Protocol):
 class CredentialIssuerService(CredentialIssuerServiceProtocol):
     """
     credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
-    memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+    memory (one process): serve `CredentialIssuerService::handle` at the issuer's URL.
 """
     
     _handle: ctypes.c_uint64
@@ -6518,7 +6518,7 @@ class IssuerProtocol(typing.Protocol):
         An OpenID4VCI Credential Issuer (with its own authorization server) at
         `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
         and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
-        [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+        `crate::openid4vci::CredentialIssuerService::handle` at that URL.
 
         # Errors
         `Malformed` for an invalid identifier or type.
@@ -6665,7 +6665,7 @@ class Issuer(IssuerProtocol):
         An OpenID4VCI Credential Issuer (with its own authorization server) at
         `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
         and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
-        [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+        `crate::openid4vci::CredentialIssuerService::handle` at that URL.
 
         # Errors
         `Malformed` for an invalid identifier or type.
@@ -6759,13 +6759,13 @@ class _UniffiFfiConverterTypeIssuer:
 
 class PendingIssuanceProtocol(typing.Protocol):
     """
-    An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+    An issuance in progress, between `Wallet.accept_offer` and `PendingIssuance::complete`.
 """
     
     def authorization_url(self, ) -> typing.Optional[str]:
         """
         The URL to open in the browser (authorization code offers); `None` when the offer
-        was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+        was pre-authorized and `PendingIssuance::complete` needs no redirect.
 """
         raise NotImplementedError
     async def complete(self, redirect_url: typing.Optional[str]) -> IssuedBatch:
@@ -6799,7 +6799,7 @@ class PendingIssuanceProtocol(typing.Protocol):
 
 class PendingIssuance(PendingIssuanceProtocol):
     """
-    An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+    An issuance in progress, between `Wallet.accept_offer` and `PendingIssuance::complete`.
 """
     
     _handle: ctypes.c_uint64
@@ -6827,7 +6827,7 @@ class PendingIssuance(PendingIssuanceProtocol):
     def authorization_url(self, ) -> typing.Optional[str]:
         """
         The URL to open in the browser (authorization code offers); `None` when the offer
-        was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+        was pre-authorized and `PendingIssuance::complete` needs no redirect.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -7670,10 +7670,10 @@ class WalletProtocol(typing.Protocol):
         """
         Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
         `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
-        the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+        the browser (authorization code: see `PendingIssuance::authorization_url`, with
         `redirect_uri` the app's registered redirect) or up to the credentials
         (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
-        for. Nothing is stored before [`PendingIssuance::complete`].
+        for. Nothing is stored before `PendingIssuance::complete`.
 
         # Errors
         `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
@@ -7784,7 +7784,7 @@ class WalletProtocol(typing.Protocol):
         raise NotImplementedError
     async def restore_issuance(self, saved: str,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT) -> PendingIssuance:
         """
-        Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+        Restores an issuance saved with `PendingIssuance::save` (after the app was killed
         while the browser was open).
 
         # Errors
@@ -7950,10 +7950,10 @@ class Wallet(WalletProtocol):
         """
         Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
         `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
-        the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+        the browser (authorization code: see `PendingIssuance::authorization_url`, with
         `redirect_uri` the app's registered redirect) or up to the credentials
         (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
-        for. Nothing is stored before [`PendingIssuance::complete`].
+        for. Nothing is stored before `PendingIssuance::complete`.
 
         # Errors
         `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
@@ -8260,7 +8260,7 @@ class Wallet(WalletProtocol):
         )
     async def restore_issuance(self, saved: str,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT) -> PendingIssuance:
         """
-        Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+        Restores an issuance saved with `PendingIssuance::save` (after the app was killed
         while the browser was open).
 
         # Errors

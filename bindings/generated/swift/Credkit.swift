@@ -641,7 +641,7 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 /**
  * credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
- * memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+ * memory (one process): serve `CredentialIssuerService::handle` at the issuer's URL.
  */
 public protocol CredentialIssuerServiceProtocol: AnyObject, Sendable {
     
@@ -663,7 +663,7 @@ public protocol CredentialIssuerServiceProtocol: AnyObject, Sendable {
 }
 /**
  * credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
- * memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+ * memory (one process): serve `CredentialIssuerService::handle` at the issuer's URL.
  */
 open class CredentialIssuerService: CredentialIssuerServiceProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -2572,7 +2572,7 @@ public protocol IssuerProtocol: AnyObject, Sendable {
      * An OpenID4VCI Credential Issuer (with its own authorization server) at
      * `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
      * and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
-     * [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+     * `crate::openid4vci::CredentialIssuerService::handle` at that URL.
      *
      * # Errors
      * `Malformed` for an invalid identifier or type.
@@ -2722,7 +2722,7 @@ open func newStatusList(uri: String, bits: UInt8, capacity: UInt64)throws  -> St
      * An OpenID4VCI Credential Issuer (with its own authorization server) at
      * `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
      * and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
-     * [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+     * `crate::openid4vci::CredentialIssuerService::handle` at that URL.
      *
      * # Errors
      * `Malformed` for an invalid identifier or type.
@@ -2818,13 +2818,13 @@ public func FfiConverterTypeIssuer_lower(_ value: Issuer) -> UInt64 {
 
 
 /**
- * An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+ * An issuance in progress, between `Wallet.accept_offer` and `PendingIssuance::complete`.
  */
 public protocol PendingIssuanceProtocol: AnyObject, Sendable {
     
     /**
      * The URL to open in the browser (authorization code offers); `None` when the offer
-     * was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+     * was pre-authorized and `PendingIssuance::complete` needs no redirect.
      */
     func authorizationUrl()  -> String?
     
@@ -2858,7 +2858,7 @@ public protocol PendingIssuanceProtocol: AnyObject, Sendable {
     
 }
 /**
- * An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+ * An issuance in progress, between `Wallet.accept_offer` and `PendingIssuance::complete`.
  */
 open class PendingIssuance: PendingIssuanceProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -2915,7 +2915,7 @@ open class PendingIssuance: PendingIssuanceProtocol, @unchecked Sendable {
     
     /**
      * The URL to open in the browser (authorization code offers); `None` when the offer
-     * was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+     * was pre-authorized and `PendingIssuance::complete` needs no redirect.
      */
 open func authorizationUrl() -> String?  {
     return try!  FfiConverterOptionString.lift(try! rustCall() {
@@ -3917,10 +3917,10 @@ public protocol WalletProtocol: AnyObject, Sendable {
     /**
      * Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
      * `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
-     * the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+     * the browser (authorization code: see `PendingIssuance::authorization_url`, with
      * `redirect_uri` the app's registered redirect) or up to the credentials
      * (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
-     * for. Nothing is stored before [`PendingIssuance::complete`].
+     * for. Nothing is stored before `PendingIssuance::complete`.
      *
      * # Errors
      * `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
@@ -3930,7 +3930,7 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func acceptOffer(offer: String, txCode: String?, count: UInt32, redirectUri: String?, attestation: HostWalletAttestation?) async throws  -> PendingIssuance
     
     /**
-     * Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+     * Restores an issuance saved with `PendingIssuance::save` (after the app was killed
      * while the browser was open).
      *
      * # Errors
@@ -4172,10 +4172,10 @@ public static func withStore(store: HostCredentialStore, config: WalletConfig, k
     /**
      * Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
      * `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
-     * the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+     * the browser (authorization code: see `PendingIssuance::authorization_url`, with
      * `redirect_uri` the app's registered redirect) or up to the credentials
      * (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
-     * for. Nothing is stored before [`PendingIssuance::complete`].
+     * for. Nothing is stored before `PendingIssuance::complete`.
      *
      * # Errors
      * `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
@@ -4199,7 +4199,7 @@ open func acceptOffer(offer: String, txCode: String? = nil, count: UInt32 = UInt
 }
     
     /**
-     * Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+     * Restores an issuance saved with `PendingIssuance::save` (after the app was killed
      * while the browser was open).
      *
      * # Errors
@@ -5985,7 +5985,7 @@ public func FfiConverterTypeIssuedBatch_lower(_ value: IssuedBatch) -> RustBuffe
 
 
 /**
- * An HTTP request for [`CredentialIssuerService::handle`].
+ * An HTTP request for `CredentialIssuerService::handle`.
  */
 public struct IssuerHttpRequest: Equatable, Hashable {
     /**
@@ -8954,7 +8954,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_method_issuer_new_status_list() != 40739) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service() != 29390) {
+    if (uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service() != 7126) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_issuer_public_jwk() != 21166) {
@@ -8987,7 +8987,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation() != 15746) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url() != 61801) {
+    if (uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url() != 45944) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_pendingissuance_complete() != 9346) {
@@ -9038,10 +9038,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_method_verifier_verify_response() != 37041) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_method_wallet_accept_offer() != 36156) {
+    if (uniffi_credkit_ffi_checksum_method_wallet_accept_offer() != 2632) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() != 6670) {
+    if (uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() != 7713) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_wallet_decline() != 18142) {

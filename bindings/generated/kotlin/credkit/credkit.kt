@@ -1400,7 +1400,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_method_issuer_new_status_list() and 0xFFFF) != 40739) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service() and 0xFFFF) != 29390) {
+    if ((lib.uniffi_credkit_ffi_checksum_method_issuer_openid4vci_service() and 0xFFFF) != 7126) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_issuer_public_jwk() and 0xFFFF) != 21166) {
@@ -1433,7 +1433,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation() and 0xFFFF) != 15746) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url() and 0xFFFF) != 61801) {
+    if ((lib.uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url() and 0xFFFF) != 45944) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_pendingissuance_complete() and 0xFFFF) != 9346) {
@@ -1484,10 +1484,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_method_verifier_verify_response() and 0xFFFF) != 37041) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer() and 0xFFFF) != 36156) {
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer() and 0xFFFF) != 2632) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() and 0xFFFF) != 6670) {
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() and 0xFFFF) != 7713) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_wallet_decline() and 0xFFFF) != 18142) {
@@ -2181,7 +2181,7 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 /**
  * credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
- * memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+ * memory (one process): serve `CredentialIssuerService::handle` at the issuer's URL.
  */
 public interface CredentialIssuerServiceInterface {
     
@@ -2205,7 +2205,7 @@ public interface CredentialIssuerServiceInterface {
 
 /**
  * credkit's OpenID4VCI Credential Issuer with its own authorization server, state in
- * memory (one process): serve [`CredentialIssuerService::handle`] at the issuer's URL.
+ * memory (one process): serve `CredentialIssuerService::handle` at the issuer's URL.
  */
 open class CredentialIssuerService: Disposable, AutoCloseable, CredentialIssuerServiceInterface
 {
@@ -4944,7 +4944,7 @@ public interface IssuerInterface {
      * An OpenID4VCI Credential Issuer (with its own authorization server) at
      * `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
      * and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
-     * [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+     * `crate::openid4vci::CredentialIssuerService::handle` at that URL.
      *
      * # Errors
      * `Malformed` for an invalid identifier or type.
@@ -5138,7 +5138,7 @@ open class Issuer: Disposable, AutoCloseable, IssuerInterface
      * An OpenID4VCI Credential Issuer (with its own authorization server) at
      * `issuer` (its Credential Issuer Identifier, `https`), signing with this issuer's key
      * and offering one SD-JWT VC configuration `configuration_id` of type `vct`. Serve its
-     * [`crate::openid4vci::CredentialIssuerService::handle`] at that URL.
+     * `crate::openid4vci::CredentialIssuerService::handle` at that URL.
      *
      * # Errors
      * `Malformed` for an invalid identifier or type.
@@ -5351,13 +5351,13 @@ public object FfiConverterTypeIssuer: FfiConverter<Issuer, Long> {
 
 
 /**
- * An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+ * An issuance in progress, between `Wallet.accept_offer` and `PendingIssuance::complete`.
  */
 public interface PendingIssuanceInterface {
     
     /**
      * The URL to open in the browser (authorization code offers); `None` when the offer
-     * was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+     * was pre-authorized and `PendingIssuance::complete` needs no redirect.
      */
     fun `authorizationUrl`(): kotlin.String?
     
@@ -5393,7 +5393,7 @@ public interface PendingIssuanceInterface {
 }
 
 /**
- * An issuance in progress, between `Wallet.accept_offer` and [`PendingIssuance::complete`].
+ * An issuance in progress, between `Wallet.accept_offer` and `PendingIssuance::complete`.
  */
 open class PendingIssuance: Disposable, AutoCloseable, PendingIssuanceInterface
 {
@@ -5499,7 +5499,7 @@ open class PendingIssuance: Disposable, AutoCloseable, PendingIssuanceInterface
     
     /**
      * The URL to open in the browser (authorization code offers); `None` when the offer
-     * was pre-authorized and [`PendingIssuance::complete`] needs no redirect.
+     * was pre-authorized and `PendingIssuance::complete` needs no redirect.
      */override fun `authorizationUrl`(): kotlin.String? {
             return FfiConverterOptionalString.lift(
     callWithHandle {
@@ -7219,10 +7219,10 @@ public interface WalletInterface {
     /**
      * Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
      * `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
-     * the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+     * the browser (authorization code: see `PendingIssuance::authorization_url`, with
      * `redirect_uri` the app's registered redirect) or up to the credentials
      * (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
-     * for. Nothing is stored before [`PendingIssuance::complete`].
+     * for. Nothing is stored before `PendingIssuance::complete`.
      *
      * # Errors
      * `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
@@ -7232,7 +7232,7 @@ public interface WalletInterface {
     suspend fun `acceptOffer`(`offer`: kotlin.String, `txCode`: kotlin.String? = null, `count`: kotlin.UInt = 1u, `redirectUri`: kotlin.String? = null, `attestation`: HostWalletAttestation? = null): PendingIssuance
     
     /**
-     * Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+     * Restores an issuance saved with `PendingIssuance::save` (after the app was killed
      * while the browser was open).
      *
      * # Errors
@@ -7464,10 +7464,10 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
     /**
      * Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
      * `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
-     * the browser (authorization code: see [`PendingIssuance::authorization_url`], with
+     * the browser (authorization code: see `PendingIssuance::authorization_url`, with
      * `redirect_uri` the app's registered redirect) or up to the credentials
      * (pre-authorized, with the user's `tx_code`). `count` copies (holder keys) are asked
-     * for. Nothing is stored before [`PendingIssuance::complete`].
+     * for. Nothing is stored before `PendingIssuance::complete`.
      *
      * # Errors
      * `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
@@ -7501,7 +7501,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
 
     
     /**
-     * Restores an issuance saved with [`PendingIssuance::save`] (after the app was killed
+     * Restores an issuance saved with `PendingIssuance::save` (after the app was killed
      * while the browser was open).
      *
      * # Errors
@@ -8997,7 +8997,7 @@ public object FfiConverterTypeIssuedBatch: FfiConverterRustBuffer<IssuedBatch> {
 
 
 /**
- * An HTTP request for [`CredentialIssuerService::handle`].
+ * An HTTP request for `CredentialIssuerService::handle`.
  */
 data class IssuerHttpRequest (
     /**
