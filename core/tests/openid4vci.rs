@@ -1488,3 +1488,153 @@ fn encryption_attacks() {
     let e = issue(&plain, &h, &uri, options(None, 1), Some(rewrite)).unwrap_err();
     assert_eq!(e.code(), "invalid_metadata");
 }
+
+/// A platform key attestation service for the tests, with the defects of ATTACKS VCI-71…74
+/// on demand.
+struct Attestor {
+    signer: Arc<dyn Signer>,
+    defect: &'static str,
+}
+
+impl credkit::openid4vci::wallet::KeyAttestor for Attestor {
+    fn attest(
+        &self,
+        keys: &[credkit::jose::PublicJwk],
+        nonce: Option<&str>,
+    ) -> credkit::Result<Option<String>> {
+        let mut attested: Vec<Value> = keys
+            .iter()
+            .map(|k| Value::Object(k.minimal_json()))
+            .collect();
+        if self.defect == "other key" {
+            attested = vec![Value::Object(holder_signer().public_jwk().minimal_json())];
+        }
+        let mut claims = json!({
+            "iat": NOW,
+            "exp": NOW + 600,
+            "attested_keys": attested,
+            "key_storage": [if self.defect == "weak" { "iso_18045_basic" } else { "iso_18045_high" }],
+            "user_authentication": ["iso_18045_high"],
+        });
+        if let Some(n) = nonce {
+            claims["nonce"] = if self.defect == "nonce" {
+                "stale".into()
+            } else {
+                n.into()
+            };
+        }
+        if self.defect == "no exp" {
+            claims.as_object_mut().unwrap().remove("exp");
+        }
+        let signer = if self.defect == "untrusted" {
+            holder_signer()
+        } else {
+            self.signer.clone()
+        };
+        let header = json!({"typ": "key-attestation+jwt", "alg": "ES256"});
+        Ok(Some(proof_jwt(&*signer, header, claims)))
+    }
+}
+
+#[test]
+fn key_attestations_are_sent_and_checked() {
+    let attester = holder_signer();
+    let mut trust = StaticIssuerKeys::new();
+    trust
+        .add(attester.public_jwk(), default_provider())
+        .unwrap();
+    let trust = Arc::new(trust);
+    let make = || {
+        let t = trust.clone();
+        rig_with(move |c| {
+            let mut policy = credkit::openid4vci::issuer::KeyAttestationPolicy::new(t);
+            policy.key_storage = vec!["iso_18045_high".into()];
+            c.key_attestation = Some(policy);
+        })
+    };
+    let run_with = |rig: &Rig, attestor: Option<&Attestor>| {
+        let h = holder(rig);
+        let (uri, _) = offer(rig, pre_auth(false));
+        let (f, lb) = fetcher(rig, None);
+        let mut flow = Issuance::from_offer_uri(&uri, options(None, 2)).unwrap();
+        let clock = FixedClock(NOW);
+        let mut env = Env::new(&h.keys, None, &clock, &OsRandom);
+        if let Some(a) = attestor {
+            env = env.key_attestation(a);
+        }
+        run(&mut flow, &f, &env, &mut browser(lb), &mut |_| {}).map(|i| (h, i))
+    };
+    let rig = make();
+    let md = rig.issuer.metadata();
+    assert!(
+        md["credential_configurations_supported"]["pid"]["proof_types_supported"]["jwt"]
+            .get("key_attestations_required")
+            .is_some()
+    );
+    let good = Attestor {
+        signer: attester.clone(),
+        defect: "",
+    };
+    let (h, issued) = run_with(&rig, Some(&good)).unwrap();
+    assert_eq!(issued.credentials.len(), 2);
+    h.wallet.add_issued(&issued).unwrap();
+    // Without an attestation the wallet does not even ask.
+    assert_eq!(
+        run_with(&make(), None).err().unwrap().code(),
+        "invalid_metadata"
+    );
+    for (defect, code) in [
+        ("untrusted", "invalid_proof"), // VCI-71
+        ("other key", "invalid_proof"), // VCI-72
+        ("weak", "invalid_proof"),      // VCI-73
+        ("no exp", "invalid_proof"),    // VCI-73
+        ("nonce", "invalid_nonce"),     // VCI-74
+    ] {
+        let a = Attestor {
+            signer: attester.clone(),
+            defect,
+        };
+        let e = run_with(&make(), Some(&a)).err().unwrap();
+        assert_eq!(e.code(), code, "{defect}: {e}");
+    }
+}
+
+#[test]
+fn signed_metadata_is_verified_and_can_be_required() {
+    let run_with = |rig: &Rig, trust: &StaticIssuerKeys, required: bool| {
+        let h = holder(rig);
+        let (uri, _) = offer(rig, pre_auth(false));
+        let (f, lb) = fetcher(rig, None);
+        let mut flow = Issuance::from_offer_uri(&uri, options(None, 1)).unwrap();
+        let clock = FixedClock(NOW);
+        let env = Env::new(&h.keys, None, &clock, &OsRandom).signed_metadata(trust, required);
+        run(&mut flow, &f, &env, &mut browser(lb), &mut |_| {})
+    };
+    let signed = rig_with(|c| c.signed_metadata = true);
+    let trust = StaticIssuerKeys::single(signed.signer.public_jwk(), default_provider()).unwrap();
+    run_with(&signed, &trust, true).unwrap();
+    // The issuer serves plain JSON to wallets that do not ask for a JWT.
+    let r = signed.issuer.handle(&IssuerRequest::new(
+        Method::Get,
+        "/.well-known/openid-credential-issuer",
+        "",
+        &[],
+        b"",
+    ));
+    assert_eq!(r.header_value("Content-Type"), Some("application/json"));
+    // VCI-14: unsigned metadata where the wallet requires signed metadata.
+    let plain = rig();
+    let trust_plain =
+        StaticIssuerKeys::single(plain.signer.public_jwk(), default_provider()).unwrap();
+    assert_eq!(
+        run_with(&plain, &trust_plain, true).unwrap_err().code(),
+        "invalid_metadata"
+    );
+    run_with(&plain, &trust_plain, false).unwrap();
+    // VCI-13: signed by a key the wallet does not trust for metadata.
+    let other = StaticIssuerKeys::single(holder_signer().public_jwk(), default_provider()).unwrap();
+    assert_eq!(
+        run_with(&signed, &other, true).unwrap_err().code(),
+        "invalid_signature"
+    );
+}

@@ -275,7 +275,44 @@ pub struct IssuerConfig {
     pub encryption_key: Option<PrivateJwk>,
     /// Whether credential requests and responses must be encrypted.
     pub encryption_required: bool,
+    /// Key attestations in `jwt` proofs (Appendix D), checked when present and required
+    /// with `required`.
+    pub key_attestation: Option<KeyAttestationPolicy>,
+    /// Serve signed metadata (§12.2.3, signed with `signer` and `x5c`) to wallets that
+    /// accept `application/jwt`.
+    pub signed_metadata: bool,
 }
+
+/// What the issuer accepts as key attestations (OpenID4VCI Appendix D, HAIP §4.5.1).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct KeyAttestationPolicy {
+    /// Who may sign key attestations (HAIP: an `x5c` chain to the wallet providers' or
+    /// platforms' anchors).
+    pub trust: Arc<dyn crate::sd_jwt_vc::IssuerTrust>,
+    /// Whether every proof must carry one (`key_attestations_required`).
+    pub required: bool,
+    /// Accepted `key_storage` levels (empty: any).
+    pub key_storage: Vec<String>,
+    /// Accepted `user_authentication` levels (empty: any).
+    pub user_authentication: Vec<String>,
+}
+
+impl KeyAttestationPolicy {
+    /// Attestations signed under `trust`, required, any level.
+    #[must_use]
+    pub fn new(trust: Arc<dyn crate::sd_jwt_vc::IssuerTrust>) -> Self {
+        Self {
+            trust,
+            required: true,
+            key_storage: Vec::new(),
+            user_authentication: Vec::new(),
+        }
+    }
+}
+
+/// The `typ` of a key attestation (Appendix D.1).
+pub const KEY_ATTESTATION_TYP: &str = "key-attestation+jwt";
 
 impl fmt::Debug for IssuerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -323,6 +360,8 @@ impl IssuerConfig {
             authorizer: Arc::new(IssuerStateAuthorizer),
             encryption_key: None,
             encryption_required: false,
+            key_attestation: None,
+            signed_metadata: false,
         })
     }
 }
@@ -730,13 +769,26 @@ impl Issuer {
                 .iter()
                 .map(|a| a.name())
                 .collect();
+            let mut jwt = json!({"proof_signing_alg_values_supported": algs});
+            if let (Some(ka), Some(o)) = (&self.config.key_attestation, jwt.as_object_mut())
+                && ka.required
+            {
+                let mut req = Map::new();
+                if !ka.key_storage.is_empty() {
+                    req.insert("key_storage".into(), json!(ka.key_storage));
+                }
+                if !ka.user_authentication.is_empty() {
+                    req.insert("user_authentication".into(), json!(ka.user_authentication));
+                }
+                o.insert("key_attestations_required".into(), Value::Object(req));
+            }
             let mut entry = json!({
                 "format": FORMAT_SD_JWT_VC,
                 "vct": c.vct.as_str(),
                 "scope": c.scope,
                 "cryptographic_binding_methods_supported": ["jwk"],
                 "credential_signing_alg_values_supported": [self.config.signer.algorithm().name()],
-                "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": algs}},
+                "proof_types_supported": {"jwt": jwt},
             });
             if let (Some(name), Some(o)) = (&c.display_name, entry.as_object_mut()) {
                 o.insert(
@@ -783,6 +835,42 @@ impl Issuer {
             );
         }
         m
+    }
+
+    /// The metadata as a signed JWT (§12.2.3): every parameter a top-level claim, `sub` the
+    /// Credential Issuer Identifier, `iat`, and `x5c` in the header when configured.
+    fn signed_metadata(&self) -> Handled {
+        let Value::Object(mut claims) = self.metadata() else {
+            return Err(Reject::new(500, "server_error", "metadata"));
+        };
+        claims.insert("sub".into(), self.config.issuer_id.clone().into());
+        claims.insert("iat".into(), self.now().into());
+        let header = self.config.x5c.as_ref().map(|chain| {
+            let mut h = Map::new();
+            h.insert(
+                "x5c".into(),
+                chain
+                    .iter()
+                    .map(|c| Value::from(crate::b64::encode_std(c)))
+                    .collect(),
+            );
+            h
+        });
+        let jwt = crate::oauth::sign_jwt(
+            &*self.config.signer,
+            super::wallet::SIGNED_METADATA_TYP,
+            false,
+            header,
+            &claims,
+        )?;
+        Ok(IssuerResponse {
+            status: 200,
+            headers: vec![
+                ("Content-Type".into(), "application/jwt".into()),
+                ("Cache-Control".into(), "no-store".into()),
+            ],
+            body: jwt.into_bytes(),
+        })
     }
 
     /// The Authorization Server Metadata (RFC 8414 §2; RFC 9126 §5, RFC 9449 §5.1, RFC 9207
@@ -989,7 +1077,15 @@ impl Issuer {
         let well_known_as = format!("{}{}", super::metadata::AS_WELL_KNOWN, self.path);
         let local = req.path.strip_prefix(self.path.as_str()).unwrap_or("");
         if req.path == well_known_issuer {
-            return only(req, Method::Get).map(|()| IssuerResponse::json(200, &self.metadata()));
+            only(req, Method::Get)?;
+            let wants_jwt = req.header_values("Accept").iter().any(|a| {
+                a.split(',')
+                    .any(|m| m.trim().starts_with("application/jwt"))
+            });
+            if self.config.signed_metadata && wants_jwt {
+                return self.signed_metadata();
+            }
+            return Ok(IssuerResponse::json(200, &self.metadata()));
         }
         if req.path == well_known_as {
             return only(req, Method::Get).map(|()| IssuerResponse::json(200, &self.as_metadata()));
@@ -1790,6 +1886,7 @@ impl Issuer {
             .get("nonce")
             .and_then(Value::as_str)
             .ok_or_else(|| invalid("nonce is required: this issuer has a Nonce Endpoint"))?;
+        self.check_key_attestation(jws.header(), &key, nonce, now)?;
         if nonce.len() > 128 || self.store.get(KIND_C_NONCE, nonce, now)?.is_none() {
             return Err(Reject::bad(
                 "invalid_nonce",
@@ -1797,6 +1894,107 @@ impl Issuer {
             ));
         }
         Ok((key, nonce.to_owned()))
+    }
+
+    /// The `key_attestation` of a proof header (Appendix D.1, F.1; ATTACKS VCI-71…74):
+    /// `typ`, an allowed `alg`, a trusted signer, `iat`, an unexpired `exp` (required with
+    /// `jwt` proofs), distinct `attested_keys` that include the proof's key, the proof's
+    /// nonce when it carries one, and the accepted levels.
+    fn check_key_attestation(
+        &self,
+        header: &Map<String, Value>,
+        proof_key: &PublicJwk,
+        nonce: &str,
+        now: i64,
+    ) -> std::result::Result<(), Reject> {
+        let invalid = |m: &str| Reject::bad("invalid_proof", m.to_owned());
+        let Some(policy) = &self.config.key_attestation else {
+            return Ok(());
+        };
+        let Some(text) = header.get("key_attestation") else {
+            if policy.required {
+                return Err(invalid("a key attestation is required"));
+            }
+            return Ok(());
+        };
+        let text = text
+            .as_str()
+            .filter(|t| t.len() <= 16 * 1024)
+            .ok_or_else(|| invalid("key_attestation must be a JWT"))?;
+        let jws =
+            Jws::parse_compact(text).map_err(|e| invalid(&format!("key attestation: {e}")))?;
+        if jws.typ() != Some(KEY_ATTESTATION_TYP) {
+            return Err(invalid(
+                "the key attestation's typ is not key-attestation+jwt",
+            ));
+        }
+        jws.require_alg(&self.config.proof_algorithms)
+            .map_err(|e| invalid(&format!("key attestation alg: {e}")))?;
+        check_crit(jws.header(), &[]).map_err(|e| invalid(&e.to_string()))?;
+        let claims = jws
+            .payload_json(16)
+            .map_err(|e| invalid(&format!("key attestation: {e}")))?;
+        let found = policy
+            .trust
+            .issuer_keys(&jws, &claims)
+            .map_err(|e| invalid(&format!("key attestation signer: {e}")))?;
+        if !found
+            .keys
+            .iter()
+            .any(|k| jws.verify(&**k, &self.config.proof_algorithms).is_ok())
+        {
+            return Err(invalid("the key attestation's signature does not verify"));
+        }
+        if claims.get("iat").and_then(Value::as_i64).is_none() {
+            return Err(invalid("the key attestation needs iat"));
+        }
+        match claims.get("exp").and_then(Value::as_i64) {
+            Some(exp) if exp > now => {}
+            Some(_) => return Err(invalid("the key attestation has expired")),
+            None => return Err(invalid("a key attestation in a jwt proof needs exp")),
+        }
+        if let Some(n) = claims.get("nonce")
+            && n.as_str() != Some(nonce)
+        {
+            return Err(Reject::bad(
+                "invalid_nonce",
+                "the key attestation's nonce is not the proof's c_nonce",
+            ));
+        }
+        let attested = claims
+            .get("attested_keys")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| invalid("attested_keys must be a non-empty array"))?;
+        let mut thumbprints = BTreeSet::new();
+        let mut covered = false;
+        for k in attested {
+            let k = k
+                .as_object()
+                .filter(|k| !k.contains_key("d"))
+                .ok_or_else(|| invalid("an attested key is not a public JWK"))?;
+            let k = PublicJwk::from_json(k).map_err(|e| invalid(&format!("attested key: {e}")))?;
+            if !thumbprints.insert(k.thumbprint(HashAlg::Sha256)) {
+                return Err(invalid("attested_keys lists a key twice"));
+            }
+            covered |= k.same_key(proof_key);
+        }
+        if !covered {
+            return Err(invalid("the proof's key is not among the attested keys"));
+        }
+        let level_ok = |name: &str, accepted: &[String]| {
+            accepted.is_empty()
+                || claims.get(name).and_then(Value::as_array).is_some_and(|v| {
+                    v.iter()
+                        .any(|l| l.as_str().is_some_and(|l| accepted.iter().any(|a| a == l)))
+                })
+        };
+        if !level_ok("key_storage", &policy.key_storage)
+            || !level_ok("user_authentication", &policy.user_authentication)
+        {
+            return Err(invalid("the key attestation's levels are not accepted"));
+        }
+        Ok(())
     }
 
     fn deferred(&self, req: &IssuerRequest<'_>, body: Map<String, Value>) -> Handled {

@@ -99,6 +99,30 @@ pub struct Env<'a> {
     pub clock: &'a dyn Clock,
     /// Randomness (PKCE, state, `jti`).
     pub rng: &'a dyn RandomSource,
+    /// The platform's key attestations (Android Key Attestation, App Attest, a wallet
+    /// provider's service), when the host has them (HAIP §4.5.1).
+    pub key_attestation: Option<&'a dyn KeyAttestor>,
+    /// Who may sign Credential Issuer Metadata (§12.2.3; HAIP: `x5c` chains to the
+    /// ecosystem's anchors). With it the wallet asks for signed metadata and verifies it.
+    pub metadata_trust: Option<&'a dyn crate::sd_jwt_vc::IssuerTrust>,
+    /// Refuse issuers that do not serve signed metadata (ATTACKS VCI-14).
+    pub require_signed_metadata: bool,
+}
+
+/// Makes key attestations (OpenID4VCI Appendix D: a `key-attestation+jwt` whose
+/// `attested_keys` lists the holder keys of one request, all from one key store).
+pub trait KeyAttestor: Send + Sync {
+    /// An attestation for `keys` (the public keys the proofs of one request are signed
+    /// with), carrying `nonce` (the request's `c_nonce`) when given; `None` when none can be
+    /// had for these keys.
+    ///
+    /// # Errors
+    /// When the attestation service fails.
+    fn attest(
+        &self,
+        keys: &[crate::jose::PublicJwk],
+        nonce: Option<&str>,
+    ) -> Result<Option<String>>;
 }
 
 impl std::fmt::Debug for Env<'_> {
@@ -123,7 +147,29 @@ impl<'a> Env<'a> {
             attestation,
             clock,
             rng,
+            key_attestation: None,
+            metadata_trust: None,
+            require_signed_metadata: false,
         }
+    }
+
+    /// With signed-metadata trust; `required` refuses unsigned metadata.
+    #[must_use]
+    pub fn signed_metadata(
+        mut self,
+        trust: &'a dyn crate::sd_jwt_vc::IssuerTrust,
+        required: bool,
+    ) -> Self {
+        self.metadata_trust = Some(trust);
+        self.require_signed_metadata = required;
+        self
+    }
+
+    /// With the platform's key attestations.
+    #[must_use]
+    pub fn key_attestation(mut self, attestor: &'a dyn KeyAttestor) -> Self {
+        self.key_attestation = Some(attestor);
+        self
     }
 }
 
@@ -248,6 +294,90 @@ fn json_body(resp: &HttpResponse, what: &'static str) -> Result<Map<String, Valu
         }
     }
     crate::json::parse_object(&resp.body, 16, what)
+}
+
+/// The `typ` of signed Credential Issuer Metadata (§12.2.3).
+pub const SIGNED_METADATA_TYP: &str = "openidvci-issuer-metadata+jwt";
+
+/// The metadata document of a metadata response: the claims of a verified signed-metadata
+/// JWT (§12.2.3: `typ`, an asymmetric `alg`, a signer trusted under `env.metadata_trust`,
+/// `sub` = the Credential Issuer Identifier, `iat`, an unexpired `exp`; every parameter a
+/// top-level claim; nothing unsigned merged in, ATTACKS VCI-13/14), or the JSON document
+/// when signed metadata is not required.
+fn signed_or_plain_metadata(
+    resp: &HttpResponse,
+    credential_issuer: &str,
+    env: &Env<'_>,
+) -> Result<Vec<u8>> {
+    let bad = |m: &str| -> crate::Error { Oid4vciError::InvalidMetadata(m.to_owned()).into() };
+    let media = resp
+        .content_type
+        .as_deref()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media != "application/jwt" {
+        if env.require_signed_metadata {
+            return Err(bad("this wallet requires signed issuer metadata"));
+        }
+        json_body(resp, "issuer metadata")?;
+        return Ok(resp.body.clone());
+    }
+    let trust = env
+        .metadata_trust
+        .ok_or_else(|| bad("signed metadata arrived, and no signer is trusted"))?;
+    let text =
+        std::str::from_utf8(&resp.body).map_err(|_| bad("the signed metadata is not UTF-8"))?;
+    let jws = crate::jose::Jws::parse_compact(text.trim())?;
+    if jws.typ() != Some(SIGNED_METADATA_TYP) {
+        return Err(bad(
+            "signed metadata needs typ openidvci-issuer-metadata+jwt",
+        ));
+    }
+    let allowed = [
+        Algorithm::Es256,
+        Algorithm::Es384,
+        Algorithm::Es512,
+        Algorithm::EdDsa,
+    ];
+    jws.require_alg(&allowed)?;
+    crate::jose::jws::check_crit(jws.header(), &[])?;
+    let mut claims = jws.payload_json(32)?;
+    let found = trust.issuer_keys(&jws, &claims)?;
+    if !found
+        .keys
+        .iter()
+        .any(|k| jws.verify(&**k, &allowed).is_ok())
+    {
+        return Err(crate::Error::InvalidSignature);
+    }
+    if claims.get("sub").and_then(Value::as_str) != Some(credential_issuer) {
+        return Err(Oid4vciError::MetadataIssuerMismatch(
+            "the signed metadata's sub is not the Credential Issuer Identifier".into(),
+        )
+        .into());
+    }
+    let now = env.clock.now();
+    match claims.get("iat").and_then(Value::as_i64) {
+        Some(iat) if iat <= now + 60 => {}
+        _ => {
+            return Err(bad(
+                "the signed metadata needs an iat that is not in the future",
+            ));
+        }
+    }
+    if let Some(exp) = claims.get("exp")
+        && exp.as_i64().is_none_or(|e| e <= now)
+    {
+        return Err(bad("the signed metadata has expired"));
+    }
+    for c in ["sub", "iat", "exp", "iss"] {
+        claims.remove(c);
+    }
+    serde_json::to_vec(&claims).map_err(|e| bad(&e.to_string()))
 }
 
 impl Issuance {
@@ -462,9 +592,13 @@ impl Issuance {
             }
             Step::IssuerMetadata => {
                 let url = issuer_metadata_url(&self.offer_ref()?.credential_issuer)?;
-                Ok(Action::Send(
-                    HttpRequest::get(url).header("Accept", JSON_MEDIA_TYPE),
-                ))
+                // §12.2.2: Accept signals signed-metadata support.
+                let accept = if env.metadata_trust.is_some() {
+                    "application/jwt, application/json;q=0.5"
+                } else {
+                    JSON_MEDIA_TYPE
+                };
+                Ok(Action::Send(HttpRequest::get(url).header("Accept", accept)))
             }
             Step::AsMetadata => {
                 let issuer = self.as_issuer.clone().ok_or_else(|| flow("no AS"))?;
@@ -741,11 +875,35 @@ impl Issuance {
             if env.attestation.is_some() || self.use_authorization_code {
                 claims.insert("iss".into(), self.client_id(env).to_owned().into());
             }
+            // One key attestation for all keys of the request (HAIP §4.5.1), in the header of
+            // every proof (F.1 `key_attestation`).
+            let mut header = None;
+            if let Some(attestor) = env.key_attestation {
+                let mut publics = Vec::with_capacity(self.in_flight.len());
+                for id in &self.in_flight {
+                    publics.push(env.keys.public_key(id)?);
+                }
+                if let Some(jwt) = attestor.attest(&publics, self.c_nonce.as_deref())? {
+                    let mut h = Map::new();
+                    h.insert("key_attestation".into(), jwt.into());
+                    header = Some(h);
+                }
+            }
+            if header.is_none() && config.key_attestations_required {
+                return Err(Oid4vciError::InvalidMetadata(
+                    "the issuer requires key attestations, and the host has none".into(),
+                )
+                .into());
+            }
             let mut proofs = Vec::with_capacity(self.in_flight.len());
             for id in &self.in_flight {
                 let key = ManagedKey::new(env.keys.clone(), id)?;
                 proofs.push(Value::from(crate::oauth::sign_jwt(
-                    &key, PROOF_TYP, true, None, &claims,
+                    &key,
+                    PROOF_TYP,
+                    true,
+                    header.clone(),
+                    &claims,
                 )?));
             }
             body.insert("proofs".into(), json!({"jwt": proofs}));
@@ -936,9 +1094,9 @@ impl Issuance {
                 if resp.status != 200 {
                     return Err(rejected(resp.status, &resp.body));
                 }
-                json_body(&resp, "issuer metadata")?;
                 let offer = self.offer_ref()?.clone();
-                let md = IssuerMetadata::from_json(&resp.body, &offer.credential_issuer)?;
+                let document = signed_or_plain_metadata(&resp, &offer.credential_issuer, env)?;
+                let md = IssuerMetadata::from_json(&document, &offer.credential_issuer)?;
                 for id in &offer.credential_configuration_ids {
                     if md.configuration_ids().all(|c| c != id) {
                         return Err(Oid4vciError::InvalidOffer(format!(
@@ -960,7 +1118,7 @@ impl Issuance {
                         .and_then(|g| g.authorization_server.clone())
                 };
                 self.as_issuer = Some(md.authorization_server(hint.as_deref())?);
-                self.issuer_metadata = Some(String::from_utf8_lossy(&resp.body).into_owned());
+                self.issuer_metadata = Some(String::from_utf8_lossy(&document).into_owned());
                 self.step = Step::AsMetadata;
             }
             Step::AsMetadata => {
