@@ -64,6 +64,42 @@ pub trait HostWalletAttestation: Send + Sync {
     fn attestation(&self, authorization_server: String) -> Result<WalletAttestation, CredkitError>;
 }
 
+/// The platform's key attestations (Android Key Attestation, iOS App Attest, or the wallet
+/// provider's service), for issuers that require them (OpenID4VCI Appendix D, HAIP §4.5.1).
+#[uniffi::export(with_foreign)]
+pub trait HostKeyAttestation: Send + Sync {
+    /// A `key-attestation+jwt` whose `attested_keys` are `public_keys_jwk` (the holder keys
+    /// of one request, JWK JSON), with `nonce` (the issuer's `c_nonce`) when given; `None`
+    /// when the platform cannot attest these keys.
+    ///
+    /// # Errors
+    /// `Network` or `KeyUnavailable` when the attestation service fails.
+    fn attest(
+        &self,
+        public_keys_jwk: Vec<String>,
+        nonce: Option<String>,
+    ) -> Result<Option<String>, CredkitError>;
+}
+
+/// [`HostKeyAttestation`] as core's `KeyAttestor`.
+struct HostAttestor(Arc<dyn HostKeyAttestation>);
+
+impl credkit::openid4vci::wallet::KeyAttestor for HostAttestor {
+    fn attest(
+        &self,
+        keys: &[credkit::jose::PublicJwk],
+        nonce: Option<&str>,
+    ) -> credkit::Result<Option<String>> {
+        let jwks = keys
+            .iter()
+            .map(|k| Value::Object(k.minimal_json()).to_string())
+            .collect();
+        self.0
+            .attest(jwks, nonce.map(str::to_owned))
+            .map_err(|e| credkit::error::WalletError::KeyUnavailable(e.to_string()).into())
+    }
+}
+
 /// What was stored.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct IssuedBatch {
@@ -108,6 +144,7 @@ pub struct PendingIssuance {
     wallet: Arc<Wallet>,
     http: Arc<dyn HostAsyncHttpClient>,
     attestation: Option<ClientAttestation>,
+    key_attestation: Option<HostAttestor>,
     policy: FetchPolicy,
     state: Mutex<Option<Saved>>,
     credential_issuer: String,
@@ -194,19 +231,27 @@ async fn send(
 }
 
 impl PendingIssuance {
+    fn env<'a>(&'a self, keys: &'a Arc<dyn credkit::wallet::KeyManager>) -> Env<'a> {
+        let env = Env::new(keys, self.attestation.as_ref(), &SystemClock, &OsRandom);
+        match &self.key_attestation {
+            Some(a) => env.key_attestation(a),
+            None => env,
+        }
+    }
+
     /// Drives the flow until it needs the browser, the issuer deferred issuance
     /// (`Ok(Some(seconds))`), or the credentials are in.
     async fn drive(&self, saved: &mut Saved) -> Result<Option<u64>> {
         let keys = self.wallet.core().keys().clone();
         loop {
             let action = {
-                let env = Env::new(&keys, self.attestation.as_ref(), &SystemClock, &OsRandom);
+                let env = self.env(&keys);
                 guard(|| Ok(saved.flow.next(&env)?))?
             };
             match action {
                 Action::Send(req) => {
                     let resp = send(&self.http, &self.policy, &req).await?;
-                    let env = Env::new(&keys, self.attestation.as_ref(), &SystemClock, &OsRandom);
+                    let env = self.env(&keys);
                     guard(|| Ok(saved.flow.receive(&req, resp, &env)?))?;
                 }
                 Action::Authorize(_) => return Ok(None),
@@ -224,7 +269,7 @@ impl PendingIssuance {
 
     fn abandon(&self, saved: &mut Saved) {
         let keys = self.wallet.core().keys().clone();
-        let env = Env::new(&keys, self.attestation.as_ref(), &SystemClock, &OsRandom);
+        let env = self.env(&keys);
         saved.flow.abandon(&env, &[]);
     }
 }
@@ -332,7 +377,7 @@ impl PendingIssuance {
             "credential_failure"
         };
         let notifications = {
-            let env = Env::new(&keys, self.attestation.as_ref(), &SystemClock, &OsRandom);
+            let env = self.env(&keys);
             saved.flow.notification(event, &env).unwrap_or_default()
         };
         for n in notifications {
@@ -340,7 +385,7 @@ impl PendingIssuance {
             let _ = send(&self.http, &self.policy, &n).await;
         }
         let batch = stored.map_err(Failed)?;
-        let env = Env::new(&keys, self.attestation.as_ref(), &SystemClock, &OsRandom);
+        let env = self.env(&keys);
         saved.flow.abandon(&env, &issued.key_ids);
         Ok(IssuedBatch {
             batch,
@@ -365,7 +410,13 @@ impl Wallet {
     /// `Malformed` for an invalid offer or metadata, `UntrustedIssuer` for metadata of
     /// another issuer, `InvalidInput` when the issuer refuses (`invalid_grant` for a wrong
     /// transaction code), `Network`.
-    #[uniffi::method(default(tx_code = None, count = 1, redirect_uri = None, attestation = None))]
+    #[uniffi::method(default(
+        tx_code = None,
+        count = 1,
+        redirect_uri = None,
+        attestation = None,
+        key_attestation = None
+    ))]
     pub async fn accept_offer(
         self: Arc<Self>,
         offer: String,
@@ -373,6 +424,7 @@ impl Wallet {
         count: u32,
         redirect_uri: Option<String>,
         attestation: Option<Arc<dyn HostWalletAttestation>>,
+        key_attestation: Option<Arc<dyn HostKeyAttestation>>,
     ) -> Result<Arc<PendingIssuance>> {
         let flow = guard(|| {
             let mut options = IssuanceOptions::default();
@@ -383,7 +435,7 @@ impl Wallet {
             }
             Ok(Issuance::from_offer_uri(&offer, options)?)
         })?;
-        self.pending(Saved { flow, issued: None }, attestation)
+        self.pending(Saved { flow, issued: None }, attestation, key_attestation)
             .await
     }
 
@@ -392,11 +444,12 @@ impl Wallet {
     ///
     /// # Errors
     /// `Malformed` for text that is not a saved issuance.
-    #[uniffi::method(default(attestation = None))]
+    #[uniffi::method(default(attestation = None, key_attestation = None))]
     pub async fn restore_issuance(
         self: Arc<Self>,
         saved: String,
         attestation: Option<Arc<dyn HostWalletAttestation>>,
+        key_attestation: Option<Arc<dyn HostKeyAttestation>>,
     ) -> Result<Arc<PendingIssuance>> {
         let saved = Saved::from_json(&saved).map_err(|e| {
             CredkitError::from(credkit::Error::from(credkit::error::EncodingError::Json {
@@ -404,7 +457,7 @@ impl Wallet {
                 reason: e.to_string(),
             }))
         })?;
-        self.pending(saved, attestation).await
+        self.pending(saved, attestation, key_attestation).await
     }
 }
 
@@ -413,6 +466,7 @@ impl Wallet {
         self: Arc<Self>,
         mut saved: Saved,
         attestation: Option<Arc<dyn HostWalletAttestation>>,
+        key_attestation: Option<Arc<dyn HostKeyAttestation>>,
     ) -> Result<Arc<PendingIssuance>> {
         let http = self.presentation_http()?;
         let policy = fetch_policy(self.verifier_trust());
@@ -429,6 +483,7 @@ impl Wallet {
             wallet: self,
             http,
             attestation,
+            key_attestation: key_attestation.map(HostAttestor),
             policy,
             state: Mutex::new(None),
             credential_issuer: String::new(),

@@ -551,6 +551,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_hosthttpclient_get() != 2401:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_credkit_ffi_checksum_method_hostkeyattestation_attest() != 51171:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_hostkeymanager_create_key() != 64527:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_hostkeymanager_public_key() != 6554:
@@ -627,7 +629,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_constructor_verifier_new() != 17240:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer() != 2632:
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer() != 38830:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_add() != 45101:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -649,7 +651,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_respond() != 47108:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() != 7713:
+    if lib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() != 54527:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_credkit_ffi_checksum_method_wallet_status() != 4128:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -727,6 +729,9 @@ _UniffiLib.uniffi_credkit_ffi_checksum_method_hostcredentialstore_delete_batch.r
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hosthttpclient_get.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hosthttpclient_get.restype = ctypes.c_uint16
+_UniffiLib.uniffi_credkit_ffi_checksum_method_hostkeyattestation_attest.argtypes = (
+)
+_UniffiLib.uniffi_credkit_ffi_checksum_method_hostkeyattestation_attest.restype = ctypes.c_uint16
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hostkeymanager_create_key.argtypes = (
 )
 _UniffiLib.uniffi_credkit_ffi_checksum_method_hostkeymanager_create_key.restype = ctypes.c_uint16
@@ -960,6 +965,13 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_hosthttpclient_get.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_method_hosthttpclient_get.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_credkit_ffi_fn_method_hostkeyattestation_attest.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_method_hostkeyattestation_attest.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_credkit_ffi_fn_method_hostkeymanager_create_key.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1196,6 +1208,7 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_accept_offer.argtypes = (
     ctypes.c_uint32,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
+    _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_accept_offer.restype = ctypes.c_uint64
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_add.argtypes = (
@@ -1266,6 +1279,7 @@ _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond.argtypes = (
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_respond.restype = ctypes.c_uint64
 _UniffiLib.uniffi_credkit_ffi_fn_method_wallet_restore_issuance.argtypes = (
     ctypes.c_uint64,
+    _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
 )
@@ -1343,6 +1357,16 @@ _UniffiLib.uniffi_credkit_ffi_fn_free_hosthttpclient.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_free_hosthttpclient.restype = None
+_UniffiLib.uniffi_credkit_ffi_fn_clone_hostkeyattestation.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_clone_hostkeyattestation.restype = ctypes.c_uint64
+_UniffiLib.uniffi_credkit_ffi_fn_free_hostkeyattestation.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_free_hostkeyattestation.restype = None
 _UniffiLib.uniffi_credkit_ffi_fn_clone_hostkeymanager.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1519,6 +1543,23 @@ _UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hosthttpclient.argtypes = 
     ctypes.POINTER(_UniffiVTableCallbackInterfaceCredkitHostHttpClient),
 )
 _UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hosthttpclient.restype = None
+_UNIFFI_CALLBACK_INTERFACE_CREDKIT_HOST_KEY_ATTESTATION_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_CREDKIT_HOST_KEY_ATTESTATION = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_CREDKIT_HOST_KEY_ATTESTATION = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceCredkitHostKeyAttestation(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_CREDKIT_HOST_KEY_ATTESTATION),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_CREDKIT_HOST_KEY_ATTESTATION),
+        ("attest", _UNIFFI_CALLBACK_INTERFACE_CREDKIT_HOST_KEY_ATTESTATION_METHOD0),
+    ]
+_UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostkeyattestation.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceCredkitHostKeyAttestation),
+)
+_UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostkeyattestation.restype = None
 _UNIFFI_CALLBACK_INTERFACE_CREDKIT_HOST_KEY_MANAGER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.POINTER(_UniffiRustBuffer),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -5590,6 +5631,165 @@ class _UniffiFfiConverterTypeHostHttpClient:
         buf.write_u64(cls.lower(value))
 
 
+class HostKeyAttestation():
+    """
+    The platform's key attestations (Android Key Attestation, iOS App Attest, or the wallet
+    provider's service), for issuers that require them (OpenID4VCI Appendix D, HAIP §4.5.1).
+"""
+    
+    def attest(self, public_keys_jwk: typing.List[str],nonce: typing.Optional[str]) -> typing.Optional[str]:
+        """
+        A `key-attestation+jwt` whose `attested_keys` are `public_keys_jwk` (the holder keys
+        of one request, JWK JSON), with `nonce` (the issuer's `c_nonce`) when given; `None`
+        when the platform cannot attest these keys.
+
+        # Errors
+        `Network` or `KeyUnavailable` when the attestation service fails.
+"""
+        raise NotImplementedError
+
+class HostKeyAttestationImpl(HostKeyAttestation):
+    """
+    The platform's key attestations (Android Key Attestation, iOS App Attest, or the wallet
+    provider's service), for issuers that require them (OpenID4VCI Appendix D, HAIP §4.5.1).
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_free_hostkeyattestation, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_credkit_ffi_fn_clone_hostkeyattestation, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def attest(self, public_keys_jwk: typing.List[str],nonce: typing.Optional[str]) -> typing.Optional[str]:
+        """
+        A `key-attestation+jwt` whose `attested_keys` are `public_keys_jwk` (the holder keys
+        of one request, JWK JSON), with `nonce` (the issuer's `c_nonce`) when given; `None`
+        when the platform cannot attest these keys.
+
+        # Errors
+        `Network` or `KeyUnavailable` when the attestation service fails.
+"""
+        
+        _UniffiFfiConverterSequenceString.check_lower(public_keys_jwk)
+
+        _UniffiFfiConverterOptionalString.check_lower(nonce)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterSequenceString.lower(public_keys_jwk),
+            _UniffiFfiConverterOptionalString.lower(nonce),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_credkit_ffi_fn_method_hostkeyattestation_attest,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplHostKeyAttestationImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_CREDKIT_HOST_KEY_ATTESTATION_METHOD0
+    def attest(
+            uniffi_handle,
+            public_keys_jwk,
+            nonce,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeHostKeyAttestation._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterSequenceString.lift(public_keys_jwk), _UniffiFfiConverterOptionalString.lift(nonce), )
+            uniffi_method = uniffi_obj.attest
+            return uniffi_method(*uniffi_args)
+        def write_return_value(v):
+            uniffi_out_return[0] = _UniffiFfiConverterOptionalString.lower(v)
+        _uniffi_trait_interface_call_with_error(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+                CredkitError,
+                _UniffiFfiConverterTypeCredkitError.lower,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_CREDKIT_HOST_KEY_ATTESTATION
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeHostKeyAttestation._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_CREDKIT_HOST_KEY_ATTESTATION
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeHostKeyAttestation._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceCredkitHostKeyAttestation(
+        _uniffi_free,
+        _uniffi_clone,
+        attest,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_credkit_ffi_fn_init_callback_vtable_hostkeyattestation(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeHostKeyAttestation:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return HostKeyAttestationImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeHostKeyAttestation._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: HostKeyAttestation):
+        if not isinstance(value, HostKeyAttestation):
+            raise TypeError("Expected HostKeyAttestation subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: HostKeyAttestation):
+         if isinstance(value, HostKeyAttestationImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeHostKeyAttestation._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: HostKeyAttestation, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
 class HostKeyManager():
     """
     The holder's keystore. The wallet creates one key per credential copy, asks for public
@@ -7591,6 +7791,31 @@ class _UniffiFfiConverterOptionalTypeHostWalletAttestation(_UniffiConverterRustB
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
+class _UniffiFfiConverterOptionalTypeHostKeyAttestation(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeHostKeyAttestation.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeHostKeyAttestation.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeHostKeyAttestation.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 class _UniffiFfiConverterSequenceTypeChoice(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -7666,7 +7891,7 @@ class WalletProtocol(typing.Protocol):
     A holder's wallet.
 """
     
-    async def accept_offer(self, offer: str,tx_code: typing.Union[object, typing.Optional[str]] = _DEFAULT,count: int = 1,redirect_uri: typing.Union[object, typing.Optional[str]] = _DEFAULT,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT) -> PendingIssuance:
+    async def accept_offer(self, offer: str,tx_code: typing.Union[object, typing.Optional[str]] = _DEFAULT,count: int = 1,redirect_uri: typing.Union[object, typing.Optional[str]] = _DEFAULT,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT,key_attestation: typing.Union[object, typing.Optional[HostKeyAttestation]] = _DEFAULT) -> PendingIssuance:
         """
         Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
         `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
@@ -7782,7 +8007,7 @@ class WalletProtocol(typing.Protocol):
         `Network`; the verifier's refusal.
 """
         raise NotImplementedError
-    async def restore_issuance(self, saved: str,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT) -> PendingIssuance:
+    async def restore_issuance(self, saved: str,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT,key_attestation: typing.Union[object, typing.Optional[HostKeyAttestation]] = _DEFAULT) -> PendingIssuance:
         """
         Restores an issuance saved with `PendingIssuance::save` (after the app was killed
         while the browser was open).
@@ -7946,7 +8171,7 @@ class Wallet(WalletProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
-    async def accept_offer(self, offer: str,tx_code: typing.Union[object, typing.Optional[str]] = _DEFAULT,count: int = 1,redirect_uri: typing.Union[object, typing.Optional[str]] = _DEFAULT,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT) -> PendingIssuance:
+    async def accept_offer(self, offer: str,tx_code: typing.Union[object, typing.Optional[str]] = _DEFAULT,count: int = 1,redirect_uri: typing.Union[object, typing.Optional[str]] = _DEFAULT,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT,key_attestation: typing.Union[object, typing.Optional[HostKeyAttestation]] = _DEFAULT) -> PendingIssuance:
         """
         Accepts a Credential Offer link (`openid-credential-offer://`, `haip-vci://`,
         `https:`): retrieves the offer and the issuer's metadata, and runs the grant up to
@@ -7976,6 +8201,10 @@ class Wallet(WalletProtocol):
         if attestation is _DEFAULT:
             attestation = None
         _UniffiFfiConverterOptionalTypeHostWalletAttestation.check_lower(attestation)
+
+        if key_attestation is _DEFAULT:
+            key_attestation = None
+        _UniffiFfiConverterOptionalTypeHostKeyAttestation.check_lower(key_attestation)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(offer),
@@ -7983,6 +8212,7 @@ class Wallet(WalletProtocol):
             _UniffiFfiConverterUInt32.lower(count),
             _UniffiFfiConverterOptionalString.lower(redirect_uri),
             _UniffiFfiConverterOptionalTypeHostWalletAttestation.lower(attestation),
+            _UniffiFfiConverterOptionalTypeHostKeyAttestation.lower(key_attestation),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypePendingIssuance.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
@@ -8258,7 +8488,7 @@ class Wallet(WalletProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
-    async def restore_issuance(self, saved: str,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT) -> PendingIssuance:
+    async def restore_issuance(self, saved: str,attestation: typing.Union[object, typing.Optional[HostWalletAttestation]] = _DEFAULT,key_attestation: typing.Union[object, typing.Optional[HostKeyAttestation]] = _DEFAULT) -> PendingIssuance:
         """
         Restores an issuance saved with `PendingIssuance::save` (after the app was killed
         while the browser was open).
@@ -8272,10 +8502,15 @@ class Wallet(WalletProtocol):
         if attestation is _DEFAULT:
             attestation = None
         _UniffiFfiConverterOptionalTypeHostWalletAttestation.check_lower(attestation)
+
+        if key_attestation is _DEFAULT:
+            key_attestation = None
+        _UniffiFfiConverterOptionalTypeHostKeyAttestation.check_lower(key_attestation)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(saved),
             _UniffiFfiConverterOptionalTypeHostWalletAttestation.lower(attestation),
+            _UniffiFfiConverterOptionalTypeHostKeyAttestation.lower(key_attestation),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypePendingIssuance.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeCredkitError
@@ -8535,6 +8770,8 @@ __all__ = [
     "HostCredentialStore",
     "HostHttpClientImpl",
     "HostHttpClient",
+    "HostKeyAttestationImpl",
+    "HostKeyAttestation",
     "HostKeyManagerImpl",
     "HostKeyManager",
     "HostSignerImpl",

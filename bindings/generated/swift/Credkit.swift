@@ -1652,6 +1652,233 @@ public func FfiConverterTypeHostHttpClient_lower(_ value: HostHttpClient) -> UIn
 
 
 /**
+ * The platform's key attestations (Android Key Attestation, iOS App Attest, or the wallet
+ * provider's service), for issuers that require them (OpenID4VCI Appendix D, HAIP §4.5.1).
+ */
+public protocol HostKeyAttestation: AnyObject, Sendable {
+    
+    /**
+     * A `key-attestation+jwt` whose `attested_keys` are `public_keys_jwk` (the holder keys
+     * of one request, JWK JSON), with `nonce` (the issuer's `c_nonce`) when given; `None`
+     * when the platform cannot attest these keys.
+     *
+     * # Errors
+     * `Network` or `KeyUnavailable` when the attestation service fails.
+     */
+    func attest(publicKeysJwk: [String], nonce: String?) throws  -> String?
+    
+}
+/**
+ * The platform's key attestations (Android Key Attestation, iOS App Attest, or the wallet
+ * provider's service), for issuers that require them (OpenID4VCI Appendix D, HAIP §4.5.1).
+ */
+open class HostKeyAttestationImpl: HostKeyAttestation, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_credkit_ffi_fn_clone_hostkeyattestation(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_credkit_ffi_fn_free_hostkeyattestation(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * A `key-attestation+jwt` whose `attested_keys` are `public_keys_jwk` (the holder keys
+     * of one request, JWK JSON), with `nonce` (the issuer's `c_nonce`) when given; `None`
+     * when the platform cannot attest these keys.
+     *
+     * # Errors
+     * `Network` or `KeyUnavailable` when the attestation service fails.
+     */
+open func attest(publicKeysJwk: [String], nonce: String?)throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeCredkitError_lift) {
+        uniffiCallStatus in
+    uniffi_credkit_ffi_fn_method_hostkeyattestation_attest(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceString.lower(publicKeysJwk),
+        FfiConverterOptionString.lower(nonce),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceHostKeyAttestation {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceHostKeyAttestation = UniffiVTableCallbackInterfaceHostKeyAttestation(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeHostKeyAttestation.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface HostKeyAttestation: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeHostKeyAttestation.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface HostKeyAttestation: handle missing in uniffiClone")
+            }
+        },
+        attest: { (
+            uniffiHandle: UInt64,
+            publicKeysJwk: RustBuffer,
+            nonce: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String? in
+                guard let uniffiObj = try? FfiConverterTypeHostKeyAttestation.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.attest(
+                     publicKeysJwk: try FfiConverterSequenceString.lift(publicKeysJwk),
+                     nonce: try FfiConverterOptionString.lift(nonce)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterOptionString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeCredkitError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceHostKeyAttestation> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceHostKeyAttestation>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitHostKeyAttestation() {
+    uniffi_credkit_ffi_fn_init_callback_vtable_hostkeyattestation(UniffiCallbackInterfaceHostKeyAttestation.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHostKeyAttestation: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<HostKeyAttestation>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = HostKeyAttestation
+
+    public static func lift(_ handle: UInt64) throws -> HostKeyAttestation {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HostKeyAttestationImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: HostKeyAttestation) -> UInt64 {
+         if let rustImpl = value as? HostKeyAttestationImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HostKeyAttestation {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: HostKeyAttestation, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHostKeyAttestation_lift(_ handle: UInt64) throws -> HostKeyAttestation {
+    return try FfiConverterTypeHostKeyAttestation.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHostKeyAttestation_lower(_ value: HostKeyAttestation) -> UInt64 {
+    return FfiConverterTypeHostKeyAttestation.lower(value)
+}
+
+
+
+
+
+
+/**
  * The holder's keystore. The wallet creates one key per credential copy, asks for public
  * keys, signs Key Binding JWTs and deletes keys with their credential.
  */
@@ -3927,7 +4154,7 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * another issuer, `InvalidInput` when the issuer refuses (`invalid_grant` for a wrong
      * transaction code), `Network`.
      */
-    func acceptOffer(offer: String, txCode: String?, count: UInt32, redirectUri: String?, attestation: HostWalletAttestation?) async throws  -> PendingIssuance
+    func acceptOffer(offer: String, txCode: String?, count: UInt32, redirectUri: String?, attestation: HostWalletAttestation?, keyAttestation: HostKeyAttestation?) async throws  -> PendingIssuance
     
     /**
      * Restores an issuance saved with `PendingIssuance::save` (after the app was killed
@@ -3936,7 +4163,7 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * # Errors
      * `Malformed` for text that is not a saved issuance.
      */
-    func restoreIssuance(saved: String, attestation: HostWalletAttestation?) async throws  -> PendingIssuance
+    func restoreIssuance(saved: String, attestation: HostWalletAttestation?, keyAttestation: HostKeyAttestation?) async throws  -> PendingIssuance
     
     /**
      * Declines `request`: `access_denied` to the verifier (redirect flows) or the DC API
@@ -4182,12 +4409,12 @@ public static func withStore(store: HostCredentialStore, config: WalletConfig, k
      * another issuer, `InvalidInput` when the issuer refuses (`invalid_grant` for a wrong
      * transaction code), `Network`.
      */
-open func acceptOffer(offer: String, txCode: String? = nil, count: UInt32 = UInt32(1), redirectUri: String? = nil, attestation: HostWalletAttestation? = nil)async throws  -> PendingIssuance  {
+open func acceptOffer(offer: String, txCode: String? = nil, count: UInt32 = UInt32(1), redirectUri: String? = nil, attestation: HostWalletAttestation? = nil, keyAttestation: HostKeyAttestation? = nil)async throws  -> PendingIssuance  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_credkit_ffi_fn_method_wallet_accept_offer(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(offer),FfiConverterOptionString.lower(txCode),FfiConverterUInt32.lower(count),FfiConverterOptionString.lower(redirectUri),FfiConverterOptionTypeHostWalletAttestation.lower(attestation)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(offer),FfiConverterOptionString.lower(txCode),FfiConverterUInt32.lower(count),FfiConverterOptionString.lower(redirectUri),FfiConverterOptionTypeHostWalletAttestation.lower(attestation),FfiConverterOptionTypeHostKeyAttestation.lower(keyAttestation)
                 )
             },
             pollFunc: ffi_credkit_ffi_rust_future_poll_u64,
@@ -4205,12 +4432,12 @@ open func acceptOffer(offer: String, txCode: String? = nil, count: UInt32 = UInt
      * # Errors
      * `Malformed` for text that is not a saved issuance.
      */
-open func restoreIssuance(saved: String, attestation: HostWalletAttestation? = nil)async throws  -> PendingIssuance  {
+open func restoreIssuance(saved: String, attestation: HostWalletAttestation? = nil, keyAttestation: HostKeyAttestation? = nil)async throws  -> PendingIssuance  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_credkit_ffi_fn_method_wallet_restore_issuance(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(saved),FfiConverterOptionTypeHostWalletAttestation.lower(attestation)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(saved),FfiConverterOptionTypeHostWalletAttestation.lower(attestation),FfiConverterOptionTypeHostKeyAttestation.lower(keyAttestation)
                 )
             },
             pollFunc: ffi_credkit_ffi_rust_future_poll_u64,
@@ -8333,6 +8560,30 @@ fileprivate struct FfiConverterOptionTypeHostHttpClient: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeHostKeyAttestation: FfiConverterRustBuffer {
+    typealias SwiftType = HostKeyAttestation?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHostKeyAttestation.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHostKeyAttestation.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeHostWalletAttestation: FfiConverterRustBuffer {
     typealias SwiftType = HostWalletAttestation?
 
@@ -8984,6 +9235,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_method_credentialissuerservice_handle() != 14983) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_credkit_ffi_checksum_method_hostkeyattestation_attest() != 51171) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation() != 15746) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9038,10 +9292,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_credkit_ffi_checksum_method_verifier_verify_response() != 37041) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_method_wallet_accept_offer() != 2632) {
+    if (uniffi_credkit_ffi_checksum_method_wallet_accept_offer() != 38830) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() != 7713) {
+    if (uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() != 54527) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_credkit_ffi_checksum_method_wallet_decline() != 18142) {
@@ -9102,6 +9356,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitHostAsyncHttpClient()
     uniffiCallbackInitHostCredentialStore()
     uniffiCallbackInitHostHttpClient()
+    uniffiCallbackInitHostKeyAttestation()
     uniffiCallbackInitHostKeyManager()
     uniffiCallbackInitHostSigner()
     uniffiCallbackInitHostWalletAttestation()

@@ -327,6 +327,13 @@ typedef void (*UniffiCallbackInterfaceHostSignerMethod2)(uint64_t, RustBuffer, R
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOST_KEY_ATTESTATION_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOST_KEY_ATTESTATION_METHOD0
+typedef void (*UniffiCallbackInterfaceHostKeyAttestationMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOST_WALLET_ATTESTATION_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOST_WALLET_ATTESTATION_METHOD0
 typedef void (*UniffiCallbackInterfaceHostWalletAttestationMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
@@ -382,6 +389,15 @@ typedef struct UniffiVTableCallbackInterfaceHostSigner {
     UniffiCallbackInterfaceHostSignerMethod1 _Nonnull publicKey;
     UniffiCallbackInterfaceHostSignerMethod2 _Nonnull sign;
 } UniffiVTableCallbackInterfaceHostSigner;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOST_KEY_ATTESTATION
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOST_KEY_ATTESTATION
+typedef struct UniffiVTableCallbackInterfaceHostKeyAttestation {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceHostKeyAttestationMethod0 _Nonnull attest;
+} UniffiVTableCallbackInterfaceHostKeyAttestation;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOST_WALLET_ATTESTATION
@@ -622,6 +638,26 @@ RustBuffer uniffi_credkit_ffi_fn_method_credentialissuerservice_create_offer(uin
 RustBuffer uniffi_credkit_ffi_fn_method_credentialissuerservice_handle(uint64_t ptr, RustBuffer request, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_HOSTKEYATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_HOSTKEYATTESTATION
+uint64_t uniffi_credkit_ffi_fn_clone_hostkeyattestation(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_HOSTKEYATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_FREE_HOSTKEYATTESTATION
+void uniffi_credkit_ffi_fn_free_hostkeyattestation(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_INIT_CALLBACK_VTABLE_HOSTKEYATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_INIT_CALLBACK_VTABLE_HOSTKEYATTESTATION
+void uniffi_credkit_ffi_fn_init_callback_vtable_hostkeyattestation(const UniffiVTableCallbackInterfaceHostKeyAttestation* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_HOSTKEYATTESTATION_ATTEST
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_HOSTKEYATTESTATION_ATTEST
+RustBuffer uniffi_credkit_ffi_fn_method_hostkeyattestation_attest(uint64_t ptr, RustBuffer public_keys_jwk, RustBuffer nonce, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_HOSTWALLETATTESTATION
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_CLONE_HOSTWALLETATTESTATION
 uint64_t uniffi_credkit_ffi_fn_clone_hostwalletattestation(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -819,12 +855,12 @@ uint64_t uniffi_credkit_ffi_fn_constructor_wallet_with_store(uint64_t store, Rus
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
-uint64_t uniffi_credkit_ffi_fn_method_wallet_accept_offer(uint64_t ptr, RustBuffer offer, RustBuffer tx_code, uint32_t count, RustBuffer redirect_uri, RustBuffer attestation
+uint64_t uniffi_credkit_ffi_fn_method_wallet_accept_offer(uint64_t ptr, RustBuffer offer, RustBuffer tx_code, uint32_t count, RustBuffer redirect_uri, RustBuffer attestation, RustBuffer key_attestation
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESTORE_ISSUANCE
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_RESTORE_ISSUANCE
-uint64_t uniffi_credkit_ffi_fn_method_wallet_restore_issuance(uint64_t ptr, RustBuffer saved, RustBuffer attestation
+uint64_t uniffi_credkit_ffi_fn_method_wallet_restore_issuance(uint64_t ptr, RustBuffer saved, RustBuffer attestation, RustBuffer key_attestation
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_FN_METHOD_WALLET_DECLINE
@@ -1340,6 +1376,12 @@ uint16_t uniffi_credkit_ffi_checksum_method_credentialissuerservice_create_offer
 #ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_CREDENTIALISSUERSERVICE_HANDLE
 #define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_CREDENTIALISSUERSERVICE_HANDLE
 uint16_t uniffi_credkit_ffi_checksum_method_credentialissuerservice_handle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_HOSTKEYATTESTATION_ATTEST
+#define UNIFFI_FFIDEF_UNIFFI_CREDKIT_FFI_CHECKSUM_METHOD_HOSTKEYATTESTATION_ATTEST
+uint16_t uniffi_credkit_ffi_checksum_method_hostkeyattestation_attest(void
     
 );
 #endif

@@ -952,6 +952,23 @@ class OpenId4Vci(unittest.TestCase):
             asyncio.run(self.wallet.accept_offer(offer.uri, offer.tx_code, 1))
         self.assertEqual(e.exception.code, "invalid_grant")
 
+    def test_the_host_key_attestation_is_asked_for_the_request_keys(self):
+        calls = []
+
+        class Attest(credkit.HostKeyAttestation):
+            def attest(self, public_keys_jwk, nonce):
+                calls.append(([json.loads(k) for k in public_keys_jwk], nonce))
+                return None  # this platform cannot attest; the issuer does not require it
+
+        offer = self.service.create_offer(json.dumps(CLAIMS), False, False)
+        pending = asyncio.run(self.wallet.accept_offer(offer.uri, None, 2, None, None, Attest()))
+        stored = asyncio.run(pending.complete(None))
+        self.assertEqual(stored.count, 2)
+        [(keys, nonce)] = calls
+        self.assertEqual(len(keys), 2)
+        self.assertTrue(all(k["kty"] == "EC" and "d" not in k for k in keys))
+        self.assertTrue(nonce)
+
     def test_a_wrong_transaction_code_stores_nothing(self):
         offer = self.service.create_offer(json.dumps(CLAIMS), True, False)
         with self.assertRaises(CredkitError.InvalidInput) as e:

@@ -693,6 +693,9 @@ internal interface UniffiCallbackInterfaceHostSignerMethod1 : com.sun.jna.Callba
 internal interface UniffiCallbackInterfaceHostSignerMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceHostKeyAttestationMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`publicKeysJwk`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceHostWalletAttestationMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`authorizationServer`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -796,6 +799,25 @@ internal open class UniffiVTableCallbackInterfaceHostSigner(
         `algorithm` = other.`algorithm`
         `publicKey` = other.`publicKey`
         `sign` = other.`sign`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "attest")
+internal open class UniffiVTableCallbackInterfaceHostKeyAttestation(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `attest`: UniffiCallbackInterfaceHostKeyAttestationMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `attest`: UniffiCallbackInterfaceHostKeyAttestationMethod0? = null,
+    ): UniffiVTableCallbackInterfaceHostKeyAttestation(`uniffiFree`,`uniffiClone`,`attest`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceHostKeyAttestation) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `attest` = other.`attest`
     }
 
 }
@@ -920,6 +942,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_credentialissuerservice_handle(
     ): Int
+    external fun uniffi_credkit_ffi_checksum_method_hostkeyattestation_attest(
+    ): Int
     external fun uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation(
     ): Int
     external fun uniffi_credkit_ffi_checksum_method_pendingissuance_authorization_url(
@@ -1015,6 +1039,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceHostAsyncHttpClient.register(this)
         uniffiCallbackInterfaceHostCredentialStore.register(this)
         uniffiCallbackInterfaceHostHttpClient.register(this)
+        uniffiCallbackInterfaceHostKeyAttestation.register(this)
         uniffiCallbackInterfaceHostKeyManager.register(this)
         uniffiCallbackInterfaceHostSigner.register(this)
         uniffiCallbackInterfaceHostWalletAttestation.register(this)
@@ -1110,6 +1135,14 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_method_credentialissuerservice_handle(`ptr`: Long,`request`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_credkit_ffi_fn_clone_hostkeyattestation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_credkit_ffi_fn_free_hostkeyattestation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_credkit_ffi_fn_init_callback_vtable_hostkeyattestation(`vtable`: UniffiVTableCallbackInterfaceHostKeyAttestation,
+    ): Unit
+    external fun uniffi_credkit_ffi_fn_method_hostkeyattestation_attest(`ptr`: Long,`publicKeysJwk`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_credkit_ffi_fn_clone_hostwalletattestation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_credkit_ffi_fn_free_hostwalletattestation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1188,9 +1221,9 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_credkit_ffi_fn_constructor_wallet_with_store(`store`: Long,`config`: RustBuffer.ByValue,`keys`: Long,`http`: RustBuffer.ByValue,`presentationHttp`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_credkit_ffi_fn_method_wallet_accept_offer(`ptr`: Long,`offer`: RustBuffer.ByValue,`txCode`: RustBuffer.ByValue,`count`: Int,`redirectUri`: RustBuffer.ByValue,`attestation`: RustBuffer.ByValue,
+    external fun uniffi_credkit_ffi_fn_method_wallet_accept_offer(`ptr`: Long,`offer`: RustBuffer.ByValue,`txCode`: RustBuffer.ByValue,`count`: Int,`redirectUri`: RustBuffer.ByValue,`attestation`: RustBuffer.ByValue,`keyAttestation`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_credkit_ffi_fn_method_wallet_restore_issuance(`ptr`: Long,`saved`: RustBuffer.ByValue,`attestation`: RustBuffer.ByValue,
+    external fun uniffi_credkit_ffi_fn_method_wallet_restore_issuance(`ptr`: Long,`saved`: RustBuffer.ByValue,`attestation`: RustBuffer.ByValue,`keyAttestation`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_credkit_ffi_fn_method_wallet_decline(`ptr`: Long,`request`: Long,
     ): Long
@@ -1430,6 +1463,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_method_credentialissuerservice_handle() and 0xFFFF) != 14983) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_credkit_ffi_checksum_method_hostkeyattestation_attest() and 0xFFFF) != 51171) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_credkit_ffi_checksum_method_hostwalletattestation_attestation() and 0xFFFF) != 15746) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1484,10 +1520,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_credkit_ffi_checksum_method_verifier_verify_response() and 0xFFFF) != 37041) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer() and 0xFFFF) != 2632) {
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_accept_offer() and 0xFFFF) != 38830) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() and 0xFFFF) != 7713) {
+    if ((lib.uniffi_credkit_ffi_checksum_method_wallet_restore_issuance() and 0xFFFF) != 54527) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_credkit_ffi_checksum_method_wallet_decline() and 0xFFFF) != 18142) {
@@ -3583,6 +3619,350 @@ public object FfiConverterTypeHostHttpClient: FfiConverter<HostHttpClient, Long>
     override fun allocationSize(value: HostHttpClient) = 8UL
 
     override fun write(value: HostHttpClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The platform's key attestations (Android Key Attestation, iOS App Attest, or the wallet
+ * provider's service), for issuers that require them (OpenID4VCI Appendix D, HAIP §4.5.1).
+ */
+public interface HostKeyAttestation {
+    
+    /**
+     * A `key-attestation+jwt` whose `attested_keys` are `public_keys_jwk` (the holder keys
+     * of one request, JWK JSON), with `nonce` (the issuer's `c_nonce`) when given; `None`
+     * when the platform cannot attest these keys.
+     *
+     * # Errors
+     * `Network` or `KeyUnavailable` when the attestation service fails.
+     */
+    fun `attest`(`publicKeysJwk`: List<kotlin.String>, `nonce`: kotlin.String?): kotlin.String?
+    
+    companion object
+}
+
+/**
+ * The platform's key attestations (Android Key Attestation, iOS App Attest, or the wallet
+ * provider's service), for issuers that require them (OpenID4VCI Appendix D, HAIP §4.5.1).
+ */
+open class HostKeyAttestationImpl: Disposable, AutoCloseable, HostKeyAttestation
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_credkit_ffi_fn_free_hostkeyattestation(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_credkit_ffi_fn_clone_hostkeyattestation(handle, status)
+        }
+    }
+
+    
+    /**
+     * A `key-attestation+jwt` whose `attested_keys` are `public_keys_jwk` (the holder keys
+     * of one request, JWK JSON), with `nonce` (the issuer's `c_nonce`) when given; `None`
+     * when the platform cannot attest these keys.
+     *
+     * # Errors
+     * `Network` or `KeyUnavailable` when the attestation service fails.
+     */
+    @Throws(CredkitException::class)override fun `attest`(`publicKeysJwk`: List<kotlin.String>, `nonce`: kotlin.String?): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CredkitException) { _status ->
+    UniffiLib.uniffi_credkit_ffi_fn_method_hostkeyattestation_attest(
+        it,
+        
+        FfiConverterSequenceString.lower(`publicKeysJwk`),
+        FfiConverterOptionalString.lower(`nonce`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceHostKeyAttestation {
+    internal object `attest`: UniffiCallbackInterfaceHostKeyAttestationMethod0 {
+        override fun callback(`uniffiHandle`: Long,`publicKeysJwk`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeHostKeyAttestation.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`attest`(
+                    FfiConverterSequenceString.lift(`publicKeysJwk`),
+                    FfiConverterOptionalString.lift(`nonce`),
+                )
+            }
+            val writeReturn = { value: kotlin.String? -> uniffiOutReturn.setValue(FfiConverterOptionalString.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: CredkitException -> FfiConverterTypeCredkitError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeHostKeyAttestation.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeHostKeyAttestation.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceHostKeyAttestation.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `attest`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_credkit_ffi_fn_init_callback_vtable_hostkeyattestation(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHostKeyAttestation: FfiConverter<HostKeyAttestation, Long> {
+    internal val handleMap = UniffiHandleMap<HostKeyAttestation>()
+
+    override fun lower(value: HostKeyAttestation): Long {
+        if (value is HostKeyAttestationImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): HostKeyAttestation {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HostKeyAttestationImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): HostKeyAttestation {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: HostKeyAttestation) = 8UL
+
+    override fun write(value: HostKeyAttestation, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -7229,7 +7609,7 @@ public interface WalletInterface {
      * another issuer, `InvalidInput` when the issuer refuses (`invalid_grant` for a wrong
      * transaction code), `Network`.
      */
-    suspend fun `acceptOffer`(`offer`: kotlin.String, `txCode`: kotlin.String? = null, `count`: kotlin.UInt = 1u, `redirectUri`: kotlin.String? = null, `attestation`: HostWalletAttestation? = null): PendingIssuance
+    suspend fun `acceptOffer`(`offer`: kotlin.String, `txCode`: kotlin.String? = null, `count`: kotlin.UInt = 1u, `redirectUri`: kotlin.String? = null, `attestation`: HostWalletAttestation? = null, `keyAttestation`: HostKeyAttestation? = null): PendingIssuance
     
     /**
      * Restores an issuance saved with `PendingIssuance::save` (after the app was killed
@@ -7238,7 +7618,7 @@ public interface WalletInterface {
      * # Errors
      * `Malformed` for text that is not a saved issuance.
      */
-    suspend fun `restoreIssuance`(`saved`: kotlin.String, `attestation`: HostWalletAttestation? = null): PendingIssuance
+    suspend fun `restoreIssuance`(`saved`: kotlin.String, `attestation`: HostWalletAttestation? = null, `keyAttestation`: HostKeyAttestation? = null): PendingIssuance
     
     /**
      * Declines `request`: `access_denied` to the verifier (redirect flows) or the DC API
@@ -7476,7 +7856,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
      */
     @Throws(CredkitException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `acceptOffer`(`offer`: kotlin.String, `txCode`: kotlin.String?, `count`: kotlin.UInt, `redirectUri`: kotlin.String?, `attestation`: HostWalletAttestation?) : PendingIssuance {
+    override suspend fun `acceptOffer`(`offer`: kotlin.String, `txCode`: kotlin.String?, `count`: kotlin.UInt, `redirectUri`: kotlin.String?, `attestation`: HostWalletAttestation?, `keyAttestation`: HostKeyAttestation?) : PendingIssuance {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_credkit_ffi_fn_method_wallet_accept_offer(
@@ -7487,6 +7867,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         FfiConverterUInt.lower(`count`),
         FfiConverterOptionalString.lower(`redirectUri`),
         FfiConverterOptionalTypeHostWalletAttestation.lower(`attestation`),
+        FfiConverterOptionalTypeHostKeyAttestation.lower(`keyAttestation`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_poll_u64(future, callback, continuation) },
@@ -7509,7 +7890,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
      */
     @Throws(CredkitException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `restoreIssuance`(`saved`: kotlin.String, `attestation`: HostWalletAttestation?) : PendingIssuance {
+    override suspend fun `restoreIssuance`(`saved`: kotlin.String, `attestation`: HostWalletAttestation?, `keyAttestation`: HostKeyAttestation?) : PendingIssuance {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_credkit_ffi_fn_method_wallet_restore_issuance(
@@ -7517,6 +7898,7 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
                 
         FfiConverterString.lower(`saved`),
         FfiConverterOptionalTypeHostWalletAttestation.lower(`attestation`),
+        FfiConverterOptionalTypeHostKeyAttestation.lower(`keyAttestation`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_credkit_ffi_rust_future_poll_u64(future, callback, continuation) },
@@ -11003,6 +11385,38 @@ public object FfiConverterOptionalTypeHostHttpClient: FfiConverterRustBuffer<Hos
         } else {
             buf.put(1)
             FfiConverterTypeHostHttpClient.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeHostKeyAttestation: FfiConverterRustBuffer<HostKeyAttestation?> {
+    override fun read(buf: ByteBuffer): HostKeyAttestation? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHostKeyAttestation.read(buf)
+    }
+
+    override fun allocationSize(value: HostKeyAttestation?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHostKeyAttestation.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HostKeyAttestation?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHostKeyAttestation.write(value, buf)
         }
     }
 }
