@@ -37,27 +37,59 @@ pub(crate) struct AcceptArgs<'a> {
     pub(crate) offer: &'a str,
 }
 
+/// Reads a Wallet Attestation file: a JSON object `{"attestation": "<JWT>", "key": {JWK}}`
+/// (`jwt` / `jwk` accepted as names), or text holding the compact JWT and the private JWK of
+/// its `cnf` key in either order (as two lines, or a JWT line followed by a JSON JWK).
 fn load_attestation(path: &Path) -> CliResult<ClientAttestation> {
     let text = zeroize::Zeroizing::new(read_file(path)?);
-    let v: Value = serde_json::from_str(&text).map_err(|e| {
+    let unusable = |why: &str| {
         Failure::Usage(format!(
-            "{}: not a wallet attestation file: {e}",
+            "{}: not a wallet attestation file ({why}); expected {{\"attestation\": \"<JWT>\", \"key\": {{JWK}}}}",
             path.display()
         ))
-    })?;
-    let jwt = v
-        .get("attestation")
-        .or_else(|| v.get("jwt"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| Failure::Usage(format!("{}: no \"attestation\" JWT", path.display())))?;
-    let key = v
-        .get("key")
-        .or_else(|| v.get("jwk"))
-        .and_then(Value::as_object)
-        .ok_or_else(|| Failure::Usage(format!("{}: no \"key\" JWK", path.display())))?;
-    let key = PrivateJwk::from_json(key)?;
+    };
+    let (jwt, key): (String, serde_json::Map<String, Value>) =
+        match serde_json::from_str::<Value>(text.trim()) {
+            Ok(Value::Object(o)) => {
+                let jwt = o
+                    .get("attestation")
+                    .or_else(|| o.get("jwt"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| unusable("no \"attestation\" JWT"))?
+                    .to_owned();
+                let key = o
+                    .get("key")
+                    .or_else(|| o.get("jwk"))
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .ok_or_else(|| unusable("no \"key\" JWK"))?;
+                (jwt, key)
+            }
+            _ => {
+                let is_jwt = |t: &str| {
+                    t.split('.').count() == 3
+                        && t.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                };
+                let jwt = text
+                    .split_whitespace()
+                    .find(|t| is_jwt(t))
+                    .ok_or_else(|| unusable("no compact JWT"))?
+                    .to_owned();
+                let rest = text.replace(&jwt, "");
+                let start = rest.find('{').ok_or_else(|| unusable("no JWK"))?;
+                let end = rest.rfind('}').ok_or_else(|| unusable("no JWK"))?;
+                let key = rest
+                    .get(start..=end)
+                    .and_then(|j| serde_json::from_str::<Value>(j).ok())
+                    .and_then(|v| v.as_object().cloned())
+                    .ok_or_else(|| unusable("the JWK is not JSON"))?;
+                (jwt, key)
+            }
+        };
+    let key = PrivateJwk::from_json(&key)?;
     let signer = default_provider().signer(&key)?;
-    Ok(ClientAttestation::new(jwt, signer)?)
+    Ok(ClientAttestation::new(&jwt, signer)?)
 }
 
 pub(crate) fn accept_offer(

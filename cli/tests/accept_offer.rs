@@ -211,3 +211,107 @@ fn usage_errors_exit_2() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A Wallet Attestation (ABCA-07) from a test wallet provider, for `--wallet-attestation`:
+/// the attestation JWT and the private JWK of its `cnf` key.
+fn wallet_attestation(provider: &credkit::jose::PrivateJwk) -> (String, credkit::jose::PrivateJwk) {
+    use credkit::crypto::default_provider;
+    let p = default_provider();
+    let instance = p
+        .generate(credkit::jose::Algorithm::Es256, &credkit::rand::OsRandom)
+        .unwrap();
+    let claims = serde_json::json!({
+        "iss": "https://wallet-provider.example",
+        "sub": "credkit-test-wallet",
+        "exp": 4_000_000_000_i64,
+        "cnf": {"jwk": Value::Object(instance.public().minimal_json())},
+    });
+    let header = serde_json::json!({"typ": "oauth-client-attestation+jwt", "alg": "ES256"});
+    let input = format!(
+        "{}.{}",
+        credkit::b64::encode(header.to_string().as_bytes()),
+        credkit::b64::encode(claims.to_string().as_bytes())
+    );
+    let signer = p.signer(provider).unwrap();
+    let sig = signer.sign(input.as_bytes()).unwrap();
+    (format!("{input}.{}", credkit::b64::encode(&sig)), instance)
+}
+
+#[test]
+fn issuers_that_require_wallet_attestation() {
+    use credkit::crypto::default_provider;
+    let provider = default_provider()
+        .generate(credkit::jose::Algorithm::Es256, &credkit::rand::OsRandom)
+        .unwrap();
+    let mut trusted = credkit::sd_jwt::StaticIssuerKeys::new();
+    trusted.add(provider.public(), default_provider()).unwrap();
+    let trusted = std::sync::Arc::new(trusted);
+    let server = start(move |c| {
+        c.client_attestation = Some(credkit::oauth::client_attestation::AttestationPolicy::new(
+            trusted,
+        ));
+        c.pre_authorized_anonymous = false;
+    });
+    let dir = temp_dir("accept-attested");
+    let db = dir.join("w.db");
+    // Without an attestation the token endpoint refuses the anonymous client.
+    let (offer, _) = server.offer(false, false, false);
+    refused(&accept(&db, &server, &[], &offer), "invalid_client");
+    // With one, in the JSON form and in the two-part text form.
+    let (jwt, key) = wallet_attestation(&provider);
+    let json_file = dir.join("wa.json");
+    std::fs::write(
+        &json_file,
+        serde_json::json!({"attestation": jwt, "key": serde_json::from_str::<Value>(key.to_json_string().as_str()).unwrap()}).to_string(),
+    )
+    .unwrap();
+    let text_file = dir.join("wa.txt");
+    std::fs::write(
+        &text_file,
+        format!("{jwt}\n{}\n", key.to_json_string().as_str()),
+    )
+    .unwrap();
+    for file in [&json_file, &text_file] {
+        let (offer, _) = server.offer(false, false, false);
+        let out = accept(
+            &db,
+            &server,
+            &["--wallet-attestation", file.to_str().unwrap()],
+            &offer,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The authorization code flow authenticates at PAR too.
+    let (offer, _) = server.offer(false, true, false);
+    let out = accept(
+        &db,
+        &server,
+        &[
+            "--wallet-attestation",
+            json_file.to_str().unwrap(),
+            "--follow-authorization",
+        ],
+        &offer,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(list(&db).len(), 3);
+    // A file that is neither form is a usage error.
+    let junk = dir.join("junk.txt");
+    std::fs::write(&junk, "hello").unwrap();
+    let (offer, _) = server.offer(false, false, false);
+    let out = accept(
+        &db,
+        &server,
+        &["--wallet-attestation", junk.to_str().unwrap()],
+        &offer,
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
