@@ -1,13 +1,15 @@
 //! OpenID4VCI messages from the input, on both sides: offer links and offer objects, issuer
 //! and authorization server metadata, DPoP proofs, token / credential / nonce responses fed
-//! to a wallet flow, and requests (token, PAR, credential, authorize) handed to an issuer.
+//! to a wallet flow, requests (token, PAR, credential, authorize) handed to an issuer, and
+//! key proof JWTs in a credential request with a valid token, DPoP proof and `c_nonce`, so
+//! that the proof checks themselves are reached.
 //! Never a panic; no token or credential is ever granted to input the fuzzer can make
 //! (it cannot sign proofs for a code it does not know).
 #![no_main]
 use std::sync::{Arc, OnceLock};
 
 use credkit::http::{HttpRequest, HttpResponse, Method};
-use credkit::oauth::dpop::{self, DpopPolicy, DpopRequest, NonceRule};
+use credkit::oauth::dpop::{self, DpopPolicy, DpopProver, DpopRequest, NonceRule};
 use credkit::oauth::store::MemoryStateStore;
 use credkit::openid4vci::issuer::{Issuer, IssuerConfig, IssuerRequest, SdJwtVcConfiguration};
 use credkit::openid4vci::wallet::{Env, Issuance, IssuanceOptions};
@@ -24,6 +26,8 @@ const OFFER: &str = "openid-credential-offer://?credential_offer=%7B%22credentia
 struct Setup {
     issuer: Issuer,
     keys: Arc<dyn KeyManager>,
+    prover: DpopProver,
+    token: String,
 }
 
 fn setup() -> &'static Setup {
@@ -47,9 +51,60 @@ fn setup() -> &'static Setup {
             Arc::new(FixedClock(NOW)),
             Arc::new(OsRandom),
         );
+        // A token for the proof selector: redeem one offer with a DPoP proof.
+        let prover = DpopProver::new(
+            p.signer(
+                &p.generate(credkit::jose::Algorithm::Es256, &OsRandom)
+                    .expect("key"),
+            )
+            .expect("signer"),
+        );
+        let offer = issuer
+            .create_offer(&credkit::openid4vci::issuer::OfferRequest::new(
+                vec!["pid".into()],
+                serde_json::Map::new(),
+                credkit::openid4vci::issuer::OfferGrant::PreAuthorized {
+                    tx_code_digits: None,
+                    tx_code_description: None,
+                },
+            ))
+            .expect("offer");
+        let code = offer.offer.pre_authorized.expect("grant").code;
+        let form = credkit::oauth::form_encode(&[
+            ("grant_type", credkit::openid4vci::GRANT_PRE_AUTHORIZED),
+            ("pre-authorized_code", code.expose()),
+        ]);
+        let proof = prover
+            .proof(
+                Method::Post,
+                "https://issuer.example/token",
+                None,
+                None,
+                NOW,
+                &OsRandom,
+            )
+            .expect("proof");
+        let headers = vec![
+            (
+                "Content-Type".to_owned(),
+                "application/x-www-form-urlencoded".to_owned(),
+            ),
+            ("DPoP".to_owned(), proof),
+        ];
+        let r = issuer.handle(&IssuerRequest::new(
+            Method::Post,
+            "/token",
+            "",
+            &headers,
+            form.as_bytes(),
+        ));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("token response");
+        let token = v["access_token"].as_str().expect("access token").to_owned();
         Setup {
             issuer,
             keys: Arc::new(SoftwareKeyManager::new(Arc::new(OsRandom))),
+            prover,
+            token,
         }
     })
 }
@@ -60,7 +115,38 @@ fuzz_target!(|data: &[u8]| {
     };
     let text = String::from_utf8_lossy(rest);
     let s = setup();
-    match selector % 8 {
+    match selector % 9 {
+        8 => {
+            // The input is the key proof of a credential request that passes every other
+            // check; a fresh c_nonce and DPoP proof each time.
+            let r = s
+                .issuer
+                .handle(&IssuerRequest::new(Method::Post, "/nonce", "", &[], b""));
+            let nonce: serde_json::Value = serde_json::from_slice(&r.body).expect("nonce");
+            let _ = nonce;
+            let url = "https://issuer.example/credential";
+            let Ok(dpop) = s
+                .prover
+                .proof(Method::Post, url, Some(&s.token), None, NOW, &OsRandom)
+            else {
+                return;
+            };
+            let body = serde_json::json!({"credential_configuration_id": "pid", "proofs": {"jwt": [text]}});
+            let headers = vec![
+                ("Content-Type".to_owned(), "application/json".to_owned()),
+                ("Authorization".to_owned(), format!("DPoP {}", s.token)),
+                ("DPoP".to_owned(), dpop),
+            ];
+            let r = s.issuer.handle(&IssuerRequest::new(
+                Method::Post,
+                "/credential",
+                "",
+                &headers,
+                body.to_string().as_bytes(),
+            ));
+            // The fuzzer cannot sign for a key it names, so nothing is ever issued.
+            assert_ne!(r.status, 200, "a credential was issued to a fuzzed proof");
+        }
         0 => {
             let _ = parse_offer_uri(&text);
         }

@@ -16,11 +16,15 @@
 //! (`Cache-Control` from its `ttl`, an `ETag` over the list). Operations: `/healthz`,
 //! `/readyz`, `/metrics`.
 //!
+//! State: `--store sqlite:PATH` (one node) or `--store postgres://...` (any number of nodes
+//! behind a load balancer: an offer made on one is redeemed on another); `--cache
+//! redis://...` moves the short-lived OpenID4VCI state (offers, codes, tokens, nonces, DPoP
+//! `jti`s) to Redis. The token endpoint's rate limit is per node.
+//!
 //! Offers made here are authorised by their `issuer_state` (the built-in authorizer: the
 //! operator authenticated the subject before making the offer). The built-in configuration is
 //! `eu.europa.ec.eudi.pid_vc_sd_jwt` (`dc+sd-jwt`, vct `urn:eudi:pid:1`).
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,8 +38,10 @@ use axum::routing::{get, post};
 use credkit::crypto::default_provider;
 use credkit::jose::{PrivateJwk, PublicJwk};
 use credkit::oauth::client_attestation::AttestationPolicy;
+use credkit::oauth::store::StateStore;
 use credkit::openid4vci::issuer::{
     Issuer, IssuerConfig, IssuerRequest, OfferGrant, OfferRequest, SdJwtVcConfiguration,
+    StatusAllocator,
 };
 use credkit::openid4vp::verifier::same_secret;
 use credkit::rand::OsRandom;
@@ -46,7 +52,9 @@ use credkit::time::{Clock, SystemClock};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::store::{SqliteState, SqliteStatus};
+use crate::pg::{PgState, PgStatus};
+use crate::redis_cache::RedisState;
+use crate::store::{Backend, SqliteState, SqliteStatus, StatusEntries};
 use crate::verifier::{blocking, error, json_response, public_url};
 use crate::{Failure, IssuerArgs, read};
 
@@ -77,7 +85,8 @@ struct Bucket {
 
 struct App {
     issuer: Issuer,
-    status: Arc<SqliteStatus>,
+    status: Arc<dyn StatusEntries>,
+    state: Arc<dyn StateStore>,
     signer: Arc<dyn credkit::crypto::Signer>,
     x5c: Option<Vec<Vec<u8>>>,
     admin_token: Option<Zeroizing<String>>,
@@ -119,11 +128,6 @@ impl App {
 /// Starts the issuer service.
 pub(crate) async fn run(args: IssuerArgs) -> Result<(), Failure> {
     let c = &args.common;
-    if c.cache.is_some() {
-        return Err(Failure::Usage(
-            "--cache (Redis) is not in this build".into(),
-        ));
-    }
     if args.mdoc_signing_key.is_some() || args.mdoc_x5c.is_some() {
         return Err(Failure::Usage("mdoc is not in this build".into()));
     }
@@ -175,31 +179,36 @@ pub(crate) async fn run(args: IssuerArgs) -> Result<(), Failure> {
     if admin_token.as_ref().is_some_and(|t| t.is_empty()) {
         return Err(Failure::Usage("the admin token file is empty".into()));
     }
-    let db = match c.store.as_deref() {
-        None => PathBuf::from("credkit-issuer.sqlite"),
-        Some(s) if s.starts_with("sqlite:") => PathBuf::from(&s["sqlite:".len()..]),
-        Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
-            return Err(Failure::Usage(
-                "the PostgreSQL store is not in this build".into(),
-            ));
-        }
-        Some(other) => {
-            return Err(Failure::Usage(format!(
-                "--store {other:?}: sqlite:PATH or postgres://..."
-            )));
-        }
-    };
+    let backend = Backend::open(c.store.as_deref(), "credkit-issuer.sqlite")?;
+    let cache = c.cache.as_deref().map(RedisState::open).transpose()?;
     let key = PrivateJwk::parse(&signing_jwk)?;
     let signer = default_provider().signer(&key)?;
     let x5c = x5c_pem
         .as_deref()
         .map(credkit::x509::certificates_from_pem)
         .transpose()?;
-    let status = Arc::new(SqliteStatus::open(
-        &db,
-        format!("{public}/status/1"),
-        STATUS_LIST_SIZE,
-    )?);
+    let status_uri = format!("{public}/status/1");
+    let (status, state): (Arc<dyn StatusEntries>, Arc<dyn StateStore>) = match &backend {
+        Backend::Sqlite(path) => (
+            Arc::new(SqliteStatus::open(path, status_uri, STATUS_LIST_SIZE)?),
+            Arc::new(SqliteState::open(path)?),
+        ),
+        Backend::Postgres(pg) => (
+            Arc::new(PgStatus::new(pg.clone(), status_uri, STATUS_LIST_SIZE)),
+            Arc::new(PgState::new(pg.clone())),
+        ),
+    };
+    // With --cache, the short-lived state (every OpenID4VCI kind) lives in Redis; status
+    // entries stay in --store.
+    let state: Arc<dyn StateStore> = match cache {
+        Some(redis) => Arc::new(redis),
+        None => state,
+    };
+    tracing::info!(
+        store = backend.name(),
+        cache = if c.cache.is_some() { "redis" } else { "none" },
+        "state"
+    );
     let configs = vec![SdJwtVcConfiguration::new(
         PID_CONFIGURATION,
         Vct::new(PID_VCT)?,
@@ -207,7 +216,8 @@ pub(crate) async fn run(args: IssuerArgs) -> Result<(), Failure> {
     )];
     let mut config = IssuerConfig::new(&public, signer.clone(), configs)?;
     config.x5c = x5c.clone();
-    config.status = Some(status.clone());
+    let allocator: Arc<dyn StatusAllocator> = status.clone();
+    config.status = Some(allocator);
     config.dpop_nonces = true;
     if args.require_wallet_attestation {
         let mut keys = StaticIssuerKeys::new();
@@ -219,13 +229,14 @@ pub(crate) async fn run(args: IssuerArgs) -> Result<(), Failure> {
     }
     let issuer = Issuer::new(
         config,
-        Arc::new(SqliteState::open(&db)?),
+        state.clone(),
         Arc::new(SystemClock),
         Arc::new(OsRandom),
     );
     let app = Arc::new(App {
         issuer,
         status,
+        state,
         signer,
         x5c,
         admin_token,
@@ -432,7 +443,7 @@ async fn status_list(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
     let built = blocking(move || {
         let mut list = StatusList::new(
             Bits::new(2)?,
-            usize::try_from(status.size).unwrap_or(usize::MAX),
+            usize::try_from(status.size()).unwrap_or(usize::MAX),
         )?;
         for (idx, s) in status.changed()? {
             list.set(idx, Status::from_value(s))?;
@@ -442,7 +453,7 @@ async fn status_list(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
             credkit::crypto::HashAlg::Sha256.digest_b64(list.as_bytes())
         );
         let now = SystemClock.now();
-        let mut b = StatusListTokenBuilder::new(status.uri.clone(), now)
+        let mut b = StatusListTokenBuilder::new(status.uri().to_owned(), now)
             .ttl(STATUS_TTL)
             .expires_at(now + i64::try_from(STATUS_VALIDITY).unwrap_or(i64::MAX));
         if let Some(chain) = x5c {
@@ -477,8 +488,12 @@ async fn status_list(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
 }
 
 async fn ready(State(app): State<Arc<App>>) -> Response {
-    let status = app.status.clone();
-    match blocking(move || status.by_reference("readiness-probe")).await {
+    let (status, state) = (app.status.clone(), app.state.clone());
+    let probe = blocking(move || {
+        status.by_reference("readiness-probe")?;
+        state.get("readiness", "probe", SystemClock.now())
+    });
+    match probe.await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response(),
     }

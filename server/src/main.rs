@@ -16,6 +16,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod issuer;
+mod pg;
+mod redis_cache;
 mod serve;
 mod store;
 mod tls;
@@ -55,10 +57,12 @@ pub(crate) struct Common {
     /// The management API's bearer token (surrounding whitespace ignored).
     #[arg(long, value_name = "FILE")]
     pub(crate) admin_token_file: Option<PathBuf>,
-    /// Where state lives: `sqlite:PATH` (default: an embedded SQLite file).
+    /// Where state lives: `sqlite:PATH` (default: an embedded SQLite file, one node) or
+    /// `postgres://USER@HOST/DB` (any number of nodes share it).
     #[arg(long)]
     pub(crate) store: Option<String>,
-    /// Short-lived state in Redis (`redis://...`; not in this build).
+    /// The issuer's short-lived state (offers, codes, tokens, nonces, DPoP jti) in Redis
+    /// (`redis://HOST[:PORT][/DB]`); the verifier keeps everything in --store.
     #[arg(long)]
     pub(crate) cache: Option<String>,
     /// Throw-away keys and certificates for a local try-out; their PEM files are written to

@@ -5,14 +5,17 @@
 //! issued credential: a random index taken under a uniqueness constraint, so that any number
 //! of nodes allocate without handing out an index twice).
 //!
+//! The same schema in PostgreSQL, for many nodes, is in src/pg.rs; [`Backend`] picks one
+//! from `--store`, and [`StatusEntries`] is the status list's interface over both.
+//!
 //! The verifier's transactions: A transaction is kept
 //! as its JSON (it holds the ephemeral decryption key while pending; the file is the
 //! service's secret), with `state` indexed for direct_post lookups and `status` for the
 //! compare-and-set that lets exactly one response end a transaction.
 
 use std::fmt;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use credkit::error::WalletError;
 use credkit::oauth::store::StateStore;
@@ -21,6 +24,60 @@ use credkit::openid4vp::verifier::{Transaction, TransactionStore, same_secret};
 use credkit::rand::RandomSource;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
+
+use crate::Failure;
+use crate::pg::Pg;
+
+/// The issuer's status list entries (SQLite or PostgreSQL): what the management API and the
+/// status list endpoint read and change, besides allocation.
+pub(crate) trait StatusEntries: StatusAllocator {
+    /// The list's URI (`status_list.uri`).
+    fn uri(&self) -> &str;
+    /// Entries in the list.
+    fn size(&self) -> u64;
+    /// The entries whose status is not VALID, as (index, status).
+    fn changed(&self) -> credkit::Result<Vec<(u64, u8)>>;
+    /// Sets the status of credential `id`; `false` when there is no such credential.
+    fn set(&self, id: &str, status: u8) -> credkit::Result<bool>;
+    /// The credentials an offer produced, with their status.
+    fn by_reference(&self, reference: &str) -> credkit::Result<Vec<(String, u8)>>;
+}
+
+/// Where `--store` puts state.
+pub(crate) enum Backend {
+    /// An SQLite file (one node).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (any number of nodes).
+    Postgres(Arc<Pg>),
+}
+
+impl Backend {
+    /// The backend `--store` names (`sqlite:PATH`, `postgres://...`; `default` is the SQLite
+    /// file without it). PostgreSQL is reached and migrated here.
+    pub(crate) fn open(store: Option<&str>, default: &str) -> Result<Self, Failure> {
+        match store {
+            None => Ok(Self::Sqlite(PathBuf::from(default))),
+            Some(s) if s.starts_with("sqlite:") => {
+                Ok(Self::Sqlite(PathBuf::from(&s["sqlite:".len()..])))
+            }
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                Ok(Self::Postgres(Pg::open(s)?))
+            }
+            // Not echoed: a connection string may hold a password.
+            Some(_) => Err(Failure::Usage(
+                "--store: sqlite:PATH or postgres://...".into(),
+            )),
+        }
+    }
+
+    /// The name logged at start-up (no path or URL).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
 
 /// The migrations, in order; `user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -308,9 +365,9 @@ impl StateStore for SqliteState {
 pub(crate) struct SqliteStatus {
     conn: Mutex<Connection>,
     /// The list's URI (`status_list.uri`).
-    pub(crate) uri: String,
+    uri: String,
     /// Entries in the list.
-    pub(crate) size: u64,
+    size: u64,
 }
 
 impl fmt::Debug for SqliteStatus {
@@ -335,9 +392,18 @@ impl SqliteStatus {
             .lock()
             .map_err(|_| storage("the store lock is poisoned"))
     }
+}
 
-    /// The entries whose status is not VALID, as (index, status).
-    pub(crate) fn changed(&self) -> credkit::Result<Vec<(u64, u8)>> {
+impl StatusEntries for SqliteStatus {
+    fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn changed(&self) -> credkit::Result<Vec<(u64, u8)>> {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare("SELECT idx, status FROM status_entries WHERE list = 1 AND status != 0")
@@ -356,8 +422,7 @@ impl SqliteStatus {
         Ok(out)
     }
 
-    /// Sets the status of credential `id`; `false` when there is no such credential.
-    pub(crate) fn set(&self, id: &str, status: u8) -> credkit::Result<bool> {
+    fn set(&self, id: &str, status: u8) -> credkit::Result<bool> {
         let n = self
             .conn()?
             .execute(
@@ -368,8 +433,7 @@ impl SqliteStatus {
         Ok(n == 1)
     }
 
-    /// The credentials an offer produced, with their status.
-    pub(crate) fn by_reference(&self, reference: &str) -> credkit::Result<Vec<(String, u8)>> {
+    fn by_reference(&self, reference: &str) -> credkit::Result<Vec<(String, u8)>> {
         let conn = self.conn()?;
         let mut stmt = conn
             .prepare("SELECT credential_id, status FROM status_entries WHERE reference = ?1")

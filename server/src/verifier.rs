@@ -12,11 +12,12 @@
 //! /v1/presentations/{id}/dc-api-response` (what the browser returned). Operations:
 //! `/healthz`, `/readyz`, `/metrics` (Prometheus text).
 //!
-//! Handlers run core's checks on a blocking thread (the store is synchronous SQLite) and map
-//! each credkit error code to one status; a response that fails any check ends its
-//! presentation as `failed` with the code.
+//! Handlers run core's checks on a blocking thread (the stores are synchronous: SQLite, or
+//! PostgreSQL through src/pg.rs's connection threads) and map each credkit error code to
+//! one status; a response that fails any check ends its presentation as `failed` with the
+//! code. With `--store postgres://...` every node of a deployment serves every
+//! presentation: a request made on one is answered on another.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -41,7 +42,8 @@ use credkit::x509::TrustAnchors;
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
-use crate::store::SqliteTransactions;
+use crate::pg::PgTransactions;
+use crate::store::{Backend, SqliteTransactions};
 use crate::{Failure, VerifierArgs, read};
 
 /// The largest request body accepted (a response with several presentations fits easily).
@@ -127,11 +129,6 @@ pub(crate) fn public_url(given: Option<&str>, port: u16) -> Result<String, Failu
 /// Starts the verifier service.
 pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
     let c = &args.common;
-    if c.cache.is_some() {
-        return Err(Failure::Usage(
-            "--cache (Redis) is not in this build".into(),
-        ));
-    }
     if !args.mdoc_trust_anchor.is_empty() {
         return Err(Failure::Usage("mdoc is not in this build".into()));
     }
@@ -176,24 +173,17 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
     if admin_token.as_ref().is_some_and(|t| t.is_empty()) {
         return Err(Failure::Usage("the admin token file is empty".into()));
     }
-    let store: Arc<dyn TransactionStore> = match c.store.as_deref() {
-        None => Arc::new(SqliteTransactions::open(&PathBuf::from(
-            "credkit-verifier.sqlite",
-        ))?),
-        Some(s) if s.starts_with("sqlite:") => Arc::new(SqliteTransactions::open(&PathBuf::from(
-            &s["sqlite:".len()..],
-        ))?),
-        Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
-            return Err(Failure::Usage(
-                "the PostgreSQL store is not in this build".into(),
-            ));
-        }
-        Some(other) => {
-            return Err(Failure::Usage(format!(
-                "--store {other:?}: sqlite:PATH or postgres://..."
-            )));
-        }
+    let backend = Backend::open(c.store.as_deref(), "credkit-verifier.sqlite")?;
+    let store: Arc<dyn TransactionStore> = match &backend {
+        Backend::Sqlite(path) => Arc::new(SqliteTransactions::open(path)?),
+        Backend::Postgres(pg) => Arc::new(PgTransactions::new(pg.clone())),
     };
+    if c.cache.is_some() {
+        // Accepted so that both roles take one configuration: the verifier's only state is
+        // its transactions, which stay in --store.
+        tracing::info!("--cache: the verifier keeps all its state in --store");
+    }
+    tracing::info!(store = backend.name(), "state");
     let mut anchors = TrustAnchors::new();
     for p in &args.trust_anchor {
         anchors.add_pem(&read(p)?)?;

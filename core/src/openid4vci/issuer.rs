@@ -523,9 +523,8 @@ impl From<crate::Error> for Reject {
             }
             "invalid_client_attestation" => Self::new(401, "invalid_client", e.to_string()),
             "use_attestation_challenge" => Self::bad("use_attestation_challenge", e.to_string()),
-            "storage_failed" | "rng_failed" | "random_failed" => {
-                Self::new(500, "server_error", "internal error")
-            }
+            // The store is down or busy: another node or a retry may succeed.
+            "storage_failed" => Self::new(503, "server_error", "temporarily unavailable"),
             _ => Self::new(500, "server_error", "internal error"),
         }
     }
