@@ -2681,3 +2681,48 @@ fn sl10_x5c_signed_list_must_name_the_credential_issuer() {
         "key_mechanism_mismatch"
     );
 }
+
+/// A verifier service's checker: lists it met are answered from the cache after their `ttl`
+/// (until `exp`) and refreshed on a timer, so that a presentation never triggers a fetch the
+/// issuer could time (TSL §12.6).
+#[test]
+fn background_refresh_keeps_fetches_away_from_presentations() {
+    let w = World::with(|c| c.background_refresh(true));
+    w.publish(&sample_list(), Some(300), Some(T0 + 3600));
+    assert_eq!(
+        w.check(1).unwrap(),
+        CredentialStatus::Listed(Status::Invalid)
+    );
+    assert_eq!(w.hits(), 1, "the first meeting fetches");
+    // Past the ttl: still answered from the cache, no request.
+    w.clock.set(T0 + 400);
+    assert_eq!(w.check(0).unwrap(), CredentialStatus::Listed(Status::Valid));
+    assert_eq!(w.hits(), 1);
+    // The issuer revokes entry 0; the timer's refresh picks it up.
+    let mut l = sample_list();
+    l.set(0, Status::Invalid).unwrap();
+    w.publish(&l, Some(300), Some(T0 + 7200));
+    assert_eq!(w.checker.refresh_due(60), 1);
+    assert_eq!(w.hits(), 2);
+    assert_eq!(
+        w.check(0).unwrap(),
+        CredentialStatus::Listed(Status::Invalid)
+    );
+    assert_eq!(w.hits(), 2);
+    // Nothing is due right after a refresh.
+    assert_eq!(w.checker.refresh_due(60), 0);
+    assert_eq!(w.hits(), 2);
+    // Past the token's exp the cached copy is unusable and a check fetches again.
+    w.clock.set(T0 + 7300);
+    w.publish(&l, Some(300), Some(T0 + 9000));
+    assert_eq!(w.check(0).unwrap(), CredentialStatus::Listed(Status::Invalid));
+    assert_eq!(w.hits(), 3);
+
+    // Without background refresh, a check after the ttl fetches at that moment.
+    let plain = World::new();
+    plain.publish(&sample_list(), Some(300), Some(T0 + 3600));
+    assert_eq!(plain.check(1).unwrap(), CredentialStatus::Listed(Status::Invalid));
+    plain.clock.set(T0 + 400);
+    assert_eq!(plain.check(1).unwrap(), CredentialStatus::Listed(Status::Invalid));
+    assert_eq!(plain.hits(), 2);
+}

@@ -96,6 +96,17 @@ pub(crate) struct VerifierArgs {
     /// An IACA for mdoc issuers (PEM; repeatable; mdoc is not in this build).
     #[arg(long, value_name = "IACA.pem")]
     pub(crate) mdoc_trust_anchor: Vec<PathBuf>,
+    /// A web origin whose pages may post DC API responses from the browser (CORS on
+    /// `/v1/presentations/{id}/dc-api-response` only; repeatable).
+    #[arg(long, value_name = "ORIGIN")]
+    pub(crate) cors_origin: Vec<String>,
+    /// Trust this CA for HTTPS retrievals (issuers' status lists) besides the Mozilla roots
+    /// (PEM; repeatable).
+    #[arg(long, value_name = "CA.pem")]
+    pub(crate) http_root: Vec<PathBuf>,
+    /// DANGER: allow retrievals from loopback and private addresses (local tests only).
+    #[arg(long)]
+    pub(crate) allow_internal_addresses: bool,
 }
 
 /// `credkit-server issuer`.

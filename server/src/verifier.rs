@@ -38,6 +38,7 @@ use credkit::openid4vp::{ClientIdPrefix, ResponseMode};
 use credkit::rand::OsRandom;
 use credkit::sd_jwt::StaticIssuerKeys;
 use credkit::sd_jwt_vc::{IssuerTrust, TrustPolicy, TrustedIssuerKeys, X5cTrust};
+use credkit::status_list::StatusChecker;
 use credkit::x509::TrustAnchors;
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
@@ -128,6 +129,8 @@ pub(crate) fn public_url(given: Option<&str>, port: u16) -> Result<String, Failu
 
 /// Starts the verifier service.
 pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
+    // Flags are checked before anything is bound or written.
+    let dc_api_route = cors(&args.cors_origin)?;
     let c = &args.common;
     if !args.mdoc_trust_anchor.is_empty() {
         return Err(Failure::Usage("mdoc is not in this build".into()));
@@ -208,6 +211,44 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
         .next()
         .unwrap_or_default()
         .to_owned();
+    // Status lists: checked for every presentation, from a cache that a background task
+    // refreshes before it expires (no fetch at presentation time, TSL §12.6).
+    let mut roots = Vec::new();
+    for p in &args.http_root {
+        roots.extend(credkit::x509::certificates_from_pem(&read(p)?)?);
+    }
+    let client: Arc<dyn credkit::http::HttpClient> = if roots.is_empty() {
+        Arc::new(credkit::http::UreqClient::new())
+    } else {
+        Arc::new(credkit::http::UreqClient::with_root_certificates(&roots))
+    };
+    let policy = if args.allow_internal_addresses {
+        credkit::http::danger::allow_internal_addresses(credkit::http::FetchPolicy::default())
+    } else {
+        credkit::http::FetchPolicy::default()
+    };
+    let checker = Arc::new(
+        StatusChecker::new(
+            credkit::http::Fetcher::with_policy(client, policy),
+            trust.clone(),
+        )
+        .background_refresh(true),
+    );
+    let refresher = checker.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(STATUS_REFRESH_EVERY);
+        loop {
+            tick.tick().await;
+            let c = refresher.clone();
+            let refreshed =
+                tokio::task::spawn_blocking(move || c.refresh_due(STATUS_REFRESH_AHEAD))
+                    .await
+                    .unwrap_or(0);
+            if refreshed > 0 {
+                tracing::info!(refreshed, "status lists refreshed");
+            }
+        }
+    });
     let make = |prefix: ClientIdPrefix, dns: Option<&str>| {
         Verifier::new(
             prefix,
@@ -220,6 +261,7 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
             store.clone(),
             Arc::new(OsRandom),
         )
+        .map(|v| v.status_checker(checker.clone()))
     };
     let mut by_prefix = vec![("x509_hash", make(ClientIdPrefix::X509Hash, None)?)];
     // x509_san_dns only when the leaf names the public host (§5.9.3: the response URI's
@@ -236,10 +278,7 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
     let router = Router::new()
         .route("/v1/presentations", post(create))
         .route("/v1/presentations/{id}", get(status))
-        .route(
-            "/v1/presentations/{id}/dc-api-response",
-            post(dc_api_response),
-        )
+        .route("/v1/presentations/{id}/dc-api-response", dc_api_route)
         .route(
             "/oid4vp/request/{id}",
             get(request_object_get).post(request_object_post),
@@ -255,6 +294,44 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
         ))
         .with_state(app);
     crate::serve::serve(listener, local, tls, router).await
+}
+
+/// How often the background task looks for status lists to refresh, and how far ahead of
+/// their refresh time it fetches them.
+const STATUS_REFRESH_EVERY: Duration = Duration::from_secs(30);
+const STATUS_REFRESH_AHEAD: u64 = 90;
+
+/// The DC API response endpoint, answering cross-origin requests (preflight included) from
+/// `origins` only; without origins, same-origin only.
+fn cors(origins: &[String]) -> Result<axum::routing::MethodRouter<Arc<App>>, Failure> {
+    let route = post(dc_api_response);
+    if origins.is_empty() {
+        return Ok(route);
+    }
+    let mut allowed = Vec::with_capacity(origins.len());
+    for o in origins {
+        let rest = o
+            .strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://localhost"));
+        if rest.is_none_or(|r| {
+            r.contains(['/', '?', '#']) || (o.starts_with("https://") && r.is_empty())
+        }) {
+            return Err(Failure::Usage(format!(
+                "--cors-origin {o:?}: an origin is scheme://host[:port] without a path"
+            )));
+        }
+        allowed.push(
+            axum::http::HeaderValue::from_str(o).map_err(|_| {
+                Failure::Usage(format!("--cors-origin {o:?} is not a valid origin"))
+            })?,
+        );
+    }
+    let layer = tower_http::cors::CorsLayer::new()
+        .allow_origin(allowed)
+        .allow_methods([axum::http::Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600));
+    Ok(route.layer(layer))
 }
 
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {

@@ -110,8 +110,14 @@ impl fmt::Display for CredentialStatus {
 
 #[derive(Debug)]
 struct Cached {
+    /// When the token should be fetched again (its `ttl`, clamped).
     until: i64,
+    /// When it stops being usable at all (its `exp`, or `until` without one).
+    hard_until: i64,
     token: Arc<StatusListToken>,
+    /// What it was verified for, to verify the refreshed token the same way.
+    credential_issuer: Option<String>,
+    binding: Option<IssuerBinding>,
 }
 
 /// Retrieves, verifies and caches Status List Tokens, and answers status questions.
@@ -126,6 +132,7 @@ pub struct StatusChecker {
     max_cache: u64,
     default_cache: u64,
     cache: Mutex<HashMap<(String, Option<String>), Cached>>,
+    background: bool,
 }
 
 /// Most Status List Tokens kept at once.
@@ -146,7 +153,44 @@ impl StatusChecker {
             max_cache: 86_400,
             default_cache: 300,
             cache: Mutex::new(HashMap::new()),
+            background: false,
         }
+    }
+
+    /// Background refresh (a verifier service): a list met before is answered from the
+    /// cache until its `exp` even after its `ttl` ran out, and [`StatusChecker::refresh_due`],
+    /// called on a timer, fetches the lists whose `ttl` runs out within a margin. Checking a
+    /// presentation then sends no request at that moment, so the issuer cannot time a fetch
+    /// to a presentation (TSL §12.6 herd privacy) and nothing waits on the network. Only the
+    /// first presentation of a list the verifier never met fetches it.
+    #[must_use]
+    pub fn background_refresh(mut self, on: bool) -> Self {
+        self.background = on;
+        self
+    }
+
+    /// Fetches again every cached list whose refresh time falls within `ahead` seconds,
+    /// verified for the issuer it was first verified for. Returns how many were refreshed;
+    /// a failed refresh keeps the old token until its `exp`.
+    pub fn refresh_due(&self, ahead: u64) -> usize {
+        let now = self.clock.now();
+        let horizon = now.saturating_add(i64::try_from(ahead).unwrap_or(i64::MAX));
+        let due: Vec<(String, Option<String>, Option<IssuerBinding>)> = match self.cache.lock() {
+            Ok(mut cache) => {
+                cache.retain(|_, c| c.hard_until > now);
+                cache
+                    .iter()
+                    .filter(|(_, c)| c.until <= horizon)
+                    .map(|((uri, _), c)| {
+                        (uri.clone(), c.credential_issuer.clone(), c.binding.clone())
+                    })
+                    .collect()
+            }
+            Err(_) => return 0,
+        };
+        due.into_iter()
+            .filter(|(uri, iss, binding)| self.fetch(uri, iss.as_deref(), binding.as_ref()).is_ok())
+            .count()
     }
 
     /// Uses `clock`.
@@ -235,7 +279,22 @@ impl StatusChecker {
     ) -> Result<Arc<StatusListToken>> {
         let now = self.clock.now();
         // Keyed by issuer identity too: a token is verified for the credential's issuer.
-        let identity = credential_issuer
+        let key = (uri.to_owned(), Self::identity(credential_issuer, binding));
+        if let Ok(cache) = self.cache.lock()
+            && let Some(c) = cache.get(&key)
+            && (c.until > now || (self.background && c.hard_until > now))
+        {
+            return Ok(c.token.clone());
+        }
+        self.fetch(uri, credential_issuer, binding)
+    }
+
+    /// Identity part of the cache key.
+    fn identity(
+        credential_issuer: Option<&str>,
+        binding: Option<&IssuerBinding>,
+    ) -> Option<String> {
+        credential_issuer
             .map(str::to_owned)
             .or_else(|| match binding {
                 Some(IssuerBinding::X509(c)) => {
@@ -243,14 +302,18 @@ impl StatusChecker {
                 }
                 Some(other) => Some(format!("{other:?}")),
                 None => None,
-            });
-        let key = (uri.to_owned(), identity);
-        if let Ok(cache) = self.cache.lock()
-            && let Some(c) = cache.get(&key)
-            && c.until > now
-        {
-            return Ok(c.token.clone());
-        }
+            })
+    }
+
+    /// Fetches, verifies and caches the token at `uri`.
+    fn fetch(
+        &self,
+        uri: &str,
+        credential_issuer: Option<&str>,
+        binding: Option<&IssuerBinding>,
+    ) -> Result<Arc<StatusListToken>> {
+        let now = self.clock.now();
+        let key = (uri.to_owned(), Self::identity(credential_issuer, binding));
         // §8.1: ask for the JWT form.
         let fetched = self
             .fetcher
@@ -275,16 +338,20 @@ impl StatusChecker {
         if let Some(exp) = token.expires_at {
             until = until.min(exp);
         }
+        let hard_until = token.expires_at.unwrap_or(until);
         if until > now
             && let Ok(mut cache) = self.cache.lock()
         {
-            cache.retain(|_, c| c.until > now);
-            if cache.len() < CACHE_ENTRIES {
+            cache.retain(|_, c| c.hard_until > now);
+            if cache.len() < CACHE_ENTRIES || cache.contains_key(&key) {
                 cache.insert(
                     key,
                     Cached {
                         until,
+                        hard_until,
                         token: token.clone(),
+                        credential_issuer: credential_issuer.map(str::to_owned),
+                        binding: binding.cloned(),
                     },
                 );
             }
