@@ -2715,14 +2715,23 @@ fn background_refresh_keeps_fetches_away_from_presentations() {
     // Past the token's exp the cached copy is unusable and a check fetches again.
     w.clock.set(T0 + 7300);
     w.publish(&l, Some(300), Some(T0 + 9000));
-    assert_eq!(w.check(0).unwrap(), CredentialStatus::Listed(Status::Invalid));
+    assert_eq!(
+        w.check(0).unwrap(),
+        CredentialStatus::Listed(Status::Invalid)
+    );
     assert_eq!(w.hits(), 3);
 
     // Without background refresh, a check after the ttl fetches at that moment.
     let plain = World::new();
     plain.publish(&sample_list(), Some(300), Some(T0 + 3600));
-    assert_eq!(plain.check(1).unwrap(), CredentialStatus::Listed(Status::Invalid));
+    assert_eq!(
+        plain.check(1).unwrap(),
+        CredentialStatus::Listed(Status::Invalid)
+    );
     plain.clock.set(T0 + 400);
-    assert_eq!(plain.check(1).unwrap(), CredentialStatus::Listed(Status::Invalid));
+    assert_eq!(
+        plain.check(1).unwrap(),
+        CredentialStatus::Listed(Status::Invalid)
+    );
     assert_eq!(plain.hits(), 2);
 }

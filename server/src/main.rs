@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod issuer;
+mod page;
 mod pg;
 mod redis_cache;
 mod serve;

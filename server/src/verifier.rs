@@ -269,6 +269,9 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
     if let Ok(v) = make(ClientIdPrefix::X509SanDns, Some(&host)) {
         by_prefix.push(("x509_san_dns", v));
     }
+    let page = by_prefix
+        .first()
+        .map(|(_, v)| crate::page::routes(v.clone()));
     let app = Arc::new(App {
         by_prefix,
         store,
@@ -293,6 +296,10 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
             Duration::from_secs(30),
         ))
         .with_state(app);
+    let router = match page {
+        Some(p) => router.merge(p),
+        None => router,
+    };
     crate::serve::serve(listener, local, tls, router).await
 }
 

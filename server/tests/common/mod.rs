@@ -8,11 +8,16 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
+use credkit::crypto::{Signer, default_provider};
 use credkit::http::{FetchPolicy, Fetcher, UreqClient};
+use credkit::jose::Algorithm;
 use credkit::openid4vp::wallet::WalletPolicy;
 use credkit::rand::OsRandom;
+use credkit::sd_jwt::{KeyBindingPolicy, StaticIssuerKeys};
+use credkit::sd_jwt_vc::{TrustPolicy, VcBuilder, VcVerifier, Vct};
+use credkit::wallet::{MemoryStore, SoftwareKeyManager, Wallet};
 use credkit::x509::TrustAnchors;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub(crate) struct Server {
     pub(crate) child: Child,
@@ -684,4 +689,53 @@ impl Drop for TestDb {
             ));
         }
     }
+}
+
+/// A wallet holding `copies` PIDs of a fresh test issuer (pinned by key).
+pub(crate) struct Holder {
+    pub(crate) issuer: Arc<dyn Signer>,
+    pub(crate) wallet: Wallet,
+}
+
+pub(crate) fn holder(copies: usize) -> Holder {
+    let p = default_provider();
+    let issuer = p
+        .signer(&p.generate(Algorithm::Es256, &OsRandom).unwrap())
+        .unwrap();
+    let keys = StaticIssuerKeys::single(issuer.public_jwk(), p).unwrap();
+    let vc = VcVerifier::builder(Arc::new(TrustPolicy::new().otherwise(Arc::new(keys))))
+        .key_binding(KeyBindingPolicy::Forbidden)
+        .build()
+        .unwrap();
+    let wallet = Wallet::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(SoftwareKeyManager::new(Arc::new(OsRandom))),
+        vc,
+    );
+    let keys = wallet.create_holder_keys(copies, Algorithm::Es256).unwrap();
+    let claims = json!({"given_name": "Erika", "birthdate": "1964-08-12", "age_equal_or_over": {"18": true}});
+    let issued: Vec<String> = keys
+        .iter()
+        .map(|(_, k)| {
+            VcBuilder::new(
+                Vct::new("urn:eudi:pid:1").unwrap(),
+                claims.as_object().cloned().unwrap(),
+            )
+            .issuer("https://pid-provider.example")
+            .holder_key(k.clone())
+            .disclose("/given_name")
+            .unwrap()
+            .disclose("/birthdate")
+            .unwrap()
+            .disclose("/age_equal_or_over/18")
+            .unwrap()
+            .issue(&*issuer, &OsRandom)
+            .unwrap()
+            .to_string()
+        })
+        .collect();
+    let refs: Vec<&str> = issued.iter().map(String::as_str).collect();
+    let ids: Vec<String> = keys.into_iter().map(|(id, _)| id).collect();
+    wallet.add(&refs, &ids).unwrap();
+    Holder { issuer, wallet }
 }
