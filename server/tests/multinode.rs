@@ -17,21 +17,20 @@
 
 use std::sync::Arc;
 
-use credkit::crypto::{Signer, default_provider};
-use credkit::jose::Algorithm;
+use credkit::crypto::Signer;
 use credkit::oauth::Secret;
 use credkit::openid4vci::wallet::{Env, Issuance, IssuanceOptions, run};
 use credkit::rand::OsRandom;
-use credkit::sd_jwt::{KeyBindingPolicy, StaticIssuerKeys};
-use credkit::sd_jwt_vc::{TrustPolicy, VcBuilder, VcVerifier, Vct, X5cTrust};
+use credkit::sd_jwt::KeyBindingPolicy;
+use credkit::sd_jwt_vc::{TrustPolicy, VcVerifier, X5cTrust};
 use credkit::status_list::{CredentialStatus, Status, StatusChecker};
 use credkit::time::SystemClock;
-use credkit::wallet::{KeyManager, MemoryStore, SoftwareKeyManager, Wallet};
+use credkit::wallet::{KeyManager, SoftwareKeyManager};
 use credkit::x509::TrustAnchors;
 use serde_json::{Value, json};
 
 mod common;
-use common::{Balancer, Pki, Server, Services, skip};
+use common::{Balancer, Pki, Server, Services, holder, skip};
 
 const PID: &str = "eu.europa.ec.eudi.pid_vc_sd_jwt";
 
@@ -218,54 +217,6 @@ fn issuer_nodes_share_postgres_and_redis() {
 #[test]
 fn issuer_nodes_share_postgres() {
     issuer_scenario(false);
-}
-
-struct Holder {
-    issuer: Arc<dyn Signer>,
-    wallet: Wallet,
-}
-
-fn holder(copies: usize) -> Holder {
-    let p = default_provider();
-    let issuer = p
-        .signer(&p.generate(Algorithm::Es256, &OsRandom).unwrap())
-        .unwrap();
-    let keys = StaticIssuerKeys::single(issuer.public_jwk(), p).unwrap();
-    let vc = VcVerifier::builder(Arc::new(TrustPolicy::new().otherwise(Arc::new(keys))))
-        .key_binding(KeyBindingPolicy::Forbidden)
-        .build()
-        .unwrap();
-    let wallet = Wallet::new(
-        Arc::new(MemoryStore::new()),
-        Arc::new(SoftwareKeyManager::new(Arc::new(OsRandom))),
-        vc,
-    );
-    let keys = wallet.create_holder_keys(copies, Algorithm::Es256).unwrap();
-    let claims = json!({"given_name": "Erika", "birthdate": "1964-08-12", "age_equal_or_over": {"18": true}});
-    let issued: Vec<String> = keys
-        .iter()
-        .map(|(_, k)| {
-            VcBuilder::new(
-                Vct::new("urn:eudi:pid:1").unwrap(),
-                claims.as_object().cloned().unwrap(),
-            )
-            .issuer("https://pid-provider.example")
-            .holder_key(k.clone())
-            .disclose("/given_name")
-            .unwrap()
-            .disclose("/birthdate")
-            .unwrap()
-            .disclose("/age_equal_or_over/18")
-            .unwrap()
-            .issue(&*issuer, &OsRandom)
-            .unwrap()
-            .to_string()
-        })
-        .collect();
-    let refs: Vec<&str> = issued.iter().map(String::as_str).collect();
-    let ids: Vec<String> = keys.into_iter().map(|(id, _)| id).collect();
-    wallet.add(&refs, &ids).unwrap();
-    Holder { issuer, wallet }
 }
 
 #[test]
