@@ -231,6 +231,11 @@ impl Pki {
 }
 
 impl Server {
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts one node of a deployment: `credkit-server ROLE` with `pki`'s keys and
     /// certificates, the public URL `public_url` (the load balancer's), and `extra` (after
     /// `{dir}` is replaced by the node's directory, where `files` are written first). Its
@@ -440,7 +445,7 @@ fn find_pg(port: u16) -> Option<PgAt> {
     None
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -702,6 +707,12 @@ pub(crate) fn holder(copies: usize) -> Holder {
     let issuer = p
         .signer(&p.generate(Algorithm::Es256, &OsRandom).unwrap())
         .unwrap();
+    holder_of(issuer, copies)
+}
+
+/// A wallet holding `copies` PIDs signed by `issuer`.
+pub(crate) fn holder_of(issuer: Arc<dyn Signer>, copies: usize) -> Holder {
+    let p = default_provider();
     let keys = StaticIssuerKeys::single(issuer.public_jwk(), p).unwrap();
     let vc = VcVerifier::builder(Arc::new(TrustPolicy::new().otherwise(Arc::new(keys))))
         .key_binding(KeyBindingPolicy::Forbidden)
