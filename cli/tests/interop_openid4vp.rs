@@ -26,12 +26,14 @@
 #[path = "common/oid4vp_server.rs"]
 mod oid4vp_server;
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+#[path = "common/node.rs"]
+mod node;
+use node::Running;
+
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use credkit::openid4vp::ResponseMode;
 use credkit::openid4vp::verifier::{PresentationRequest, TransactionStatus};
@@ -45,167 +47,10 @@ use serde_json::{Value, json};
 /// The DNS names in the verifier's request-signing certificate (`localhost` for
 /// `x509_san_dns`, whose response URI host must be the DNS name).
 const VERIFIER_DNS: [&str; 2] = ["verifier.example", "localhost"];
-/// The most any one step (a Node run, the credkit wallet) may take.
-const STEP_TIMEOUT: Duration = Duration::from_secs(45);
 
-// ---------------------------------------------------------------------------------------
-// The independent implementation: node + npm ci, once per test run
-// ---------------------------------------------------------------------------------------
-
-/// `Ok(Some(dir))` when the npm packages are installed, `Ok(None)` when node or npm is
-/// missing (skip), `Err` when `npm ci` failed.
-type Install = Result<Option<PathBuf>, String>;
-
-static INSTALL: Mutex<Option<Install>> = Mutex::new(None);
-
-fn has(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// The installed `interop/openid4vp` directory, or `None` (with a printed message) when the
-/// test must be skipped. Panics when the install fails.
+/// The installed `interop/openid4vp` directory, or `None` (skip).
 fn interop() -> Option<PathBuf> {
-    let mut state = INSTALL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let result = state.get_or_insert_with(|| {
-        let missing: Vec<&str> = ["node", "npm"].into_iter().filter(|t| !has(t)).collect();
-        if !missing.is_empty() {
-            return Ok(None);
-        }
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../interop/openid4vp")
-            .canonicalize()
-            .map_err(|e| format!("interop/openid4vp: {e}"))?;
-        let started = Instant::now();
-        let out = Command::new("npm")
-            .arg("ci")
-            .arg("--prefix")
-            .arg(&dir)
-            .args(["--no-audit", "--no-fund", "--ignore-scripts"])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("npm ci: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "npm ci --prefix {} failed ({:?}):\n{}\n{}",
-                dir.display(),
-                out.status.code(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        eprintln!(
-            "interop_openid4vp: npm ci took {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        Ok(Some(dir))
-    });
-    match result {
-        Ok(Some(dir)) => Some(dir.clone()),
-        Ok(None) => {
-            println!(
-                "SKIPPED: node and npm are needed for the OpenID4VP interop tests \
-                 (@openid4vc/openid4vp from npm); install Node.js >= 20 with npm to run them"
-            );
-            None
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// A child process that is killed (by its handle) when the test ends early.
-struct Running {
-    child: Child,
-    what: &'static str,
-    stdout: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Running {
-    fn spawn(what: &'static str, cmd: &mut Command) -> Self {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        let (tx, stdout) = channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
-            sink.lock().unwrap().push_str(&text);
-        });
-        Self {
-            child,
-            what,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// The next stdout line, within [`STEP_TIMEOUT`].
-    fn line(&mut self) -> String {
-        match self.stdout.recv_timeout(STEP_TIMEOUT) {
-            Ok(line) => line,
-            Err(e) => {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                std::thread::sleep(Duration::from_millis(100));
-                panic!(
-                    "{}: no output line ({e}); stderr:\n{}",
-                    self.what,
-                    self.stderr()
-                )
-            }
-        }
-    }
-
-    fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the stderr reader finish.
-                std::thread::sleep(Duration::from_millis(50));
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("{}: timed out; stderr:\n{}", self.what, self.stderr());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    node::npm_install("openid4vp", "@openid4vc/openid4vp")
 }
 
 // ---------------------------------------------------------------------------------------
