@@ -55,7 +55,7 @@ use zeroize::Zeroizing;
 use crate::pg::{PgState, PgStatus};
 use crate::redis_cache::RedisState;
 use crate::store::{Backend, SqliteState, SqliteStatus, StatusEntries};
-use crate::verifier::{blocking, error, json_response, public_url};
+use crate::verifier::{blocking, error, json_response};
 use crate::{Failure, IssuerArgs, read};
 
 /// The PID configuration (OpenID4VCI A.3, the EUDI PID rulebook's identifier).
@@ -136,23 +136,14 @@ pub(crate) async fn run(args: IssuerArgs) -> Result<(), Failure> {
             "--require-wallet-attestation needs --wallet-provider-key".into(),
         ));
     }
-    let (listener, local) = crate::serve::bind(c.listen).await?;
-    let public = public_url(c.public_url.as_deref(), local.port())?;
-    let dev_dir = c.dev.then(|| {
-        c.dev_dir.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("credkit-issuer-dev-{}", local.port()))
-        })
-    });
-    let dev = dev_dir.as_deref().map(crate::tls::dev_pki).transpose()?;
-    let tls = match (&c.tls_cert, &c.tls_key, &dev) {
-        (Some(cert), Some(key), _) => crate::tls::server_config(cert, key)?,
-        (None, None, Some(d)) => d.tls.clone(),
-        _ => {
-            return Err(Failure::Usage(
-                "give --tls-cert and --tls-key, or --dev".into(),
-            ));
-        }
-    };
+    let crate::Setup {
+        listener,
+        local,
+        public,
+        dev,
+        tls,
+        admin_token,
+    } = crate::Setup::new(c, "issuer").await?;
     let (signing_jwk, x5c_pem) = match (&args.signing_key, &dev) {
         (Some(k), _) => (
             Zeroizing::new(read(k)?),
@@ -164,21 +155,6 @@ pub(crate) async fn run(args: IssuerArgs) -> Result<(), Failure> {
         ),
         (None, None) => return Err(Failure::Usage("give --signing-key, or --dev".into())),
     };
-    let admin_token = match (&c.admin_token_file, &dev_dir) {
-        (Some(p), _) => Some(Zeroizing::new(read(p)?.trim().to_owned())),
-        (None, Some(dir)) => {
-            let token = credkit::rand::id(&OsRandom)?;
-            let path = dir.join("admin-token");
-            std::fs::write(&path, &token)
-                .map_err(|e| Failure::Start(format!("{}: {e}", path.display())))?;
-            tracing::info!(file = %path.display(), "--dev: the management API token");
-            Some(Zeroizing::new(token))
-        }
-        (None, None) => None,
-    };
-    if admin_token.as_ref().is_some_and(|t| t.is_empty()) {
-        return Err(Failure::Usage("the admin token file is empty".into()));
-    }
     let backend = Backend::open(c.store.as_deref(), "credkit-issuer.sqlite")?;
     let cache = c.cache.as_deref().map(RedisState::open).transpose()?;
     let key = PrivateJwk::parse(&signing_jwk)?;

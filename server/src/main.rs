@@ -192,6 +192,63 @@ impl From<credkit::Error> for Failure {
     }
 }
 
+/// What both roles set up alike: the bound listener, the public URL, the `--dev` material,
+/// TLS and the management token (from the file, or written to the dev directory).
+pub(crate) struct Setup {
+    pub(crate) listener: tokio::net::TcpListener,
+    pub(crate) local: SocketAddr,
+    pub(crate) public: String,
+    pub(crate) dev: Option<tls::DevPki>,
+    pub(crate) tls: std::sync::Arc<rustls::ServerConfig>,
+    pub(crate) admin_token: Option<zeroize::Zeroizing<String>>,
+}
+
+impl Setup {
+    /// Binds and prepares what `c` names; `role` names the default dev directory.
+    pub(crate) async fn new(c: &Common, role: &str) -> Result<Self, Failure> {
+        let (listener, local) = serve::bind(c.listen).await?;
+        let public = verifier::public_url(c.public_url.as_deref(), local.port())?;
+        let dev_dir = c.dev.then(|| {
+            c.dev_dir.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("credkit-{role}-dev-{}", local.port()))
+            })
+        });
+        let dev = dev_dir.as_deref().map(tls::dev_pki).transpose()?;
+        let tls = match (&c.tls_cert, &c.tls_key, &dev) {
+            (Some(cert), Some(key), _) => tls::server_config(cert, key)?,
+            (None, None, Some(d)) => d.tls.clone(),
+            _ => {
+                return Err(Failure::Usage(
+                    "give --tls-cert and --tls-key, or --dev".into(),
+                ));
+            }
+        };
+        let admin_token = match (&c.admin_token_file, &dev_dir) {
+            (Some(p), _) => Some(zeroize::Zeroizing::new(read(p)?.trim().to_owned())),
+            (None, Some(dir)) => {
+                let token = credkit::rand::id(&credkit::rand::OsRandom)?;
+                let path = dir.join("admin-token");
+                std::fs::write(&path, &token)
+                    .map_err(|e| Failure::Start(format!("{}: {e}", path.display())))?;
+                tracing::info!(file = %path.display(), "--dev: the management API token");
+                Some(zeroize::Zeroizing::new(token))
+            }
+            (None, None) => None,
+        };
+        if admin_token.as_ref().is_some_and(|t| t.is_empty()) {
+            return Err(Failure::Usage("the admin token file is empty".into()));
+        }
+        Ok(Self {
+            listener,
+            local,
+            public,
+            dev,
+            tls,
+            admin_token,
+        })
+    }
+}
+
 /// Reads a file named by a flag.
 pub(crate) fn read(path: &std::path::Path) -> Result<String, Failure> {
     std::fs::read_to_string(path)

@@ -135,23 +135,14 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
     if !args.mdoc_trust_anchor.is_empty() {
         return Err(Failure::Usage("mdoc is not in this build".into()));
     }
-    let (listener, local) = crate::serve::bind(c.listen).await?;
-    let public = public_url(c.public_url.as_deref(), local.port())?;
-    let dev_dir = c.dev.then(|| {
-        c.dev_dir.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("credkit-server-dev-{}", local.port()))
-        })
-    });
-    let dev = dev_dir.as_deref().map(crate::tls::dev_pki).transpose()?;
-    let tls = match (&c.tls_cert, &c.tls_key, &dev) {
-        (Some(cert), Some(key), _) => crate::tls::server_config(cert, key)?,
-        (None, None, Some(d)) => d.tls.clone(),
-        _ => {
-            return Err(Failure::Usage(
-                "give --tls-cert and --tls-key, or --dev".into(),
-            ));
-        }
-    };
+    let crate::Setup {
+        listener,
+        local,
+        public,
+        dev,
+        tls,
+        admin_token,
+    } = crate::Setup::new(c, "verifier").await?;
     let (signing_jwk, x5c_pem) = match (&args.signing_key, &args.x5c, &dev) {
         (Some(k), Some(x), _) => (Zeroizing::new(read(k)?), read(x)?),
         (None, None, Some(d)) => (Zeroizing::new(d.signing_jwk.clone()), d.x5c_pem.clone()),
@@ -161,21 +152,6 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
             ));
         }
     };
-    let admin_token = match (&c.admin_token_file, &dev_dir) {
-        (Some(p), _) => Some(Zeroizing::new(read(p)?.trim().to_owned())),
-        (None, Some(dir)) => {
-            let token = credkit::rand::id(&OsRandom)?;
-            let path = dir.join("admin-token");
-            std::fs::write(&path, &token)
-                .map_err(|e| Failure::Start(format!("{}: {e}", path.display())))?;
-            tracing::info!(file = %path.display(), "--dev: the management API token");
-            Some(Zeroizing::new(token))
-        }
-        (None, None) => None,
-    };
-    if admin_token.as_ref().is_some_and(|t| t.is_empty()) {
-        return Err(Failure::Usage("the admin token file is empty".into()));
-    }
     let backend = Backend::open(c.store.as_deref(), "credkit-verifier.sqlite")?;
     let store: Arc<dyn TransactionStore> = match &backend {
         Backend::Sqlite(path) => Arc::new(SqliteTransactions::open(path)?),
