@@ -103,6 +103,20 @@ impl HttpClient for Loopback {
     }
 }
 
+/// A malicious network or issuer: the JSON body of the 200 answers to URLs containing
+/// `target` is changed by `f`.
+fn patch(target: &'static str, f: fn(&mut Value)) -> Rewrite {
+    Box::new(move |req: &HttpRequest, resp: HttpResponse| {
+        if req.url.contains(target) && resp.status == 200 {
+            let mut v: Value = serde_json::from_slice(&resp.body).unwrap();
+            f(&mut v);
+            HttpResponse::new(200, v.to_string().into_bytes()).with_content_type("application/json")
+        } else {
+            resp
+        }
+    })
+}
+
 struct Rig {
     issuer: Issuer,
     signer: Arc<dyn Signer>,
@@ -400,60 +414,32 @@ fn wallet_side_attacks() {
         // VCI-11: metadata for another issuer.
         (
             "metadata issuer",
-            Box::new(|req: &HttpRequest, resp: HttpResponse| {
-                if req.url.contains("openid-credential-issuer") {
-                    let mut v: Value = serde_json::from_slice(&resp.body).unwrap();
-                    v["credential_issuer"] = "https://evil.example".into();
-                    HttpResponse::new(200, v.to_string().into_bytes())
-                        .with_content_type("application/json")
-                } else {
-                    resp
-                }
+            patch("openid-credential-issuer", |v| {
+                v["credential_issuer"] = "https://evil.example".into();
             }),
             "metadata_issuer_mismatch",
         ),
         // VCI-12: AS metadata whose issuer is not the one asked for.
         (
             "as issuer",
-            Box::new(|req: &HttpRequest, resp: HttpResponse| {
-                if req.url.contains("oauth-authorization-server") {
-                    let mut v: Value = serde_json::from_slice(&resp.body).unwrap();
-                    v["issuer"] = "https://issuer.example/other".into();
-                    HttpResponse::new(200, v.to_string().into_bytes())
-                        .with_content_type("application/json")
-                } else {
-                    resp
-                }
+            patch("oauth-authorization-server", |v| {
+                v["issuer"] = "https://issuer.example/other".into();
             }),
             "metadata_issuer_mismatch",
         ),
         // VCI-15: an http endpoint.
         (
             "http endpoint",
-            Box::new(|req: &HttpRequest, resp: HttpResponse| {
-                if req.url.contains("openid-credential-issuer") {
-                    let mut v: Value = serde_json::from_slice(&resp.body).unwrap();
-                    v["credential_endpoint"] = "http://issuer.example/credential".into();
-                    HttpResponse::new(200, v.to_string().into_bytes())
-                        .with_content_type("application/json")
-                } else {
-                    resp
-                }
+            patch("openid-credential-issuer", |v| {
+                v["credential_endpoint"] = "http://issuer.example/credential".into();
             }),
             "invalid_metadata",
         ),
         // VCI-36: a Bearer token for a DPoP request.
         (
             "bearer",
-            Box::new(|req: &HttpRequest, resp: HttpResponse| {
-                if req.url.ends_with("/token") && resp.status == 200 {
-                    let mut v: Value = serde_json::from_slice(&resp.body).unwrap();
-                    v["token_type"] = "Bearer".into();
-                    HttpResponse::new(200, v.to_string().into_bytes())
-                        .with_content_type("application/json")
-                } else {
-                    resp
-                }
+            patch("/token", |v| {
+                v["token_type"] = "Bearer".into();
             }),
             "token_not_sender_constrained",
         ),
@@ -474,31 +460,17 @@ fn wallet_side_attacks() {
         // VCI-80: more credentials than proofs.
         (
             "too many",
-            Box::new(|req: &HttpRequest, resp: HttpResponse| {
-                if req.url.ends_with("/credential") && resp.status == 200 {
-                    let mut v: Value = serde_json::from_slice(&resp.body).unwrap();
-                    let c = v["credentials"][0].clone();
-                    v["credentials"] = json!([c.clone(), c]);
-                    HttpResponse::new(200, v.to_string().into_bytes())
-                        .with_content_type("application/json")
-                } else {
-                    resp
-                }
+            patch("/credential", |v| {
+                let c = v["credentials"][0].clone();
+                v["credentials"] = json!([c.clone(), c]);
             }),
             "credential_binding_mismatch",
         ),
         // VCI-83: credentials together with transaction_id.
         (
             "both",
-            Box::new(|req: &HttpRequest, resp: HttpResponse| {
-                if req.url.ends_with("/credential") && resp.status == 200 {
-                    let mut v: Value = serde_json::from_slice(&resp.body).unwrap();
-                    v["transaction_id"] = "t".into();
-                    HttpResponse::new(200, v.to_string().into_bytes())
-                        .with_content_type("application/json")
-                } else {
-                    resp
-                }
+            patch("/credential", |v| {
+                v["transaction_id"] = "t".into();
             }),
             "invalid_response",
         ),
