@@ -949,21 +949,7 @@ impl Issuer {
                     Some(d) => Some(numeric_code(*d, &*self.rng)?),
                     None => None,
                 };
-                let record = OfferRecord {
-                    configurations: request.configuration_ids.clone(),
-                    claims: request.claims.clone(),
-                    reference: request.reference.clone(),
-                    tx_code: tx.as_ref().map(|t| secret_key(t.expose())),
-                    attempts: 0,
-                    expires_at,
-                };
-                self.store.insert(
-                    KIND_OFFER,
-                    &secret_key(code.expose()),
-                    &to_json(&record)?,
-                    expires_at,
-                    now,
-                )?;
+                self.store_offer(KIND_OFFER, &code, request, tx.as_ref(), expires_at, now)?;
                 let grant = PreAuthorizedGrant {
                     code,
                     tx_code: tx_code_digits
@@ -974,21 +960,7 @@ impl Issuer {
             }
             OfferGrant::AuthorizationCode => {
                 let state = random(&*self.rng)?;
-                let record = OfferRecord {
-                    configurations: request.configuration_ids.clone(),
-                    claims: request.claims.clone(),
-                    reference: request.reference.clone(),
-                    tx_code: None,
-                    attempts: 0,
-                    expires_at,
-                };
-                self.store.insert(
-                    KIND_ISSUER_STATE,
-                    &secret_key(state.expose()),
-                    &to_json(&record)?,
-                    expires_at,
-                    now,
-                )?;
+                self.store_offer(KIND_ISSUER_STATE, &state, request, None, expires_at, now)?;
                 let grant = AuthorizationCodeGrant {
                     issuer_state: Some(state.expose().to_owned()),
                     authorization_server: None,
@@ -1020,6 +992,34 @@ impl Issuer {
             tx_code,
             expires_at,
         })
+    }
+
+    /// Stores what an offer's `secret` (pre-authorized code or `issuer_state`) redeems.
+    fn store_offer(
+        &self,
+        kind: &str,
+        secret: &Secret,
+        request: &OfferRequest,
+        tx_code: Option<&Secret>,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<()> {
+        let record = OfferRecord {
+            configurations: request.configuration_ids.clone(),
+            claims: request.claims.clone(),
+            reference: request.reference.clone(),
+            tx_code: tx_code.map(|t| secret_key(t.expose())),
+            attempts: 0,
+            expires_at,
+        };
+        self.store.insert(
+            kind,
+            &secret_key(secret.expose()),
+            &to_json(&record)?,
+            expires_at,
+            now,
+        )?;
+        Ok(())
     }
 
     /// Handles one request. Never panics; failures are OAuth error answers.

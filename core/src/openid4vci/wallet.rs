@@ -284,10 +284,22 @@ fn bad_response(m: impl Into<String>) -> crate::Error {
     Oid4vciError::InvalidResponse(m.into()).into()
 }
 
+/// The media type of a response, lower case, without parameters.
+fn media_type(resp: &HttpResponse) -> String {
+    resp.content_type
+        .as_deref()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 fn json_body(resp: &HttpResponse, what: &'static str) -> Result<Map<String, Value>> {
-    if let Some(ct) = &resp.content_type {
-        let media = ct.split(';').next().unwrap_or("").trim();
-        if !media.eq_ignore_ascii_case(JSON_MEDIA_TYPE) {
+    if resp.content_type.is_some() {
+        let media = media_type(resp);
+        if media != JSON_MEDIA_TYPE {
             return Err(bad_response(format!(
                 "{what} is {media}, not application/json"
             )));
@@ -310,15 +322,7 @@ fn signed_or_plain_metadata(
     env: &Env<'_>,
 ) -> Result<Vec<u8>> {
     let bad = |m: &str| -> crate::Error { Oid4vciError::InvalidMetadata(m.to_owned()).into() };
-    let media = resp
-        .content_type
-        .as_deref()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let media = media_type(resp);
     if media != "application/jwt" {
         if env.require_signed_metadata {
             return Err(bad("this wallet requires signed issuer metadata"));
@@ -1001,15 +1005,7 @@ impl Issuance {
     /// A 200 / 202 answer as JSON: decrypted with the response key when the request asked
     /// for encryption (a plaintext answer is then refused, ATTACKS VCI-77).
     fn open_answer(&self, mut resp: HttpResponse) -> Result<HttpResponse> {
-        let media = resp
-            .content_type
-            .as_deref()
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let media = media_type(&resp);
         match (&self.response_key, media.as_str()) {
             (Some(key), "application/jwt") => {
                 let key = crate::jose::PrivateJwk::parse(key.expose())?;
@@ -1070,15 +1066,7 @@ impl Issuance {
                 if resp.status != 200 {
                     return Err(rejected(resp.status, &resp.body));
                 }
-                let media = resp
-                    .content_type
-                    .as_deref()
-                    .unwrap_or("")
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
+                let media = media_type(&resp);
                 if media != JSON_MEDIA_TYPE {
                     // §4.1.3: application/json only, never a JWT (ATTACKS VCI-07).
                     return Err(Oid4vciError::InvalidOffer(format!(
