@@ -167,7 +167,7 @@ fn misuse(m: &str) -> CredkitError {
 
 /// Sends `request` through the host with credkit's URL rules; redirects come back as
 /// responses (never followed), with the headers OpenID4VCI reads.
-async fn send(
+pub(crate) async fn send(
     http: &Arc<dyn HostAsyncHttpClient>,
     policy: &FetchPolicy,
     request: &HttpRequest,

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use credkit::http::{FetchPolicy, HttpResponse, HttpsUrl};
+use credkit::http::{FetchPolicy, HttpResponse};
 use credkit::openid4vp::verifier::{
     MemoryTransactionStore, PresentationRequest as CorePresentationRequest,
     TransactionStatus as CoreStatus, Verifier as CoreVerifier,
@@ -230,7 +230,8 @@ fn wallet_policy(config: &VerifierTrustConfig) -> Result<WalletPolicy> {
         .provider(crate::provider()))
 }
 
-/// Sends one exchange through the host, with credkit's URL and redirect rules.
+/// Sends one exchange through the host, with credkit's URL and redirect rules (a 3xx is
+/// an error: OpenID4VP never follows redirects).
 pub(crate) async fn exchange(
     http: &Arc<dyn HostAsyncHttpClient>,
     policy: &FetchPolicy,
@@ -240,32 +241,17 @@ pub(crate) async fn exchange(
     accept: &str,
     body: Vec<u8>,
 ) -> Result<HttpResponse> {
-    let checked = HttpsUrl::parse(url, policy)?;
-    let reply = http
-        .send(HttpExchange {
-            method: method.to_owned(),
-            url: checked.as_str().to_owned(),
-            content_type: content_type.map(str::to_owned),
-            accept: Some(accept.to_owned()),
-            body,
-            max_bytes: u64::try_from(policy.max_bytes).unwrap_or(u64::MAX),
-            timeout_ms: u64::try_from(policy.timeout.as_millis()).unwrap_or(u64::MAX),
-            headers: Vec::new(),
-        })
-        .await?;
-    if reply.final_url.as_deref().is_some_and(|u| u != url) || (300..400).contains(&reply.status) {
+    let mut request = if method == "POST" {
+        credkit::http::HttpRequest::post(url, content_type.unwrap_or(FORM_MEDIA_TYPE), body)
+    } else {
+        credkit::http::HttpRequest::get(url)
+    };
+    request = request.header("Accept", accept);
+    let response = crate::openid4vci::send(http, policy, &request).await?;
+    if (300..400).contains(&response.status) {
         return Err(CredkitError::from(credkit::Error::from(
-            credkit::error::FetchError::Status(reply.status),
+            credkit::error::FetchError::Status(response.status),
         )));
-    }
-    if reply.body.len() > policy.max_bytes {
-        return Err(CredkitError::from(credkit::Error::from(
-            credkit::error::FetchError::TooLarge(policy.max_bytes),
-        )));
-    }
-    let mut response = HttpResponse::new(reply.status, reply.body);
-    if let Some(c) = reply.content_type {
-        response = response.with_content_type(c);
     }
     Ok(response)
 }
