@@ -2195,3 +2195,33 @@ fn haip_wallet_refuses_a_signed_request_with_direct_post() {
     assert_eq!(fetch_and_finish("direct_post.jwt"), Ok(()));
     assert_eq!(fetch_and_finish("direct_post"), Err("request_invalid"));
 }
+
+#[test]
+fn expired_transactions_are_purged_from_the_store() {
+    use credkit::openid4vp::verifier::{PresentationRequest, TransactionStore};
+    let store = Arc::new(MemoryTransactionStore::new());
+    let pid = Pid::new();
+    let v = vectors();
+    let verifier = Verifier::new(
+        ClientIdPrefix::X509Hash,
+        leaf_signer(),
+        vec![der(&v["verifier_leaf"])],
+        None,
+        RESPONSE_URI,
+        REQUEST_URI_BASE,
+        pid.trust(),
+        store.clone(),
+        Arc::new(OsRandom),
+    )
+    .unwrap()
+    .clock(Arc::new(FixedClock(NOW)));
+    let created = verifier
+        .create(&PresentationRequest::new(over_18()))
+        .unwrap();
+    let expires = created.transaction.expires_at;
+    // Not yet expired at the cut-off: kept; expired before it: deleted.
+    assert_eq!(store.purge_expired(expires).unwrap(), 0);
+    assert!(store.get(&created.transaction.id).unwrap().is_some());
+    assert_eq!(store.purge_expired(expires + 1).unwrap(), 1);
+    assert!(store.get(&created.transaction.id).unwrap().is_none());
+}

@@ -379,6 +379,16 @@ impl TransactionStore for PgTransactions {
         })
     }
 
+    fn purge_expired(&self, before: i64) -> credkit::Result<usize> {
+        self.pg.call(move |c| {
+            let n = c.execute(
+                "DELETE FROM oid4vp_transactions WHERE expires_at < $1",
+                &[&before],
+            )?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        })
+    }
+
     fn take_response_code(&self, id: &str, code: &str) -> credkit::Result<Option<Transaction>> {
         let (id, code) = (id.to_owned(), zeroize::Zeroizing::new(code.to_owned()));
         self.pg.call(move |c| {

@@ -218,6 +218,15 @@ impl TransactionStore for SqliteTransactions {
         Ok(n == 1)
     }
 
+    fn purge_expired(&self, before: i64) -> credkit::Result<usize> {
+        self.conn()?
+            .execute(
+                "DELETE FROM oid4vp_transactions WHERE expires_at < ?1",
+                params![before],
+            )
+            .map_err(storage)
+    }
+
     fn take_response_code(&self, id: &str, code: &str) -> credkit::Result<Option<Transaction>> {
         let conn = self.conn()?;
         let body: Option<String> = conn
@@ -483,5 +492,42 @@ impl StatusAllocator for SqliteStatus {
             }
         }
         Err(credkit::error::StatusError::Full.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn transaction(id: &str, expires_at: i64) -> Transaction {
+        Transaction::from_json(
+            &serde_json::json!({
+                "id": id, "state": format!("state-{id}"), "nonce": "n", "client_id": "x509_hash:c",
+                "response_mode": "direct_post", "dcql_query": {"credentials": [{"id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:eudi:pid:1"]}}]},
+                "created_at": expires_at - 300, "expires_at": expires_at, "status": "pending",
+            })
+            .to_string(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn expired_transactions_are_purged() {
+        let path = std::env::temp_dir().join(format!(
+            "credkit-store-test-{}.sqlite",
+            credkit::rand::id(&credkit::rand::OsRandom).unwrap()
+        ));
+        let store = SqliteTransactions::open(&path).unwrap();
+        store.insert(&transaction("old", 1_000)).unwrap();
+        store.insert(&transaction("new", 5_000)).unwrap();
+        assert_eq!(store.purge_expired(2_000).unwrap(), 1);
+        assert!(store.get("old").unwrap().is_none());
+        assert!(store.get("new").unwrap().is_some());
+        assert_eq!(store.purge_expired(2_000).unwrap(), 0);
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

@@ -210,6 +210,22 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
         )
         .background_refresh(true),
     );
+    // Expired transactions go an hour after their expiry (results stay readable that long),
+    // so that the store does not grow with the number of presentations ever made.
+    let purged_store = store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PURGE_EVERY);
+        loop {
+            tick.tick().await;
+            let s = purged_store.clone();
+            let before = credkit::time::Clock::now(&credkit::time::SystemClock) - PURGE_GRACE;
+            if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || s.purge_expired(before)).await
+                && n > 0
+            {
+                tracing::info!(purged = n, "expired transactions deleted");
+            }
+        }
+    });
     let refresher = checker.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(STATUS_REFRESH_EVERY);
@@ -283,6 +299,9 @@ pub(crate) async fn run(args: VerifierArgs) -> Result<(), Failure> {
 /// their refresh time it fetches them.
 const STATUS_REFRESH_EVERY: Duration = Duration::from_secs(30);
 const STATUS_REFRESH_AHEAD: u64 = 90;
+/// How often expired transactions are deleted, and how long after their expiry.
+const PURGE_EVERY: Duration = Duration::from_secs(300);
+const PURGE_GRACE: i64 = 3600;
 
 /// The DC API response endpoint, answering cross-origin requests (preflight included) from
 /// `origins` only; without origins, same-origin only.

@@ -273,6 +273,18 @@ pub trait TransactionStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// `storage_failed`.
     fn take_response_code(&self, id: &str, code: &str) -> Result<Option<Transaction>>;
+
+    /// Deletes the transactions that expired before `before` (Unix seconds), whatever their
+    /// status; returns how many. A service calls it now and then with a grace period after
+    /// the expiry, so that results stay readable for a while and the store does not grow.
+    /// The default keeps everything.
+    ///
+    /// # Errors
+    /// `storage_failed`.
+    fn purge_expired(&self, before: i64) -> Result<usize> {
+        let _ = before;
+        Ok(0)
+    }
 }
 
 /// A [`TransactionStore`] in memory.
@@ -296,6 +308,13 @@ impl MemoryTransactionStore {
 }
 
 impl TransactionStore for MemoryTransactionStore {
+    fn purge_expired(&self, before: i64) -> Result<usize> {
+        let mut inner = self.lock()?;
+        let n = inner.len();
+        inner.retain(|_, tx| tx.expires_at >= before);
+        Ok(n - inner.len())
+    }
+
     fn insert(&self, tx: &Transaction) -> Result<()> {
         self.lock()?.insert(tx.id.clone(), tx.clone());
         Ok(())
