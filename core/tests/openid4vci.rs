@@ -1610,3 +1610,153 @@ fn signed_metadata_is_verified_and_can_be_required() {
         "invalid_signature"
     );
 }
+
+/// A code from PAR and /authorize for `offer_uri`'s issuer_state, with PKCE `verifier`.
+fn authorization_code(rig: &Rig, verifier: &str, dpop_header: Option<String>) -> String {
+    let (uri, _) = offer(rig, OfferGrant::AuthorizationCode);
+    let q = uri.split_once('?').unwrap().1;
+    let (_, v) = form_urlencoded_parse(q)
+        .into_iter()
+        .find(|(k, _)| k == "credential_offer")
+        .unwrap();
+    let o: Value = serde_json::from_str(&v).unwrap();
+    let state = o["grants"]["authorization_code"]["issuer_state"]
+        .as_str()
+        .unwrap();
+    let challenge = credkit::oauth::pkce::CodeVerifier::parse(verifier)
+        .unwrap()
+        .challenge();
+    let form = credkit::oauth::form_encode(&[
+        ("response_type", "code"),
+        ("client_id", "w"),
+        ("redirect_uri", "http://127.0.0.1/cb"),
+        ("scope", "pid"),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+        ("issuer_state", state),
+    ]);
+    let headers = dpop_header
+        .map(|h| vec![("DPoP".to_owned(), h)])
+        .unwrap_or_default();
+    let r = post_form(rig, "/par", &form, headers);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    let query = credkit::oauth::form_encode(&[
+        ("client_id", "w"),
+        ("request_uri", v["request_uri"].as_str().unwrap()),
+    ]);
+    let r = rig.issuer.handle(&IssuerRequest::new(
+        Method::Get,
+        "/authorize",
+        &query,
+        &[],
+        b"",
+    ));
+    let loc = r.header_value("Location").unwrap().to_owned();
+    let q = loc.split_once('?').unwrap().1;
+    form_urlencoded_parse(q)
+        .into_iter()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+}
+
+#[test]
+fn authorization_codes_survive_a_dpop_nonce_challenge_and_nothing_else() {
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let token_form = |code: &str, v: &str| {
+        credkit::oauth::form_encode(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1/cb"),
+            ("code_verifier", v),
+            ("client_id", "w"),
+        ])
+    };
+    // DPoP nonces on: the first token request gets use_dpop_nonce, the retry with the nonce
+    // redeems the same code.
+    let rig = rig();
+    let p = prover();
+    let par_nonce = rig
+        .issuer
+        .handle(&IssuerRequest::new(Method::Post, "/nonce", "", &[], b""))
+        .header_value("DPoP-Nonce")
+        .map(str::to_owned);
+    assert!(par_nonce.is_some());
+    let proof = p
+        .proof(
+            Method::Post,
+            &format!("{ISSUER}/par"),
+            None,
+            par_nonce.as_deref(),
+            NOW,
+            &OsRandom,
+        )
+        .unwrap();
+    let code = authorization_code(&rig, verifier, Some(proof));
+    let first = p
+        .proof(
+            Method::Post,
+            &format!("{ISSUER}/token"),
+            None,
+            None,
+            NOW,
+            &OsRandom,
+        )
+        .unwrap();
+    let r = post_form(
+        &rig,
+        "/token",
+        &token_form(&code, verifier),
+        vec![("DPoP".into(), first)],
+    );
+    assert_eq!(r.error_code().as_deref(), Some("use_dpop_nonce"));
+    let nonce = r.header_value("DPoP-Nonce").unwrap().to_owned();
+    let retry = p
+        .proof(
+            Method::Post,
+            &format!("{ISSUER}/token"),
+            None,
+            Some(&nonce),
+            NOW,
+            &OsRandom,
+        )
+        .unwrap();
+    let r = post_form(
+        &rig,
+        "/token",
+        &token_form(&code, verifier),
+        vec![("DPoP".into(), retry)],
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    // A wrong verifier uses the code up (VCI-21): the right one afterwards is refused.
+    let rig = rig_with(|c| c.dpop_nonces = false);
+    let code = authorization_code(&rig, verifier, None);
+    let wrong = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let proof = || {
+        p.proof(
+            Method::Post,
+            &format!("{ISSUER}/token"),
+            None,
+            None,
+            NOW,
+            &OsRandom,
+        )
+        .unwrap()
+    };
+    let r = post_form(
+        &rig,
+        "/token",
+        &token_form(&code, wrong),
+        vec![("DPoP".into(), proof())],
+    );
+    assert_eq!(r.error_code().as_deref(), Some("invalid_grant"));
+    let r = post_form(
+        &rig,
+        "/token",
+        &token_form(&code, verifier),
+        vec![("DPoP".into(), proof())],
+    );
+    assert_eq!(r.error_code().as_deref(), Some("invalid_grant"));
+}

@@ -1287,38 +1287,53 @@ impl Issuer {
             GRANT_AUTHORIZATION_CODE => {
                 let code = field("code")
                     .ok_or_else(|| Reject::bad("invalid_request", "code is required"))?;
-                let raw = self
-                    .store
-                    .take(KIND_CODE, &secret_key(code), now)?
-                    .ok_or_else(|| {
-                        Reject::bad(
-                            "invalid_grant",
-                            "the authorization code is unknown, used or expired",
-                        )
-                    })?;
+                let key = secret_key(code);
+                let unknown = || {
+                    Reject::bad(
+                        "invalid_grant",
+                        "the authorization code is unknown, used or expired",
+                    )
+                };
+                let raw = self.store.get(KIND_CODE, &key, now)?.ok_or_else(unknown)?;
                 let c: CodeRecord = from_json(&raw)?;
                 let client_id = client
                     .clone()
                     .or_else(|| field("client_id").map(str::to_owned));
+                // Every failed redemption uses the code up (RFC 9700 §4.5: a code presented
+                // with the wrong client, redirect URI or verifier may be an injected one),
+                // except a request for a fresh DPoP nonce, which the client answers at once.
+                let burn = |r: Reject| -> Reject {
+                    let _ = self.store.take(KIND_CODE, &key, now);
+                    r
+                };
                 if client_id.as_deref() != Some(c.client_id.as_str()) {
-                    return Err(Reject::bad(
+                    return Err(burn(Reject::bad(
                         "invalid_grant",
                         "the code was issued to another client",
-                    ));
+                    )));
                 }
                 if field("redirect_uri") != Some(c.redirect_uri.as_str()) {
-                    return Err(Reject::bad("invalid_grant", "redirect_uri does not match"));
+                    return Err(burn(Reject::bad(
+                        "invalid_grant",
+                        "redirect_uri does not match",
+                    )));
                 }
                 let verifier = field("code_verifier")
                     .ok_or_else(|| Reject::bad("invalid_grant", "code_verifier is required"))
                     .and_then(|v| {
                         CodeVerifier::parse(v)
                             .map_err(|e| Reject::bad("invalid_grant", e.to_string()))
-                    })?;
+                    })
+                    .map_err(burn)?;
                 verifier
                     .verify(&c.code_challenge)
-                    .map_err(|e| Reject::bad("invalid_grant", e.to_string()))?;
-                let proof = self.check_dpop(req, "/token", None, c.dpop_jkt.as_deref())?;
+                    .map_err(|e| burn(Reject::bad("invalid_grant", e.to_string())))?;
+                let proof = match self.check_dpop(req, "/token", None, c.dpop_jkt.as_deref()) {
+                    Ok(p) => p,
+                    Err(e) if e.code() == "use_dpop_nonce" => return Err(e.into()),
+                    Err(e) => return Err(burn(e.into())),
+                };
+                self.store.take(KIND_CODE, &key, now)?.ok_or_else(unknown)?;
                 (
                     TokenRecord {
                         reference: c.reference,
