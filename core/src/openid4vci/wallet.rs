@@ -284,6 +284,15 @@ fn bad_response(m: impl Into<String>) -> crate::Error {
     Oid4vciError::InvalidResponse(m.into()).into()
 }
 
+/// The OAuth `error` of an error answer's JSON body, if it has one.
+fn oauth_error(resp: &HttpResponse) -> Option<String> {
+    crate::json::parse_object(&resp.body, 8, "error")
+        .ok()?
+        .get("error")?
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// The media type of a response, lower case, without parameters.
 fn media_type(resp: &HttpResponse) -> String {
     resp.content_type
@@ -1212,10 +1221,7 @@ impl Issuance {
     /// A `use_dpop_nonce` answer (or `invalid_nonce`) that may be retried once with the
     /// nonce the server gave.
     fn should_retry(&mut self, resp: &HttpResponse, code: &str) -> Result<bool> {
-        let is = crate::json::parse_object(&resp.body, 8, "error")
-            .ok()
-            .and_then(|o| o.get("error").and_then(Value::as_str).map(|e| e == code))
-            .unwrap_or(false)
+        let is = oauth_error(resp).as_deref() == Some(code)
             || resp
                 .header("www-authenticate")
                 .is_some_and(|w| w.contains(&format!("error=\"{code}\"")));
@@ -1268,14 +1274,7 @@ impl Issuance {
         if resp.status == 400
             && self.step == Step::Credential
             && self.nonce_retries < MAX_RETRIES
-            && crate::json::parse_object(&resp.body, 8, "error")
-                .ok()
-                .and_then(|o| {
-                    o.get("error")
-                        .and_then(Value::as_str)
-                        .map(|e| e == "invalid_nonce")
-                })
-                .unwrap_or(false)
+            && oauth_error(&resp).as_deref() == Some("invalid_nonce")
         {
             // §8.3.1.2: a fresh c_nonce and new proofs, once.
             self.nonce_retries += 1;
